@@ -1,0 +1,288 @@
+//! The switches: process-global, as in stamina, plus thread- and task-scoped overrides.
+//!
+//! The global state is one `AtomicU64`, read with one relaxed load, and only after an attempt
+//! failed: a call that succeeds at once never looks at the switches. A scoped override lives in a
+//! thread-local that the thread guard sets for its lifetime and the task wrapper sets for the
+//! duration of each poll, so it follows a task from worker thread to worker thread.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The low 32 bits hold the testing attempts.
+const TESTING: u64 = 1 << 32;
+const CAP: u64 = 1 << 33;
+const INACTIVE: u64 = 1 << 34;
+const ATTEMPTS_MASK: u64 = u32::MAX as u64;
+
+static GLOBAL: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static SCOPED: Cell<Option<Switches>> = const { Cell::new(None) };
+}
+
+/// The state of stamina's two switches: active or not, and testing mode.
+///
+/// The process-wide state is set with [`set_active`](crate::set_active) and
+/// [`set_testing`](crate::set_testing). A `Switches` value overrides it for one thread
+/// ([`Switches::set_for_thread`]) or one task ([`Switches::scope`]), so that tests running in
+/// parallel in one `cargo test` binary do not disturb each other. See [`crate::testing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Switches {
+    active: bool,
+    testing: Option<Testing>,
+}
+
+/// Testing mode's settings, as [`set_testing`](crate::set_testing) takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Testing {
+    /// The attempt limit in testing mode; 0 behaves as 1.
+    pub attempts: u32,
+    /// `true`: the limit is the smaller of `attempts` and the call's own limit.
+    pub cap: bool,
+}
+
+impl Testing {
+    /// The attempt limit for a call whose own limit is `own` (`None`: no limit).
+    ///
+    /// stamina's rule: without `cap` the testing attempts replace the call's own limit, even when
+    /// that is lower; with `cap` the smaller one wins, and a call without a limit takes the testing
+    /// attempts. A call configured with 0 attempts runs once here (stamina treats 0 as "no limit"
+    /// under `cap`, a quirk this port does not keep: 0 attempts means one attempt everywhere).
+    #[must_use]
+    pub fn attempt_limit(self, own: Option<u32>) -> u32 {
+        let testing = self.attempts.max(1);
+        match own {
+            Some(own) if self.cap => own.clamp(1, testing),
+            _ => testing,
+        }
+    }
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Switches {
+    /// The process's initial state: active, not testing.
+    #[must_use]
+    pub const fn new() -> Self {
+        Switches { active: true, testing: None }
+    }
+
+    /// The state in force on this thread (or in this task): a scoped override if one is set,
+    /// the process-wide state otherwise.
+    #[must_use]
+    pub fn current() -> Self {
+        SCOPED.with(Cell::get).unwrap_or_else(Self::global)
+    }
+
+    /// The process-wide state, ignoring scoped overrides.
+    #[must_use]
+    pub fn global() -> Self {
+        Self::unpack(GLOBAL.load(Ordering::Relaxed))
+    }
+
+    /// The same state, active or not. Inactive, every retrying call runs exactly once and no hook
+    /// fires; that beats testing mode.
+    #[must_use]
+    pub const fn active(mut self, active: bool) -> Self {
+        self.active = active;
+        self
+    }
+
+    /// The same state in testing mode (`testing = true`) or out of it, with stamina's semantics:
+    /// every wait is zero, the timeout is ignored, hooks still fire, and the attempt limit is
+    /// `attempts` (with `cap`: the smaller of `attempts` and the call's own limit).
+    #[must_use]
+    pub const fn testing(mut self, testing: bool, attempts: u32, cap: bool) -> Self {
+        self.testing = if testing { Some(Testing { attempts, cap }) } else { None };
+        self
+    }
+
+    /// Whether retrying is active.
+    #[must_use]
+    pub const fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Testing mode's settings, if it is on.
+    #[must_use]
+    pub const fn testing_mode(&self) -> Option<Testing> {
+        self.testing
+    }
+
+    /// Overrides the switches for the current thread until the guard is dropped, which restores
+    /// what was in force before. Guards nest; drop them in reverse order of creation.
+    ///
+    /// A thread-local override does not follow an `async` task to another worker thread: for a
+    /// task, use [`Switches::scope`].
+    pub fn set_for_thread(self) -> SwitchGuard {
+        let previous = SCOPED.with(|s| s.replace(Some(self)));
+        SwitchGuard { previous, _not_send: std::marker::PhantomData }
+    }
+
+    /// Wraps a future so that these switches are in force whenever it runs, on whatever thread
+    /// polls it, and nowhere else.
+    pub fn scope<F: std::future::Future>(self, future: F) -> Scoped<F> {
+        Scoped { switches: self, future }
+    }
+
+    /// Runs `f` with these switches in force on the current thread.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.set_for_thread();
+        f()
+    }
+
+    const fn unpack(word: u64) -> Self {
+        let testing = if word & TESTING == 0 {
+            None
+        } else {
+            Some(Testing { attempts: (word & ATTEMPTS_MASK) as u32, cap: word & CAP != 0 })
+        };
+        Switches { active: word & INACTIVE == 0, testing }
+    }
+
+    const fn pack(self) -> u64 {
+        let mut word = if self.active { 0 } else { INACTIVE };
+        if let Some(t) = self.testing {
+            word |= TESTING | t.attempts as u64;
+            if t.cap {
+                word |= CAP;
+            }
+        }
+        word
+    }
+
+    fn update_global(f: impl Fn(Switches) -> Switches) {
+        // `fetch_update` never fails with a closure that always returns `Some`.
+        let _ = GLOBAL.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+            Some(f(Self::unpack(word)).pack())
+        });
+    }
+}
+
+/// Restores the switches that were in force before [`Switches::set_for_thread`] when dropped.
+#[derive(Debug)]
+#[must_use = "the override ends when the guard is dropped"]
+pub struct SwitchGuard {
+    previous: Option<Switches>,
+    // The override belongs to the thread that set it.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for SwitchGuard {
+    fn drop(&mut self) {
+        SCOPED.with(|s| s.set(self.previous));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future with its own switches: see [`Switches::scope`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F> {
+        switches: Switches,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        // The guard also restores the thread's state if the inner future panics.
+        let _guard = this.switches.set_for_thread();
+        this.future.poll(cx)
+    }
+}
+
+/// Turns retrying on or off for the whole process, like stamina's `set_active`.
+///
+/// Inactive, every retrying call runs its operation exactly once, the `on` predicate is not
+/// consulted, any error comes back as is and no hook fires. Inactive beats testing mode. The
+/// switch is read when an attempt fails, so it applies to calls already under way from their
+/// next failure on. For a switch that only this thread or task sees, use
+/// [`testing::set_active`](crate::testing::set_active) or [`Switches::scope`].
+pub fn set_active(active: bool) {
+    Switches::update_global(|s| s.active(active));
+}
+
+/// Whether retrying is active here: the scoped override of this thread or task, if any, else the
+/// process-wide switch.
+#[must_use]
+pub fn is_active() -> bool {
+    Switches::current().is_active()
+}
+
+/// Turns testing mode on or off for the whole process, like stamina's `set_testing`.
+///
+/// In testing mode every wait is zero (a predicate's [`RetryAfter`](crate::Decision::RetryAfter)
+/// too), the timeout is ignored, hooks still fire, and each call makes at most `attempts`
+/// attempts (0 behaves as 1). Without `cap` that replaces the call's own limit, even a lower one;
+/// with `cap` the smaller of the two applies, and a call without a limit takes `attempts`. The
+/// state persists until changed. For a mode that only this thread or task sees, use
+/// [`testing::set_testing`](crate::testing::set_testing) or [`Switches::scope`].
+pub fn set_testing(testing: bool, attempts: u32, cap: bool) {
+    Switches::update_global(|s| s.testing(testing, attempts, cap));
+}
+
+/// Whether testing mode is on here: the scoped override of this thread or task, if any, else the
+/// process-wide switch.
+#[must_use]
+pub fn is_testing() -> bool {
+    Switches::current().testing_mode().is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_round_trips() {
+        for s in [
+            Switches::new(),
+            Switches::new().active(false),
+            Switches::new().testing(true, 0, false),
+            Switches::new().testing(true, u32::MAX, true).active(false),
+            Switches::new().testing(true, 3, true),
+        ] {
+            assert_eq!(Switches::unpack(s.pack()), s);
+        }
+    }
+
+    #[test]
+    fn testing_limits_follow_stamina() {
+        // stamina's `_Testing.get_attempts` cases.
+        let cap = Testing { attempts: 2, cap: true };
+        assert_eq!(cap.attempt_limit(Some(1)), 1);
+        assert_eq!(cap.attempt_limit(Some(3)), 2);
+        assert_eq!(Testing { attempts: 100, cap: true }.attempt_limit(None), 100);
+        let no_cap = Testing { attempts: 4, cap: false };
+        assert_eq!(no_cap.attempt_limit(Some(2)), 4);
+        assert_eq!(no_cap.attempt_limit(None), 4);
+        assert_eq!(Testing { attempts: 0, cap: false }.attempt_limit(Some(5)), 1);
+        assert_eq!(cap.attempt_limit(Some(0)), 1);
+    }
+
+    #[test]
+    fn thread_guards_nest_and_restore() {
+        let base = Switches::current();
+        {
+            let _outer = Switches::new().testing(true, 3, false).set_for_thread();
+            assert_eq!(Switches::current().testing_mode().map(|t| t.attempts), Some(3));
+            {
+                let _inner = Switches::new().testing(true, 5, true).set_for_thread();
+                assert_eq!(Switches::current().testing_mode().map(|t| t.attempts), Some(5));
+            }
+            assert_eq!(Switches::current().testing_mode().map(|t| t.attempts), Some(3));
+        }
+        assert_eq!(Switches::current(), base);
+    }
+}

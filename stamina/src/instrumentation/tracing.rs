@@ -1,0 +1,48 @@
+//! The default `tracing` hook.
+
+use super::{RetryDetails, RetryGuard, RetryHook};
+
+/// Emits one `tracing` event per scheduled retry, as stamina's structlog and logging hooks do.
+///
+/// The event has target `stamina`, level `WARN`, message `stamina.retry_scheduled` and the fields
+/// `callable`, `retry_num`, `caused_by` (the error's `Debug` text), `wait_for` and
+/// `waited_so_far` (seconds, as `f64`). The function's arguments are never logged: they may hold
+/// secrets.
+///
+/// Beyond stamina, it opens a `stamina.backoff` span (target `stamina`, level `DEBUG`, fields
+/// `callable` and `retry_num`) that lives exactly as long as the backoff sleep, as a guard: a
+/// subscriber that records span timings shows how long each call spent waiting. When no subscriber
+/// wants the span it costs nothing and no guard is made.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingOnRetryHook {
+    _private: (),
+}
+
+impl TracingOnRetryHook {
+    /// The hook.
+    #[must_use]
+    pub const fn new() -> Self {
+        TracingOnRetryHook { _private: () }
+    }
+}
+
+impl RetryHook for TracingOnRetryHook {
+    fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
+        tracing::warn!(
+            target: "stamina",
+            callable = details.name,
+            retry_num = details.retry_num,
+            caused_by = ?details.caused_by,
+            wait_for = details.wait_for.as_secs_f64(),
+            waited_so_far = details.waited_so_far.as_secs_f64(),
+            "stamina.retry_scheduled",
+        );
+        let span = tracing::debug_span!(
+            target: "stamina",
+            "stamina.backoff",
+            callable = details.name,
+            retry_num = details.retry_num,
+        );
+        if span.is_disabled() { None } else { Some(RetryGuard::new(span)) }
+    }
+}

@@ -1,0 +1,85 @@
+//! Production-grade retries for Rust: a port of Python's [stamina], and more.
+//!
+//! Annotate a fallible function, name the errors worth retrying, and get exponential backoff
+//! with jitter, bounded by attempts and by total time; one switch turns retries off or makes
+//! them instant in tests; every retry is a `tracing` event and a Prometheus counter.
+//!
+//! ```
+//! use std::{io, time::Duration};
+//!
+//! #[stamina::retry(on = io::Error, attempts = 5, timeout = Duration::from_secs(10))]
+//! fn read_config(path: &str) -> io::Result<String> {
+//!     std::fs::read_to_string(path)
+//! }
+//! # stamina::testing::set_active(false);
+//! # assert!(read_config("/nonexistent").is_err());
+//! ```
+//!
+//! The defaults are stamina's, chosen for calls across a network: 10 attempts, at most 45 s in
+//! all, waits starting at 0.1 s and doubling up to 5 s, each with up to 1 s of random jitter.
+//! On giving up, the last error comes back unchanged; an error that `on` does not name comes back
+//! at once.
+//!
+//! # Sync and async
+//!
+//! `#[retry]` works on `fn` and `async fn` alike, methods (`&self`, `&mut self`) included. A
+//! sync fn sleeps its thread between attempts; an `async fn` sleeps on the tokio timer (feature
+//! `tokio`), and its future stays `Send` whenever the body's is. Without the attribute,
+//! [`RetryingCaller`] retries closures (`call`, `call_async`) and [`RetryContext`] is the explicit
+//! loop.
+//!
+//! # Testing
+//!
+//! [`set_active(false)`](set_active) makes every retrying call run once; [`set_testing`] keeps
+//! the retries but makes every wait zero and caps the attempts. Both are process-wide, as in
+//! stamina; [`testing`] has the same switches scoped to a thread or a task, for test suites that
+//! run in parallel.
+//!
+//! # Instrumentation
+//!
+//! Each scheduled retry runs the [`instrumentation`] hooks. The defaults emit a `tracing` event
+//! `stamina.retry_scheduled` (target `stamina`, level WARN) and count the retry in the
+//! `stamina_retries_total{callable, retry_num, error_type}` counter of the `metrics` crate. Nothing
+//! runs before the first failure: the happy path costs no allocation, lock or RNG draw.
+//!
+//! # Feature flags
+//!
+//! | feature   | default | what it does |
+//! |-----------|---------|--------------|
+//! | `macros`  | yes     | the `#[retry]` attribute |
+//! | `tokio`   | yes     | `async` retries sleep on the tokio timer |
+//! | `tracing` | yes     | the default `tracing` hook ([`instrumentation::TracingOnRetryHook`]) |
+//! | `metrics` | yes     | the default `metrics` hook ([`instrumentation::MetricsOnRetryHook`]) |
+//! | `anyhow`  | no      | `on = SomeType` also matches inside `anyhow::Error` |
+//!
+//! `tracing` 0.1 and `metrics` 0.24 are public dependencies: a subscriber or recorder built on
+//! another major version would silently see nothing.
+//!
+//! # Minimum supported Rust version
+//!
+//! 1.85 (async closures).
+//!
+//! [stamina]: https://github.com/hynek/stamina
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod backoff;
+mod caller;
+mod clock;
+mod config;
+mod decision;
+pub mod instrumentation;
+mod policy;
+mod retrying;
+pub mod testing;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use caller::{Attempt, BoundRetryingCaller, RetryContext, RetryingCaller};
+pub use config::{is_active, is_testing, set_active, set_testing, Switches};
+pub use decision::Decision;
+pub use policy::ConfigError;
+
+#[cfg(feature = "macros")]
+pub use stamina_macros::retry;

@@ -1,0 +1,165 @@
+//! The per-call state machine that the `#[retry]` attribute, the callers and the explicit loop
+//! all drive.
+//!
+//! Per failed attempt, in stamina's order: the active switch (inactive: give up), the `on`
+//! predicate, the stop check (attempts, then time), the wait, the hooks, and then the caller
+//! sleeps. Before the first failure nothing runs but, with a timeout, one read of the coarse clock.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::backoff;
+use crate::clock::Stamp;
+use crate::config::Switches;
+use crate::instrumentation::{self, RetryDetails, RetryGuard};
+use crate::policy::Policy;
+use crate::Decision;
+
+/// The state of one retrying call.
+pub struct RetryState<'p> {
+    policy: &'p Policy,
+    /// When the first attempt began; taken only when the policy has a timeout.
+    start: Option<Stamp>,
+    /// The sum of the planned waits so far.
+    waited: Duration,
+    /// The number of the attempt under way, from 1.
+    attempt: u32,
+    /// The guards that hooks returned for the retry under way.
+    guards: Vec<RetryGuard>,
+}
+
+impl fmt::Debug for RetryState<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryState")
+            .field("policy", self.policy)
+            .field("attempt", &self.attempt)
+            .field("waited", &self.waited)
+            .field("guards", &self.guards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'p> RetryState<'p> {
+    /// Starts a call, just before its first attempt.
+    #[must_use]
+    #[inline]
+    pub fn new(policy: &'p Policy) -> Self {
+        RetryState {
+            policy,
+            start: if policy.timeout.is_some() { Some(Stamp::now()) } else { None },
+            waited: Duration::ZERO,
+            attempt: 1,
+            guards: Vec::new(),
+        }
+    }
+
+    /// The number of the attempt under way, from 1.
+    #[must_use]
+    #[inline]
+    pub fn attempt_num(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The jitter-less wait that follows if the attempt under way fails: stamina's
+    /// `Attempt.next_wait`. Zero in testing mode and when inactive.
+    #[must_use]
+    pub fn next_wait(&self) -> Duration {
+        let switches = Switches::current();
+        if !switches.is_active() || switches.testing_mode().is_some() {
+            Duration::ZERO
+        } else {
+            backoff::lower_bound(self.policy, self.attempt)
+        }
+    }
+
+    /// Handles the error of the attempt under way.
+    ///
+    /// `Err(error)`, unchanged, when the call gives up: inactive, `on` declines, or a limit is
+    /// reached. Otherwise the hooks have run and `Ok(wait)` is the wait before the next attempt,
+    /// which the caller sleeps (see [`sleep`](Self::sleep) and [`sleep_async`](Self::sleep_async)).
+    pub fn failed<E: fmt::Debug>(
+        &mut self,
+        error: E,
+        on: impl FnOnce(&E) -> Decision,
+        name: &str,
+    ) -> Result<Duration, E> {
+        let switches = Switches::current();
+        if !switches.is_active() {
+            return Err(error);
+        }
+        let custom = match on(&error) {
+            Decision::NoRetry => return Err(error),
+            Decision::Retry => None,
+            Decision::RetryAfter(wait) => Some(wait),
+        };
+        let n = self.attempt;
+        let wait = if let Some(testing) = switches.testing_mode() {
+            if n >= testing.attempt_limit(self.policy.attempts) {
+                return Err(error);
+            }
+            Duration::ZERO
+        } else {
+            if self.policy.attempt_limit().is_some_and(|limit| n >= limit) || self.timed_out() {
+                return Err(error);
+            }
+            custom.unwrap_or_else(|| backoff::wait(self.policy, n, backoff::unit_jitter))
+        };
+        // Guards of an earlier retry are gone by now unless the driver skipped `sleep`.
+        self.release_guards();
+        instrumentation::run_hooks(
+            &RetryDetails {
+                name,
+                retry_num: n,
+                wait_for: wait,
+                waited_so_far: self.waited,
+                caused_by: &error,
+                error_type: std::any::type_name::<E>(),
+            },
+            &mut self.guards,
+        );
+        self.waited = self.waited.saturating_add(wait);
+        self.attempt = n.saturating_add(1);
+        Ok(wait)
+    }
+
+    /// Whether the time since the first attempt began is at least the timeout.
+    ///
+    /// The elapsed time is the larger of the clock's reading and the sum of the planned waits:
+    /// in a real run the clock is always the larger (sleeps take at least their time), but under
+    /// a paused tokio clock (`#[tokio::test(start_paused = true)]`) sleeps take no real time, and
+    /// the waits are what the test means.
+    fn timed_out(&self) -> bool {
+        match (self.policy.timeout, self.start) {
+            (Some(timeout), Some(start)) => start.elapsed().max(self.waited) >= timeout,
+            _ => false,
+        }
+    }
+
+    /// Drops the guards of the retry under way, newest first.
+    #[inline]
+    pub fn release_guards(&mut self) {
+        while let Some(guard) = self.guards.pop() {
+            drop(guard);
+        }
+    }
+
+    /// Sleeps the thread for `wait` (not at all for zero), then drops the retry's guards.
+    pub fn sleep(&mut self, wait: Duration) {
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+        self.release_guards();
+    }
+
+    /// Sleeps on the tokio timer for `wait`, then drops the retry's guards.
+    ///
+    /// A zero wait (testing mode) never touches the timer: tokio rounds every sleep up to its
+    /// 1 ms tick, which would make each instant retry cost a millisecond.
+    #[cfg(feature = "tokio")]
+    pub async fn sleep_async(&mut self, wait: Duration) {
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        self.release_guards();
+    }
+}

@@ -1,0 +1,54 @@
+//! Switches for tests that run in parallel.
+//!
+//! [`set_active`](crate::set_active) and [`set_testing`](crate::set_testing) are process-wide, as
+//! in stamina. `cargo test` runs the tests of a binary in parallel threads, where a process-wide
+//! switch set by one test changes the behaviour of the others. The functions here are the same
+//! switches, scoped:
+//!
+//! - [`set_testing`] and [`set_active`] set them for the current thread until the returned guard
+//!   is dropped: right for sync tests and `#[tokio::test]`'s default current-thread runtime;
+//! - [`Switches::scope`](crate::Switches::scope) sets them for one future, whichever worker
+//!   thread polls it: right for a task on a multi-thread runtime.
+//!
+//! A scoped state wins over the process-wide one. Like stamina's, inactive beats testing.
+//!
+//! ```
+//! # use std::io;
+//! #[stamina::retry(on = io::Error, attempts = 10, wait_initial = 60)]
+//! fn flaky(calls: &mut u32) -> io::Result<u32> {
+//!     *calls += 1;
+//!     if *calls < 3 { Err(io::ErrorKind::TimedOut.into()) } else { Ok(*calls) }
+//! }
+//!
+//! // In a test: every wait is zero, at most 5 attempts, on this thread only.
+//! let _guard = stamina::testing::set_testing(true, 5, false);
+//! let mut calls = 0;
+//! assert_eq!(flaky(&mut calls).unwrap(), 3);
+//! ```
+//!
+//! A task on a multi-thread runtime:
+//!
+//! ```
+//! # #[tokio::main] async fn main() {
+//! use stamina::Switches;
+//!
+//! let handle = tokio::spawn(Switches::current().active(false).scope(async {
+//!     assert!(!stamina::is_active()); // on whatever worker thread runs it
+//! }));
+//! handle.await.unwrap();
+//! # }
+//! ```
+
+pub use crate::config::{Scoped, SwitchGuard, Switches, Testing};
+
+/// [`stamina::set_testing`](crate::set_testing) for the current thread only, until the guard is
+/// dropped; the active switch stays as it is.
+pub fn set_testing(testing: bool, attempts: u32, cap: bool) -> SwitchGuard {
+    Switches::current().testing(testing, attempts, cap).set_for_thread()
+}
+
+/// [`stamina::set_active`](crate::set_active) for the current thread only, until the guard is
+/// dropped; testing mode stays as it is.
+pub fn set_active(active: bool) -> SwitchGuard {
+    Switches::current().active(active).set_for_thread()
+}
