@@ -5,9 +5,9 @@
 
 use std::marker::PhantomData;
 
+pub use crate::Decision;
 pub use crate::policy::Policy;
 pub use crate::retrying::RetryState;
-pub use crate::Decision;
 pub use core;
 pub use std::time::Duration;
 

@@ -70,7 +70,11 @@ pub(crate) fn wait(policy: &Policy, n: u32, unit_jitter: impl FnOnce() -> f64) -
         unit_jitter() * nanos(policy.wait_jitter)
     };
     let total = exp + jitter;
-    if total < max { from_nanos(total) } else { policy.wait_max }
+    if total < max {
+        from_nanos(total)
+    } else {
+        policy.wait_max
+    }
 }
 
 /// A uniform draw from `[0, 1)` from the thread's RNG, seeded from the OS: fresh per call.
@@ -99,7 +103,10 @@ mod tests {
             assert_eq!(lower_bound(&policy(), n), secs(*expected), "n = {n}");
             assert_eq!(wait(&policy(), n, || 0.0), secs(*expected), "n = {n}");
             let upper = wait(&policy(), n, || 1.0 - f64::EPSILON);
-            assert!(upper <= secs((expected + 1.0).min(5.0)), "n = {n}: {upper:?}");
+            assert!(
+                upper <= secs((expected + 1.0).min(5.0)),
+                "n = {n}: {upper:?}"
+            );
             assert!(upper >= secs(*expected), "n = {n}");
         }
     }
@@ -111,7 +118,10 @@ mod tests {
         assert_eq!(wait(&policy(), 6, || 0.9), Duration::from_millis(4100));
         let p = policy().wait_max(Duration::from_millis(3500));
         assert_eq!(wait(&p, 6, || 0.9), Duration::from_millis(3500));
-        assert_eq!(wait(&policy(), 7, || panic!("no draw at the cap")), secs(5.0));
+        assert_eq!(
+            wait(&policy(), 7, || panic!("no draw at the cap")),
+            secs(5.0)
+        );
     }
 
     #[test]
@@ -165,7 +175,9 @@ mod tests {
             .wait_max(Duration::MAX)
             .wait_jitter(Duration::MAX);
         assert_eq!(wait(&p, 1, || 0.5), Duration::MAX);
-        let p = policy().wait_initial(Duration::from_secs(u64::MAX / 4)).wait_max(Duration::MAX);
+        let p = policy()
+            .wait_initial(Duration::from_secs(u64::MAX / 4))
+            .wait_max(Duration::MAX);
         let w = wait(&p, 2, || 0.0);
         assert!(w > Duration::from_secs(u64::MAX / 3), "{w:?}");
     }
@@ -206,7 +218,10 @@ mod tests {
             buckets[((w - 0.1) * 10.0) as usize] += 1;
         }
         for (i, count) in buckets.iter().enumerate() {
-            assert!((1_400..2_600).contains(count), "bucket {i}: {count} of 20000");
+            assert!(
+                (1_400..2_600).contains(count),
+                "bucket {i}: {count} of 20000"
+            );
         }
         let mean = sum / 20_000.0;
         assert!((0.58..0.62).contains(&mean), "mean {mean}");
@@ -216,6 +231,10 @@ mod tests {
     fn jitter_differs_between_calls() {
         let draws: std::collections::HashSet<_> =
             (0..100).map(|_| wait(&policy(), 1, unit_jitter)).collect();
-        assert!(draws.len() > 90, "only {} distinct waits in 100", draws.len());
+        assert!(
+            draws.len() > 90,
+            "only {} distinct waits in 100",
+            draws.len()
+        );
     }
 }

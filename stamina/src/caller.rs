@@ -3,13 +3,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::policy::{check_exp_base, ConfigError, Policy};
-use crate::retrying::RetryState;
 use crate::Decision;
+use crate::policy::{ConfigError, Policy, check_exp_base};
+use crate::retrying::RetryState;
 
 /// A reusable retry configuration that retries closures: stamina's `RetryingCaller` and
 /// `AsyncRetryingCaller` in one type.
@@ -70,7 +71,10 @@ impl RetryingCaller {
     /// A caller with stamina's defaults.
     #[must_use]
     pub const fn new() -> Self {
-        RetryingCaller { policy: Policy::DEFAULT, name: None }
+        RetryingCaller {
+            policy: Policy::DEFAULT,
+            name: None,
+        }
     }
 
     /// At most `attempts` attempts in all, the first included (default 10). Like stamina, 0
@@ -83,7 +87,11 @@ impl RetryingCaller {
 
     /// Like [`attempts`](Self::attempts), but 0 is an error.
     pub fn try_attempts(self, attempts: u32) -> Result<Self, ConfigError> {
-        if attempts == 0 { Err(ConfigError::ZeroAttempts) } else { Ok(self.attempts(attempts)) }
+        if attempts == 0 {
+            Err(ConfigError::ZeroAttempts)
+        } else {
+            Ok(self.attempts(attempts))
+        }
     }
 
     /// No limit on the number of attempts. Without a timeout either, the call retries until `on`
@@ -227,18 +235,68 @@ impl RetryingCaller {
     /// the tokio timer between attempts (a zero wait does not touch the timer). The last error
     /// comes back unchanged.
     ///
-    /// `op` is an async closure (`async || ..`, which may mutate what it captures) or a closure
-    /// returning a future (`|| async { .. }`): anything `AsyncFnMut() -> Result<T, E>`. The
-    /// returned future is `Send` when `op`, its futures and `on` are, for a concrete closure;
-    /// inside a generic function over `AsyncFnMut` the compiler cannot name the futures' `Send`
-    /// bound yet (that needs return-type notation): take `FnMut() -> Fut` with `Fut: Send` there.
+    /// `op` is a closure returning a future (`|| async { .. }`) or an async closure that does not
+    /// mutate what it captures (`async || client.get(&url).await`): `FnMut() -> Fut`. The
+    /// returned future is `Send` whenever `op`, `on` and `Fut` are, so it can be spawned and used
+    /// in any web framework's handlers. For an async closure that mutates its captures, use
+    /// [`call_async_mut`](Self::call_async_mut).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// let caller = stamina::RetryingCaller::new().wait_initial(Duration::ZERO).wait_jitter(Duration::ZERO);
+    /// let task = tokio::spawn(async move {
+    ///     let calls = AtomicU32::new(0);
+    ///     let fetch = async || match calls.fetch_add(1, Ordering::Relaxed) {
+    ///         0 => Err("flaky".to_string()),
+    ///         n => Ok(n),
+    ///     };
+    ///     caller.call_async(|_: &String| true, fetch).await
+    /// });
+    /// assert_eq!(task.await.unwrap(), Ok(1));
+    /// # }
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub async fn call_async<T, E, D, Fut>(
+        &self,
+        mut on: impl FnMut(&E) -> D,
+        mut op: impl FnMut() -> Fut,
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        let name = type_name_of_val(&op);
+        let mut state = RetryState::new(&self.policy);
+        loop {
+            match op().await {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    let wait = state.failed(error, |e| on(e).into(), self.label(name))?;
+                    state.sleep_async(wait).await;
+                }
+            }
+        }
+    }
+
+    /// [`call_async`](Self::call_async) for an async closure that mutates what it captures
+    /// (`async || { calls += 1; .. }`): `op` is `AsyncFnMut() -> Result<T, E>`.
+    ///
+    /// The trade-off: rustc (as of 1.95) cannot prove the returned future `Send` for any
+    /// `AsyncFnMut` bound, whatever the closure ("implementation of `Send` is not general
+    /// enough"): it cannot be spawned on a multi-thread runtime. Await it where `Send` is not
+    /// needed, or use [`call_async`](Self::call_async), the `#[retry]` attribute (whose inline
+    /// loop keeps `&mut` state and `Send` both), or a [`RetryContext`].
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let caller = stamina::RetryingCaller::new().wait_initial(std::time::Duration::ZERO).wait_jitter(std::time::Duration::ZERO);
     /// let mut calls = 0;
     /// let n: Result<u32, String> = caller
-    ///     .call_async(|_: &String| true, async || {
+    ///     .call_async_mut(|_: &String| true, async || {
     ///         calls += 1;
     ///         if calls < 2 { Err("flaky".to_string()) } else { Ok(calls) }
     ///     })
@@ -247,7 +305,7 @@ impl RetryingCaller {
     /// # }
     /// ```
     #[cfg(feature = "tokio")]
-    pub async fn call_async<T, E, D>(
+    pub async fn call_async_mut<T, E, D>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: impl AsyncFnMut() -> Result<T, E>,
@@ -273,10 +331,13 @@ impl RetryingCaller {
     #[must_use]
     pub fn on<E, D, P>(&self, on: P) -> BoundRetryingCaller<P>
     where
-        P: FnMut(&E) -> D,
+        P: Fn(&E) -> D,
         D: Into<Decision>,
     {
-        BoundRetryingCaller { caller: self.clone(), on }
+        BoundRetryingCaller {
+            caller: self.clone(),
+            on,
+        }
     }
 
     /// Starts an explicit retry loop: see [`RetryContext`].
@@ -303,8 +364,17 @@ fn type_name_of_val<T>(_: &T) -> &'static str {
 /// A [`RetryingCaller`] with its `on` bound: stamina's `BoundRetryingCaller`.
 ///
 /// ```
-/// let bound = stamina::RetryingCaller::new().attempts(2).on(|e: &std::num::ParseIntError| false);
-/// assert!(bound.call(|| "x".parse::<u8>()).is_err());
+/// use std::num::{IntErrorKind, ParseIntError};
+///
+/// let caller = stamina::RetryingCaller::new().attempts(2);
+/// let bound = caller.on(|e: &ParseIntError| e.kind() == &IntErrorKind::Empty);
+/// let mut calls = 0;
+/// let result = bound.call(|| {
+///     calls += 1;
+///     "x".parse::<u8>() // InvalidDigit: not retried
+/// });
+/// assert!(result.is_err());
+/// assert_eq!(calls, 1);
 /// ```
 #[derive(Clone, Debug)]
 pub struct BoundRetryingCaller<P> {
@@ -330,13 +400,28 @@ impl<P> BoundRetryingCaller<P> {
 
     /// [`RetryingCaller::call_async`] with the bound `on`.
     #[cfg(feature = "tokio")]
-    pub async fn call_async<T, E, D>(&self, op: impl AsyncFnMut() -> Result<T, E>) -> Result<T, E>
+    pub async fn call_async<T, E, D, Fut>(&self, op: impl FnMut() -> Fut) -> Result<T, E>
     where
+        Fut: Future<Output = Result<T, E>>,
         P: Fn(&E) -> D,
         E: fmt::Debug,
         D: Into<Decision>,
     {
         self.caller.call_async(&self.on, op).await
+    }
+
+    /// [`RetryingCaller::call_async_mut`] with the bound `on`.
+    #[cfg(feature = "tokio")]
+    pub async fn call_async_mut<T, E, D>(
+        &self,
+        op: impl AsyncFnMut() -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        P: Fn(&E) -> D,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        self.caller.call_async_mut(&self.on, op).await
     }
 
     /// [`RetryingCaller::context`] with the bound `on`.
@@ -386,7 +471,10 @@ pub struct RetryContext<'c, E, P> {
 
 impl<E, P> fmt::Debug for RetryContext<'_, E, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryContext").field("state", &self.state).field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("RetryContext")
+            .field("state", &self.state)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -407,7 +495,10 @@ impl<E, P> RetryContext<'_, E, P> {
     /// Begins the next attempt (the first, on the first call).
     pub fn attempt(&mut self) -> Attempt {
         self.state.release_guards();
-        Attempt { num: self.state.attempt_num(), next_wait: self.state.next_wait() }
+        Attempt {
+            num: self.state.attempt_num(),
+            next_wait: self.state.next_wait(),
+        }
     }
 
     /// Handles a failed attempt's error: `Err(error)`, unchanged, if the call gives up, else

@@ -28,7 +28,11 @@ impl Stamp {
     pub(crate) fn now() -> Self {
         let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
         // A monotonic clock counts from boot: neither field is ever negative.
-        Stamp((ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64))
+        Stamp(
+            (ts.tv_sec as u64)
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(ts.tv_nsec as u64),
+        )
     }
 
     /// Reads the clock.
@@ -64,7 +68,13 @@ mod tests {
         let fine = std_start.elapsed();
         // Both ends come from the same clock: the error is at most one tick of it (<= 10 ms for
         // any kernel HZ), whatever the machine's load.
-        assert!(coarse + Duration::from_millis(10) >= Duration::from_millis(30), "{coarse:?}");
-        assert!(coarse <= fine + Duration::from_millis(10), "{coarse:?} vs {fine:?}");
+        assert!(
+            coarse + Duration::from_millis(10) >= Duration::from_millis(30),
+            "{coarse:?}"
+        );
+        assert!(
+            coarse <= fine + Duration::from_millis(10),
+            "{coarse:?} vs {fine:?}"
+        );
     }
 }

@@ -68,7 +68,10 @@ impl Switches {
     /// The process's initial state: active, not testing.
     #[must_use]
     pub const fn new() -> Self {
-        Switches { active: true, testing: None }
+        Switches {
+            active: true,
+            testing: None,
+        }
     }
 
     /// The state in force on this thread (or in this task): a scoped override if one is set,
@@ -97,7 +100,11 @@ impl Switches {
     /// `attempts` (with `cap`: the smaller of `attempts` and the call's own limit).
     #[must_use]
     pub const fn testing(mut self, testing: bool, attempts: u32, cap: bool) -> Self {
-        self.testing = if testing { Some(Testing { attempts, cap }) } else { None };
+        self.testing = if testing {
+            Some(Testing { attempts, cap })
+        } else {
+            None
+        };
         self
     }
 
@@ -120,13 +127,19 @@ impl Switches {
     /// task, use [`Switches::scope`].
     pub fn set_for_thread(self) -> SwitchGuard {
         let previous = SCOPED.with(|s| s.replace(Some(self)));
-        SwitchGuard { previous, _not_send: std::marker::PhantomData }
+        SwitchGuard {
+            previous,
+            _not_send: std::marker::PhantomData,
+        }
     }
 
     /// Wraps a future so that these switches are in force whenever it runs, on whatever thread
     /// polls it, and nowhere else.
     pub fn scope<F: std::future::Future>(self, future: F) -> Scoped<F> {
-        Scoped { switches: self, future }
+        Scoped {
+            switches: self,
+            future,
+        }
     }
 
     /// Runs `f` with these switches in force on the current thread.
@@ -139,9 +152,15 @@ impl Switches {
         let testing = if word & TESTING == 0 {
             None
         } else {
-            Some(Testing { attempts: (word & ATTEMPTS_MASK) as u32, cap: word & CAP != 0 })
+            Some(Testing {
+                attempts: (word & ATTEMPTS_MASK) as u32,
+                cap: word & CAP != 0,
+            })
         };
-        Switches { active: word & INACTIVE == 0, testing }
+        Switches {
+            active: word & INACTIVE == 0,
+            testing,
+        }
     }
 
     const fn pack(self) -> u64 {
@@ -260,14 +279,34 @@ mod tests {
     #[test]
     fn testing_limits_follow_stamina() {
         // stamina's `_Testing.get_attempts` cases.
-        let cap = Testing { attempts: 2, cap: true };
+        let cap = Testing {
+            attempts: 2,
+            cap: true,
+        };
         assert_eq!(cap.attempt_limit(Some(1)), 1);
         assert_eq!(cap.attempt_limit(Some(3)), 2);
-        assert_eq!(Testing { attempts: 100, cap: true }.attempt_limit(None), 100);
-        let no_cap = Testing { attempts: 4, cap: false };
+        assert_eq!(
+            Testing {
+                attempts: 100,
+                cap: true
+            }
+            .attempt_limit(None),
+            100
+        );
+        let no_cap = Testing {
+            attempts: 4,
+            cap: false,
+        };
         assert_eq!(no_cap.attempt_limit(Some(2)), 4);
         assert_eq!(no_cap.attempt_limit(None), 4);
-        assert_eq!(Testing { attempts: 0, cap: false }.attempt_limit(Some(5)), 1);
+        assert_eq!(
+            Testing {
+                attempts: 0,
+                cap: false
+            }
+            .attempt_limit(Some(5)),
+            1
+        );
         assert_eq!(cap.attempt_limit(Some(0)), 1);
     }
 
@@ -276,12 +315,21 @@ mod tests {
         let base = Switches::current();
         {
             let _outer = Switches::new().testing(true, 3, false).set_for_thread();
-            assert_eq!(Switches::current().testing_mode().map(|t| t.attempts), Some(3));
+            assert_eq!(
+                Switches::current().testing_mode().map(|t| t.attempts),
+                Some(3)
+            );
             {
                 let _inner = Switches::new().testing(true, 5, true).set_for_thread();
-                assert_eq!(Switches::current().testing_mode().map(|t| t.attempts), Some(5));
+                assert_eq!(
+                    Switches::current().testing_mode().map(|t| t.attempts),
+                    Some(5)
+                );
             }
-            assert_eq!(Switches::current().testing_mode().map(|t| t.attempts), Some(3));
+            assert_eq!(
+                Switches::current().testing_mode().map(|t| t.attempts),
+                Some(3)
+            );
         }
         assert_eq!(Switches::current(), base);
     }

@@ -40,7 +40,11 @@ impl From<bool> for Decision {
     /// `true` is [`Decision::Retry`], `false` is [`Decision::NoRetry`].
     #[inline]
     fn from(retry: bool) -> Self {
-        if retry { Decision::Retry } else { Decision::NoRetry }
+        if retry {
+            Decision::Retry
+        } else {
+            Decision::NoRetry
+        }
     }
 }
 
@@ -68,7 +72,10 @@ mod tests {
     fn conversions() {
         assert_eq!(Decision::from(true), Decision::Retry);
         assert_eq!(Decision::from(false), Decision::NoRetry);
-        assert_eq!(Decision::from(Duration::ZERO), Decision::RetryAfter(Duration::ZERO));
+        assert_eq!(
+            Decision::from(Duration::ZERO),
+            Decision::RetryAfter(Duration::ZERO)
+        );
         assert_eq!(
             Decision::from(Some(Duration::from_secs(3))),
             Decision::RetryAfter(Duration::from_secs(3))

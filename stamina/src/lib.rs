@@ -11,7 +11,7 @@
 //! fn read_config(path: &str) -> io::Result<String> {
 //!     std::fs::read_to_string(path)
 //! }
-//! # stamina::testing::set_active(false);
+//! # let _off = stamina::testing::set_active(false);
 //! # assert!(read_config("/nonexistent").is_err());
 //! ```
 //!
@@ -77,7 +77,7 @@ pub mod testing;
 pub mod __private;
 
 pub use caller::{Attempt, BoundRetryingCaller, RetryContext, RetryingCaller};
-pub use config::{is_active, is_testing, set_active, set_testing, Switches};
+pub use config::{Switches, is_active, is_testing, set_active, set_testing};
 pub use decision::Decision;
 pub use policy::ConfigError;
 

@@ -8,12 +8,12 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::Decision;
 use crate::backoff;
 use crate::clock::Stamp;
 use crate::config::Switches;
 use crate::instrumentation::{self, RetryDetails, RetryGuard};
 use crate::policy::Policy;
-use crate::Decision;
 
 /// The state of one retrying call.
 pub struct RetryState<'p> {
@@ -46,7 +46,11 @@ impl<'p> RetryState<'p> {
     pub fn new(policy: &'p Policy) -> Self {
         RetryState {
             policy,
-            start: if policy.timeout.is_some() { Some(Stamp::now()) } else { None },
+            start: if policy.timeout.is_some() {
+                Some(Stamp::now())
+            } else {
+                None
+            },
             waited: Duration::ZERO,
             attempt: 1,
             guards: Vec::new(),

@@ -44,7 +44,9 @@ pub use crate::config::{Scoped, SwitchGuard, Switches, Testing};
 /// [`stamina::set_testing`](crate::set_testing) for the current thread only, until the guard is
 /// dropped; the active switch stays as it is.
 pub fn set_testing(testing: bool, attempts: u32, cap: bool) -> SwitchGuard {
-    Switches::current().testing(testing, attempts, cap).set_for_thread()
+    Switches::current()
+        .testing(testing, attempts, cap)
+        .set_for_thread()
 }
 
 /// [`stamina::set_active`](crate::set_active) for the current thread only, until the guard is

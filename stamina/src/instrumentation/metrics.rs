@@ -55,7 +55,8 @@ fn new_key(details: &RetryDetails<'_>) -> Key {
 
 fn increment(key: &Key) {
     metrics::with_recorder(|recorder| {
-        let metadata = metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+        let metadata =
+            metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
         recorder.register_counter(key, &metadata).increment(1);
     });
 }
@@ -72,7 +73,10 @@ impl RetryHook for MetricsOnRetryHook {
             let hit = keys.iter().position(|c| {
                 c.retry_num == details.retry_num
                     && c.error_type == details.error_type
-                    && c.key.labels().next().is_some_and(|l| l.value() == details.name)
+                    && c.key
+                        .labels()
+                        .next()
+                        .is_some_and(|l| l.value() == details.name)
             });
             let index = hit.unwrap_or_else(|| {
                 // A new key may mean a new recorder: describe the counter to it.
@@ -81,7 +85,11 @@ impl RetryHook for MetricsOnRetryHook {
                     keys.remove(0);
                 }
                 let key = new_key(details);
-                keys.push(Cached { error_type: details.error_type, retry_num: details.retry_num, key });
+                keys.push(Cached {
+                    error_type: details.error_type,
+                    retry_num: details.retry_num,
+                    key,
+                });
                 keys.len() - 1
             });
             increment(&keys[index].key);

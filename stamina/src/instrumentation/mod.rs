@@ -209,7 +209,8 @@ struct Registry {
 
 impl Registry {
     fn resolved(&self) -> &[Arc<dyn RetryHook>] {
-        self.resolved.get_or_init(|| self.hooks.iter().map(Hook::resolve).collect())
+        self.resolved
+            .get_or_init(|| self.hooks.iter().map(Hook::resolve).collect())
     }
 }
 
@@ -218,7 +219,10 @@ static REGISTRY: ArcSwapOption<Registry> = ArcSwapOption::const_empty();
 static DEFAULTS: OnceLock<Registry> = OnceLock::new();
 
 fn default_registry() -> &'static Registry {
-    DEFAULTS.get_or_init(|| Registry { hooks: default_hooks(), resolved: OnceLock::new() })
+    DEFAULTS.get_or_init(|| Registry {
+        hooks: default_hooks(),
+        resolved: OnceLock::new(),
+    })
 }
 
 /// The default hooks, in order: metrics first, then tracing (stamina: Prometheus, then logging).
@@ -248,7 +252,10 @@ where
     I::Item: Into<Hook>,
 {
     let hooks = hooks.into_iter().map(Into::into).collect();
-    REGISTRY.store(Some(Arc::new(Registry { hooks, resolved: OnceLock::new() })));
+    REGISTRY.store(Some(Arc::new(Registry {
+        hooks,
+        resolved: OnceLock::new(),
+    })));
 }
 
 /// Restores the default hooks (stamina's `set_on_retry_hooks(None)`).

@@ -43,6 +43,10 @@ impl RetryHook for TracingOnRetryHook {
             callable = details.name,
             retry_num = details.retry_num,
         );
-        if span.is_disabled() { None } else { Some(RetryGuard::new(span)) }
+        if span.is_disabled() {
+            None
+        } else {
+            Some(RetryGuard::new(span))
+        }
     }
 }

@@ -1,0 +1,1 @@
+//! TODO(placeholder): filled by the runtime and attribute work.

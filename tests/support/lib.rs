@@ -1,0 +1,1 @@
+//! Helpers shared by the test binaries of this package.
