@@ -15,8 +15,9 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Stamp(Inner);
 
+/// Nanoseconds since boot; never zero, so that `Option<Stamp>` takes 8 bytes.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-type Inner = u64;
+type Inner = std::num::NonZeroU64;
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 type Inner = std::time::Instant;
@@ -28,11 +29,10 @@ impl Stamp {
     pub(crate) fn now() -> Self {
         let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
         // A monotonic clock counts from boot: neither field is ever negative.
-        Stamp(
-            (ts.tv_sec as u64)
-                .wrapping_mul(1_000_000_000)
-                .wrapping_add(ts.tv_nsec as u64),
-        )
+        let ns = (ts.tv_sec as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(ts.tv_nsec as u64);
+        Stamp(Inner::new(ns).unwrap_or(Inner::MIN))
     }
 
     /// Reads the clock.
@@ -45,7 +45,7 @@ impl Stamp {
     /// The time from `self` to now; zero if the clock reads earlier than `self`.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub(crate) fn elapsed(self) -> Duration {
-        Duration::from_nanos(Self::now().0.saturating_sub(self.0))
+        Duration::from_nanos(Self::now().0.get().saturating_sub(self.0.get()))
     }
 
     /// The time from `self` to now; zero if the clock reads earlier than `self`.

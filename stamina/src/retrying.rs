@@ -20,8 +20,8 @@ pub struct RetryState<'p> {
     policy: &'p Policy,
     /// When the first attempt began; taken only when the policy has a timeout.
     start: Option<Stamp>,
-    /// The sum of the planned waits so far.
-    waited: Duration,
+    /// The sum of the planned waits so far, in nanoseconds (saturating: 584 years).
+    waited_ns: u64,
     /// The number of the attempt under way, from 1.
     attempt: u32,
     /// The guards that hooks returned for the retry under way.
@@ -33,7 +33,7 @@ impl fmt::Debug for RetryState<'_> {
         f.debug_struct("RetryState")
             .field("policy", self.policy)
             .field("attempt", &self.attempt)
-            .field("waited", &self.waited)
+            .field("waited", &self.waited())
             .field("guards", &self.guards.len())
             .finish_non_exhaustive()
     }
@@ -51,7 +51,7 @@ impl<'p> RetryState<'p> {
             } else {
                 None
             },
-            waited: Duration::ZERO,
+            waited_ns: 0,
             attempt: 1,
             guards: Vec::new(),
         }
@@ -115,13 +115,15 @@ impl<'p> RetryState<'p> {
                 name,
                 retry_num: n,
                 wait_for: wait,
-                waited_so_far: self.waited,
+                waited_so_far: self.waited(),
                 caused_by: &error,
                 error_type: std::any::type_name::<E>(),
             },
             &mut self.guards,
         );
-        self.waited = self.waited.saturating_add(wait);
+        self.waited_ns = self
+            .waited_ns
+            .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
         self.attempt = n.saturating_add(1);
         Ok(wait)
     }
@@ -134,9 +136,14 @@ impl<'p> RetryState<'p> {
     /// the waits are what the test means.
     fn timed_out(&self) -> bool {
         match (self.policy.timeout, self.start) {
-            (Some(timeout), Some(start)) => start.elapsed().max(self.waited) >= timeout,
+            (Some(timeout), Some(start)) => start.elapsed().max(self.waited()) >= timeout,
             _ => false,
         }
+    }
+
+    #[inline]
+    fn waited(&self) -> Duration {
+        Duration::from_nanos(self.waited_ns)
     }
 
     /// Drops the guards of the retry under way, newest first.
@@ -165,5 +172,21 @@ impl<'p> RetryState<'p> {
             tokio::time::sleep(wait).await;
         }
         self.release_guards();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_is_small() {
+        // The state lives in every retrying future next to the operation's own future or a
+        // tokio `Sleep`: keep it within a cache line.
+        assert!(
+            std::mem::size_of::<RetryState<'_>>() <= 56,
+            "{}",
+            std::mem::size_of::<RetryState<'_>>()
+        );
     }
 }
