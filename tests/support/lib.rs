@@ -236,7 +236,7 @@ impl Recorder {
     }
 
     /// A hook that records into this recorder.
-    pub fn hook(self: &Arc<Self>) -> impl Fn(&RetryDetails<'_>) + Send + Sync + 'static {
+    pub fn hook(self: &Arc<Self>) -> impl Fn(&RetryDetails<'_>) + Send + Sync + 'static + use<> {
         let recorder = Arc::clone(self);
         move |d| recorder.record(d)
     }
