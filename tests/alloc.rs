@@ -1,0 +1,136 @@
+//! Zero heap allocations on the steady-state paths, with the default hooks and no `tracing`
+//! subscriber or `metrics` recorder installed: a call that succeeds at once, and a call that
+//! retries with zero waits in testing mode.
+//!
+//! `allocation-counter` installs a counting global allocator in this binary and counts per
+//! thread, so the tests here may run in parallel. Each path runs once to warm up (thread-locals,
+//! `tracing` callsite registration, the metrics key cache), then many times under the counter.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use allocation_counter::measure;
+use stamina::RetryingCaller;
+use stamina::instrumentation::get_on_retry_hooks;
+use stamina_tests::Failure;
+
+const CALLS: usize = 1_000;
+
+/// Polls `future` once with a no-op waker: a retrying future with zero waits completes in one
+/// poll, without a runtime.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("a zero-wait call should complete in one poll"),
+    }
+}
+
+/// Fails its first `failures` calls.
+fn flaky(calls: &mut u32, failures: u32) -> Result<u32, Failure> {
+    *calls += 1;
+    if *calls <= failures {
+        Err(Failure::new(*calls))
+    } else {
+        Ok(*calls)
+    }
+}
+
+/// Runs `f` once to warm up, then `CALLS` times under the counter; returns the allocations.
+fn allocations(mut f: impl FnMut()) -> u64 {
+    f();
+    measure(|| {
+        for _ in 0..CALLS {
+            f();
+        }
+    })
+    .count_total
+}
+
+#[test]
+fn the_counter_counts() {
+    // The counter itself works: without this, "zero allocations" would prove nothing.
+    let info = measure(|| {
+        black_box(Box::new(black_box(1_u64)));
+    });
+    assert_eq!(info.count_total, 1);
+    assert_eq!(
+        allocations(|| {
+            black_box(vec![1_u8; 16]);
+        }),
+        CALLS as u64
+    );
+}
+
+#[test]
+fn happy_path_allocates_nothing() {
+    let defaults = RetryingCaller::new();
+    let named = RetryingCaller::new()
+        .no_timeout()
+        .name(String::from("alloc::happy"));
+    let count = allocations(|| {
+        let v = defaults.call(|_: &Failure| true, || Ok::<_, Failure>(black_box(7)));
+        assert_eq!(v, Ok(7));
+        let v = named.call(|_: &Failure| true, || Ok::<_, Failure>(black_box(8)));
+        assert_eq!(v, Ok(8));
+        let v = ready(defaults.call_async(|_: &Failure| true, || async { Ok::<_, Failure>(9) }));
+        assert_eq!(v, Ok(9));
+        let v = ready(named.call_async_mut(|_: &Failure| true, async || Ok::<_, Failure>(10)));
+        assert_eq!(v, Ok(10));
+    });
+    assert_eq!(count, 0);
+}
+
+#[test]
+fn retry_path_allocates_nothing_in_testing_mode() {
+    // The default hooks (metrics and tracing) run for each retry, with nowhere to report to.
+    assert_eq!(get_on_retry_hooks().len(), 2);
+    let _testing = stamina::testing::set_testing(true, 5, false);
+    let caller = RetryingCaller::new().wait_initial(Duration::from_secs(60));
+    let named = RetryingCaller::new().name("alloc::retry");
+    let count = allocations(|| {
+        let mut calls = 0;
+        let v = caller.call(|_: &Failure| true, || flaky(&mut calls, 4));
+        assert_eq!(v, Ok(5));
+        let mut calls = 0;
+        let v = named.call(
+            |_: &Failure| Duration::from_secs(1),
+            || flaky(&mut calls, 4),
+        );
+        assert_eq!(v, Ok(5));
+        let mut calls = 0;
+        let v = ready(named.call_async_mut(|_: &Failure| true, async || flaky(&mut calls, 4)));
+        assert_eq!(v, Ok(5));
+        // Giving up allocates nothing either.
+        let mut calls = 0;
+        let v = caller.call(|_: &Failure| true, || flaky(&mut calls, u32::MAX));
+        assert_eq!(v.map_err(|e| e.attempt), Err(5));
+    });
+    assert_eq!(count, 0);
+}
+
+#[test]
+fn explicit_loop_allocates_nothing_in_testing_mode() {
+    let _testing = stamina::testing::set_testing(true, 3, false);
+    let caller = RetryingCaller::new();
+    let count = allocations(|| {
+        let mut retry = caller.context(|_: &Failure| true);
+        let mut calls = 0;
+        let v = loop {
+            let attempt = retry.attempt();
+            assert_eq!(attempt.next_wait, Duration::ZERO);
+            match flaky(&mut calls, 2) {
+                Ok(v) => break v,
+                Err(e) => retry.backoff(e).unwrap(),
+            }
+        };
+        assert_eq!(v, 3);
+    });
+    assert_eq!(count, 0);
+}
