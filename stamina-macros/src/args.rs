@@ -364,7 +364,7 @@ const PRIMITIVES: [&str; 17] = [
 fn parse_attempts(input: ParseStream<'_>) -> syn::Result<Attempts> {
     let expr = unwrap_some(input.parse::<Expr>()?);
     Ok(match expr {
-        Expr::Path(p) if p.qself.is_none() && p.path.is_ident("None") => Attempts::None,
+        Expr::Path(p) if is_option_variant(&p, "None") => Attempts::None,
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Int(lit),
             ..
@@ -392,7 +392,7 @@ fn parse_attempts(input: ParseStream<'_>) -> syn::Result<Attempts> {
 fn unwrap_some(expr: Expr) -> Expr {
     if let Expr::Call(call) = &expr {
         if let Expr::Path(p) = &*call.func {
-            if p.qself.is_none() && p.path.is_ident("Some") && call.args.len() == 1 {
+            if is_option_variant(p, "Some") && call.args.len() == 1 {
                 return call.args[0].clone();
             }
         }
@@ -400,10 +400,31 @@ fn unwrap_some(expr: Expr) -> Expr {
     expr
 }
 
+/// `None`, `Option::None`, `::core::option::Option::None` and the like (`variant` for `Some`).
+fn is_option_variant(path: &syn::ExprPath, variant: &str) -> bool {
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let Some((last, init)) = segments.split_last() else {
+        return false;
+    };
+    let full = ["core", "option", "Option"];
+    path.qself.is_none()
+        && last == variant
+        && path.path.segments.iter().all(|s| s.arguments.is_none())
+        && (init.is_empty()
+            || init.ends_with(&["Option".to_owned()])
+                && (full.ends_with(&init.iter().map(String::as_str).collect::<Vec<_>>())
+                    || init.len() == 3 && init[0] == "std" && init[1..] == full[1..]))
+}
+
 fn parse_seconds(input: ParseStream<'_>) -> syn::Result<Seconds> {
     let expr = unwrap_some(input.parse::<Expr>()?);
     if let Expr::Path(p) = &expr {
-        if p.qself.is_none() && p.path.is_ident("None") {
+        if is_option_variant(p, "None") {
             return Ok(Seconds::None(p.span()));
         }
     }
@@ -508,6 +529,25 @@ mod tests {
         assert_eq!(edit_distance("", "on"), 2);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn option_variants() {
+        let is = |s: &str, v: &str| is_option_variant(&syn::parse_str(s).unwrap(), v);
+        for none in [
+            "None",
+            "Option::None",
+            "option::Option::None",
+            "core::option::Option::None",
+        ] {
+            assert!(is(none, "None"), "{none}");
+        }
+        assert!(is("::core::option::Option::None", "None"));
+        assert!(is("::std::option::Option::None", "None"));
+        assert!(is("Some", "Some"));
+        assert!(!is("my::None", "None"));
+        assert!(!is("Option::<u32>::None", "None"));
+        assert!(!is("None", "Some"));
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! The error is moved into `failed` before the sleep, so it is not part of an `async fn`'s future
 //! across the sleep's `.await`, and a `!Send` error does not make the future `!Send`.
 
-use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Expr, Path, Stmt, Type};
@@ -171,7 +171,7 @@ fn policy_expr(plan: &Plan) -> TokenStream {
         let value = match attempts {
             Limit::None => none.clone(),
             Limit::Some(n) => quote!(#some(#n)),
-            Limit::Expr(expr) => quote_spanned!(expr.span()=> #krate::__private::attempts(#expr)),
+            Limit::Expr(expr) => checked_call(quote!(#krate::__private::attempts), expr),
         };
         config.extend(quote!(.attempts(#value)));
     }
@@ -200,13 +200,21 @@ fn policy_expr(plan: &Plan) -> TokenStream {
     if let Some(base) = &plan.wait_exp_base {
         let value = match base {
             Base::Const(b) => proc_macro2::Literal::f64_suffixed(*b).into_token_stream(),
-            Base::Expr(expr) => {
-                quote_spanned!(expr.span()=> #krate::__private::wait_exp_base(#expr))
-            }
+            Base::Expr(expr) => checked_call(quote!(#krate::__private::wait_exp_base), expr),
         };
         config.extend(quote!(.wait_exp_base(#value)));
     }
     config
+}
+
+/// `check(expr)`, located at `expr`: where a const-evaluation panic of `check` points.
+fn checked_call(check: TokenStream, expr: &Expr) -> TokenStream {
+    let span = expr.span();
+    let mut args = Group::new(Delimiter::Parenthesis, expr.to_token_stream());
+    args.set_span(span);
+    let mut call = located_at(check, span);
+    call.extend([TokenTree::Group(args)]);
+    call
 }
 
 /// The retry loop around `body`.
@@ -309,7 +317,7 @@ fn decision(plan: &Plan, names: &Names) -> TokenStream {
             quote! {{
                 #allow
                 use #krate::__private::{Downcast as _, Exact as _, Mismatch as _};
-                #krate::__private::Decision::from(#(#checks)||*)
+                #krate::__private::decide(#(#checks)||*)
             }}
         }
         On::Fn(path) => {

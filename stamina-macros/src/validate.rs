@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Block, Error, Expr, LitStr, Path, ReturnType, Stmt, Type};
 
@@ -269,8 +268,8 @@ fn limit_wait(name: &str, value: Seconds) -> syn::Result<Limit<Wait>> {
         Seconds::Literal(lit) => {
             let wait = seconds(name, &lit)?;
             if wait.is_zero() {
-                return Err(Error::new(
-                    lit.span,
+                return Err(Error::new_spanned(
+                    &lit,
                     format!(
                         "`{name} = 0` means no retries at all; use `attempts = 1` to try once, or `{name} = None` for no limit"
                     ),
@@ -309,8 +308,8 @@ fn plain_wait(name: &str, value: Seconds) -> syn::Result<Wait> {
 fn seconds(name: &str, lit: &NumberLit) -> syn::Result<Duration> {
     let value = lit.value()?;
     if value.is_nan() || value.is_infinite() {
-        return Err(Error::new(
-            lit.span,
+        return Err(Error::new_spanned(
+            lit,
             format!("`{name}` must be a finite number of seconds"),
         ));
     }
@@ -320,8 +319,8 @@ fn seconds(name: &str, lit: &NumberLit) -> syn::Result<Duration> {
         } else {
             format!("; use `{name} = 0` for no wait")
         };
-        return Err(Error::new(
-            lit.span,
+        return Err(Error::new_spanned(
+            lit,
             format!("`{name}` cannot be negative{fix}"),
         ));
     }
@@ -330,10 +329,12 @@ fn seconds(name: &str, lit: &NumberLit) -> syn::Result<Duration> {
         return int
             .base10_parse::<u64>()
             .map(Duration::from_secs)
-            .map_err(|_| Error::new(lit.span, format!("`{name}` is too large for a `Duration`")));
+            .map_err(|_| {
+                Error::new_spanned(lit, format!("`{name}` is too large for a `Duration`"))
+            });
     }
     Duration::try_from_secs_f64(value)
-        .map_err(|_| Error::new(lit.span, format!("`{name}` is too large for a `Duration`")))
+        .map_err(|_| Error::new_spanned(lit, format!("`{name}` is too large for a `Duration`")))
 }
 
 fn base(value: Number) -> syn::Result<Base> {
@@ -351,12 +352,12 @@ fn base(value: Number) -> syn::Result<Base> {
                 Ok(Base::Const(base))
             } else {
                 let got = quote::ToTokens::to_token_stream(&lit).to_string();
-                Err(Error::new(lit.span, message(&got.replace(' ', ""))))
+                Err(Error::new_spanned(lit, message(&got.replace(' ', ""))))
             }
         }
         Number::NonFinite(expr) => {
             let got = quote::ToTokens::to_token_stream(&expr).to_string();
-            Err(Error::new(expr.span(), message(&got.replace(' ', ""))))
+            Err(Error::new_spanned(expr, message(&got.replace(' ', ""))))
         }
         Number::Expr(expr) => Ok(Base::Expr(expr)),
     }

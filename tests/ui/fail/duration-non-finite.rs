@@ -1,0 +1,10 @@
+use std::io;
+
+#[stamina::retry(on = io::Error, timeout = f64::INFINITY)]
+fn read(path: &str) -> io::Result<String> {
+    std::fs::read_to_string(path)
+}
+
+fn main() {
+    let _ = read("config.toml");
+}
