@@ -15,7 +15,7 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Retries the fn on the errors that `on` names, with stamina's backoff and limits.
+#[doc = include_str!("retry.md")]
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     run(args.into(), item.into()).into()
