@@ -6,21 +6,24 @@
 //!     fn __stamina_name_probe() {}                                       // its type name is the fn's path
 //!     let mut __stamina_state = RetryState::new(&__STAMINA_POLICY);
 //!     loop {
-//!         let __stamina_error = match split(attempt_sync::<Ret, _>(|| { body })) {  // `async { body }.await`
-//!             Ok(value) => return ok(value),
-//!             Err(error) => error,
+//!         let __stamina_outcome = attempt_sync::<Ret, _>(|| { body });    // `attempt::<Ret, _>(async { body }).await`
+//!         let (__stamina_error, __stamina_rebuild) = match split(__stamina_outcome) {
+//!             Outcome::Done(outcome) => return outcome,
+//!             Outcome::Failed(error, rebuild) => (error, rebuild),
 //!         };
 //!         let __stamina_wait = match __stamina_state.failed(__stamina_error, |e| on(e), name) {
 //!             Ok(wait) => wait,
-//!             Err(error) => return err(error),
+//!             Err(error) => return __stamina_rebuild(error),             // gives up: the error, unchanged
 //!         };
-//!         __stamina_state.sleep(__stamina_wait);                           // `sleep_async(..).await`
+//!         __stamina_state.sleep(__stamina_wait);                         // `sleep(Tokio, wait).await; release_guards()`
 //!     }
 //! }
 //! ```
 //!
-//! The error is moved into `failed` before the sleep, so it is not part of an `async fn`'s future
-//! across the sleep's `.await`, and a `!Send` error does not make the future `!Send`.
+//! `split` is the only place that needs `Ret` to be a `Result`, so a fn that returns something
+//! else gets one error. The error is moved into `failed` before the wait: it is not part of an
+//! `async fn`'s future across the sleep's `.await`, and a `!Send` error does not make the future
+//! `!Send`. Locals are `__stamina_` names with `Span::mixed_site()`: the body cannot see them.
 
 use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
@@ -124,12 +127,12 @@ enum Kind {
     Async,
 }
 
-/// The `#[allow(..)]` that generated code needs, and nothing more; the one place that lists it.
+/// The `#[allow(..)]` that generated code needs, and nothing more; the one place that emits one.
 ///
-/// - `unused_imports`: of the three probe traits that `on = SomeType` brings into scope, method
-///   resolution uses one.
-/// - `clippy::used_underscore_binding`, `clippy::used_underscore_items`: the generated names
-///   start with `__stamina_` so that they cannot collide with the user's.
+/// The only lint so far: `unused_imports`, on the `use` of the three probe traits that
+/// `on = SomeType` brings into scope, of which method resolution uses one. (Lints that would fire
+/// on the `__stamina_` names, such as `clippy::used_underscore_binding`, skip code that a proc
+/// macro generated; `tests/pedantic.rs` checks that every form stays clean.)
 fn allow(lints: &[&str]) -> TokenStream {
     let lints = lints.iter().map(|lint| {
         let path: Path = syn::parse_str(lint).expect("a lint name");
