@@ -79,6 +79,20 @@ impl Client {
     fn is_transient(e: &Failure) -> bool {
         e.attempt < 2
     }
+
+    const ATTEMPTS: u32 = 3;
+
+    /// Arguments may name the impl's constants.
+    #[retry(on = Failure, attempts = Self::ATTEMPTS, wait_initial = 0, wait_jitter = 0)]
+    fn self_constant(&self) -> Result<u32, Failure> {
+        self.flaky.attempt()
+    }
+
+    /// .. and the fn's const parameters.
+    #[retry(on = Failure, attempts = N, wait_initial = 0, wait_jitter = 0)]
+    async fn const_parameter<const N: u32>(&self) -> Result<u32, Failure> {
+        self.flaky.attempt()
+    }
 }
 
 #[test]
@@ -111,6 +125,14 @@ fn associated_fn_returning_self() {
     assert_eq!(client.by_ref(), Ok(1));
 }
 
+#[tokio::test]
+async fn arguments_may_name_self_and_const_parameters() {
+    let client = Client::new(u32::MAX);
+    assert_eq!(client.self_constant().unwrap_err().attempt, 3);
+    let client = Client::new(u32::MAX);
+    assert_eq!(client.const_parameter::<4>().await.unwrap_err().attempt, 4);
+}
+
 #[test]
 fn on_names_an_associated_fn() {
     let client = Client::new(u32::MAX);
@@ -131,7 +153,10 @@ impl<T> Cache<T>
 where
     T: Clone + Send + Sync,
 {
-    #[retry(on = Failure, attempts = 5, wait_initial = 0, wait_jitter = 0)]
+    const ATTEMPTS: u32 = 5;
+
+    /// A constant of a generic impl.
+    #[retry(on = Failure, attempts = Self::ATTEMPTS, wait_initial = 0, wait_jitter = 0)]
     fn get(&self) -> Result<T, Failure> {
         self.flaky.attempt().map(|_| self.value.clone())
     }

@@ -28,7 +28,7 @@
 use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, Path, Stmt, Type};
+use syn::{Expr, GenericParam, Generics, Path, Stmt, Type};
 
 use crate::args::On;
 use crate::item::{Body, RetryFn};
@@ -45,14 +45,14 @@ pub(crate) fn expand(plan: &Plan, item: RetryFn) -> syn::Result<TokenStream> {
     } = item;
     let body = body.expect("`validate` rejects fns without a body");
     let names = Names::new();
-    let items = items(plan, &names);
+    let (items, policy) = items(plan, &names, &sig.generics);
     let new_body = match &plan.shape {
         Shape::Sync { ret } => {
-            let run = loop_(plan, &names, ret, &body, Kind::Sync);
+            let run = loop_(plan, &names, &policy, ret, &body, Kind::Sync);
             quote!({ #items #run })
         }
         Shape::Async { ret } => {
-            let run = loop_(plan, &names, ret, &body, Kind::Async);
+            let run = loop_(plan, &names, &policy, ret, &body, Kind::Async);
             quote!({ #items #run })
         }
         Shape::AsyncTrait { block, index, ret } => {
@@ -81,7 +81,7 @@ pub(crate) fn expand(plan: &Plan, item: RetryFn) -> syn::Result<TokenStream> {
                     stmts: other.to_token_stream(),
                 },
             };
-            let run = loop_(plan, &names, ret, &original, Kind::Async);
+            let run = loop_(plan, &names, &policy, ret, &original, Kind::Async);
             *init.expr = syn::parse2(quote!({ #run }))?;
             let stmts = &block.stmts;
             quote!({ #items #(#stmts)* })
@@ -141,8 +141,13 @@ fn allow(lints: &[&str]) -> TokenStream {
     quote!(#[allow(#(#lints),*)])
 }
 
-/// The items at the top of the body: the policy, and the probe whose type name is the fn's path.
-fn items(plan: &Plan, names: &Names) -> TokenStream {
+/// The items at the top of the body, and the expression of a `&'static Policy`.
+///
+/// The configuration is a `static`, evaluated once at compile time (also by `cargo check`). A
+/// `static` cannot name `Self` or the fn's generic parameters: when an argument does
+/// (`attempts = Self::ATTEMPTS`), it is an inline `const` block instead, promoted to a
+/// `&'static` all the same, whose checks run when the fn is compiled to code.
+fn items(plan: &Plan, names: &Names, generics: &Generics) -> (TokenStream, TokenStream) {
     let krate = &plan.krate;
     let policy = &names.policy;
     let config = policy_expr(plan);
@@ -150,10 +155,32 @@ fn items(plan: &Plan, names: &Names) -> TokenStream {
         let probe = &names.probe;
         quote!(fn #probe() {})
     });
-    quote! {
-        static #policy: #krate::__private::Policy = #config;
-        #probe
+    let mut generic_names: Vec<String> = vec!["Self".to_owned()];
+    generic_names.extend(generics.params.iter().filter_map(|p| match p {
+        GenericParam::Type(t) => Some(t.ident.to_string()),
+        GenericParam::Const(c) => Some(c.ident.to_string()),
+        GenericParam::Lifetime(_) => None,
+    }));
+    if mentions(config.clone(), &generic_names) {
+        (quote!(#probe), quote!(&const { #config }))
+    } else {
+        (
+            quote! {
+                static #policy: #krate::__private::Policy = #config;
+                #probe
+            },
+            quote!(&#policy),
+        )
     }
+}
+
+/// Whether `tokens` name one of `idents`.
+fn mentions(tokens: TokenStream, idents: &[String]) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        TokenTree::Ident(ident) => idents.iter().any(|name| ident == name),
+        TokenTree::Group(group) => mentions(group.stream(), idents),
+        _ => false,
+    })
 }
 
 /// `Policy::new()` with a setter for each argument given: evaluated at compile time.
@@ -221,10 +248,16 @@ fn checked_call(check: TokenStream, expr: &Expr) -> TokenStream {
 }
 
 /// The retry loop around `body`.
-fn loop_(plan: &Plan, names: &Names, ret: &Type, body: &Body, kind: Kind) -> TokenStream {
+fn loop_(
+    plan: &Plan,
+    names: &Names,
+    policy: &TokenStream,
+    ret: &Type,
+    body: &Body,
+    kind: Kind,
+) -> TokenStream {
     let krate = &plan.krate;
     let Names {
-        policy,
         state,
         error,
         outcome: outcome_var,
@@ -260,7 +293,7 @@ fn loop_(plan: &Plan, names: &Names, ret: &Type, body: &Body, kind: Kind) -> Tok
     let decision = decision(plan, names);
     let name = name(plan, names);
     quote! {
-        let mut #state = #krate::__private::RetryState::new(&#policy);
+        let mut #state = #krate::__private::RetryState::new(#policy);
         loop {
             let #outcome_var = #outcome;
             let (#error, #rebuild) = match #split {
