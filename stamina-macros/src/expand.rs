@@ -360,7 +360,16 @@ fn decision(plan: &Plan, names: &Names) -> TokenStream {
             quote_spanned!(plan.on_span.join(path.span()).unwrap_or(plan.on_span)=>
                 #krate::__private::decide(#path(#e)))
         }
-        On::Value(expr) => quote!(#krate::__private::predicate(#e, #expr)),
+        // Located at the predicate, where an unmet bound (a return type that is not
+        // `Into<Decision>`) then points.
+        On::Value(expr) => {
+            let span = expr.span();
+            let mut args = Group::new(Delimiter::Parenthesis, quote!(#e, #expr));
+            args.set_span(span);
+            let mut call = located_at(quote!(#krate::__private::predicate), span);
+            call.extend([TokenTree::Group(args)]);
+            call
+        }
     };
     quote!(|#e| #body)
 }
