@@ -35,7 +35,7 @@ use crate::item::{Body, RetryFn};
 use crate::validate::{Base, Limit, Plan, Shape, Wait};
 
 /// The fn with its body replaced by the retry loop.
-pub(crate) fn expand(plan: &Plan, item: RetryFn) -> syn::Result<TokenStream> {
+pub(crate) fn expand(plan: &Plan, item: RetryFn) -> TokenStream {
     let RetryFn {
         attrs,
         vis,
@@ -82,15 +82,15 @@ pub(crate) fn expand(plan: &Plan, item: RetryFn) -> syn::Result<TokenStream> {
                 },
             };
             let run = loop_(plan, &names, &policy, ret, &original, Kind::Async);
-            *init.expr = syn::parse2(quote!({ #run }))?;
+            *init.expr = Expr::Verbatim(quote!({ #run }));
             let stmts = &block.stmts;
             quote!({ #items #(#stmts)* })
         }
     };
-    Ok(quote! {
+    quote! {
         #(#attrs)*
         #vis #sig #new_body
-    })
+    }
 }
 
 /// The identifiers of generated code: `__stamina_` and hygienic where the name is a local.

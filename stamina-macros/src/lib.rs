@@ -38,8 +38,5 @@ fn run(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> proc_m
         Ok(plan) => plan,
         Err(error) => return fallback::with_fn(&error, parsed),
     };
-    match expand::expand(&plan, parsed) {
-        Ok(tokens) => tokens,
-        Err(error) => error.to_compile_error(),
-    }
+    expand::expand(&plan, parsed)
 }
