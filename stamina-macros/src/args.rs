@@ -436,7 +436,16 @@ fn parse_seconds(input: ParseStream<'_>) -> syn::Result<Seconds> {
 }
 
 fn parse_number(input: ParseStream<'_>) -> syn::Result<Number> {
-    Ok(match classify_number(input.parse::<Expr>()?)? {
+    let expr = input.parse::<Expr>()?;
+    if let Expr::Path(p) = &expr {
+        if is_option_variant(p, "None") {
+            return Err(Error::new_spanned(
+                p,
+                "`wait_exp_base` cannot be `None`; it takes a number of at least 1, like `2`",
+            ));
+        }
+    }
+    Ok(match classify_number(expr)? {
         Classified::Literal(lit) => Number::Literal(lit),
         Classified::NonFinite(expr) => Number::NonFinite(expr),
         Classified::Other(expr) => Number::Expr(expr),
@@ -522,6 +531,74 @@ mod tests {
         assert_eq!(nearest("wait_min"), Some("wait_max"));
         assert_eq!(nearest("Timeout"), Some("timeout"));
         assert_eq!(nearest("flavor"), None);
+    }
+
+    fn error(args: &str) -> String {
+        match syn::parse_str::<Args>(args) {
+            Ok(_) => panic!("`{args}` parsed"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn parses_every_argument() {
+        let args: Args = syn::parse_str(
+            "on = io::Error, attempts = 3, timeout = None, wait_initial = 0.5, wait_max = Duration::MAX, \
+             wait_jitter = 0, wait_exp_base = 1.5, name = \"x\", crate = ::my::stamina,",
+        )
+        .unwrap();
+        assert!(matches!(args.on.unwrap().value, On::Types(t) if t.len() == 1));
+        assert!(matches!(args.attempts.unwrap().value, Attempts::Literal(_)));
+        assert!(matches!(args.timeout.unwrap().value, Seconds::None(_)));
+        assert!(matches!(args.wait_max.unwrap().value, Seconds::Expr(_)));
+        assert!(matches!(
+            args.wait_exp_base.unwrap().value,
+            Number::Literal(_)
+        ));
+        assert_eq!(args.name.unwrap().value.value(), "x");
+    }
+
+    #[test]
+    fn sorts_on_by_the_naming_rule() {
+        let on = |s: &str| syn::parse_str::<Args>(s).unwrap().on.unwrap().value;
+        assert!(matches!(on("on = (A, b::C)"), On::Types(t) if t.len() == 2));
+        assert!(matches!(on("on = (A)"), On::Types(t) if t.len() == 1));
+        assert!(matches!(on("on = is_transient"), On::Fn(_)));
+        assert!(matches!(on("on = Self::should_retry"), On::Fn(_)));
+        assert!(matches!(on("on = |e| e.is_timeout()"), On::Value(_)));
+        assert!(matches!(on("on = move |e: &E| true"), On::Value(_)));
+        assert!(matches!(on("on = statuses(&[502, 503])"), On::Value(_)));
+        assert!(matches!(on("on = check(MyError)"), On::Value(_)));
+        // `is_transient<E>` as a type path becomes a turbofish.
+        let On::Fn(path) = on("on = is_transient<E>") else {
+            panic!("not a fn")
+        };
+        assert_eq!(quote::quote!(#path).to_string(), "is_transient :: < E >");
+    }
+
+    #[test]
+    fn odd_input_is_an_error() {
+        for (args, message) in [
+            ("on", "`on` needs a value"),
+            ("on =", "`on` needs a value"),
+            ("on = , attempts = 2", "`on` needs a value"),
+            ("crate", "`crate` needs a value"),
+            ("= 3", "expected one of"),
+            ("on = E attempts = 3", "expected `,`"),
+            ("on = E, on = F", "duplicate argument `on`"),
+            ("on = E, timout = 3", "did you mean `timeout`?"),
+            ("on = E, flavor = 3", "expected one of `on`, `attempts`"),
+            ("on = E, attempts = 1.5", "whole number"),
+            ("on = E, attempts = -1", "at least 1"),
+            ("on = E, timeout = \"10\"", "a number of seconds"),
+            ("on = E, wait_exp_base = None", "cannot be `None`"),
+            ("on = E, name = 5", "`name` takes a string literal"),
+            ("on = ()", "names no error type"),
+            ("on = (A, is_b)", "`is_b` is a fn by the naming rule"),
+        ] {
+            let got = error(args);
+            assert!(got.contains(message), "`{args}`: {got}");
+        }
     }
 
     #[test]

@@ -362,3 +362,59 @@ fn base(value: Number) -> syn::Result<Base> {
         Number::Expr(expr) => Ok(Base::Expr(expr)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait_of(value: &str) -> syn::Result<Duration> {
+        let args: Args = syn::parse_str(&format!("on = E, wait_max = {value}")).unwrap();
+        match plain_wait("wait_max", args.wait_max.unwrap().value)? {
+            Wait::Const(d) => Ok(d),
+            Wait::Expr(_) => panic!("`{value}` is an expression"),
+        }
+    }
+
+    #[test]
+    fn literal_seconds_convert_exactly() {
+        assert_eq!(wait_of("0.1").unwrap(), Duration::from_millis(100));
+        assert_eq!(wait_of("45").unwrap(), Duration::from_secs(45));
+        assert_eq!(wait_of("2.5e-3").unwrap(), Duration::from_micros(2500));
+        assert_eq!(wait_of("0").unwrap(), Duration::ZERO);
+        assert_eq!(
+            wait_of("18446744073709551615").unwrap(),
+            Duration::from_secs(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn bad_literal_seconds_are_errors() {
+        for (value, message) in [
+            ("-1", "cannot be negative"),
+            ("-0.0", "cannot be negative"),
+            ("1e400", "finite"),
+            ("f64::NAN", "finite"),
+            ("18446744073709551616", "too large"),
+            ("1e20", "too large"),
+            ("None", "cannot be `None`"),
+        ] {
+            let got = wait_of(value).unwrap_err().to_string();
+            assert!(got.contains(message), "`{value}`: {got}");
+        }
+    }
+
+    #[test]
+    fn exp_base_below_one_or_not_finite_is_an_error() {
+        let base_of = |value: &str| {
+            let args: Args = syn::parse_str(&format!("on = E, wait_exp_base = {value}")).unwrap();
+            base(args.wait_exp_base.unwrap().value)
+        };
+        // Exact: both sides are the same literal's value.
+        assert!(matches!(base_of("1"), Ok(Base::Const(b)) if b.to_bits() == 1.0_f64.to_bits()));
+        assert!(matches!(base_of("2.5"), Ok(Base::Const(b)) if b.to_bits() == 2.5_f64.to_bits()));
+        assert!(matches!(base_of("BASE"), Ok(Base::Expr(_))));
+        for value in ["0.5", "0", "-2", "f64::INFINITY", "core::f64::NAN", "1e400"] {
+            assert!(base_of(value).is_err(), "{value}");
+        }
+    }
+}
