@@ -75,7 +75,7 @@ fn guards_nest_and_restore() {
 #[retry(on = Failure, attempts = 10, timeout = 0.01, wait_initial = 0, wait_jitter = 0)]
 fn slow(flaky: &Flaky) -> Result<u32, Failure> {
     // Longer than the timeout (and than a tick of the coarse clock).
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(30));
     flaky.attempt()
 }
 
