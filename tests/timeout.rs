@@ -14,12 +14,13 @@ use stamina_tests::{Failure, Flaky};
 #[retry(
     on = Failure,
     attempts = None,
-    timeout = 1,
-    wait_initial = 0.3,
+    timeout = 10,
+    wait_initial = 3,
+    wait_max = 3,
     wait_exp_base = 1,
     wait_jitter = 0
 )]
-async fn one_second(flaky: &Flaky) -> Result<u32, Failure> {
+async fn ten_seconds(flaky: &Flaky) -> Result<u32, Failure> {
     flaky.attempt()
 }
 
@@ -27,24 +28,24 @@ async fn one_second(flaky: &Flaky) -> Result<u32, Failure> {
 async fn gives_up_once_the_budget_is_spent() {
     let start = tokio::time::Instant::now();
     let flaky = Flaky::always();
-    let error = one_second(&flaky).await.unwrap_err();
-    // Failures after 0, 0.3, 0.6 and 0.9 s are retried; the one after 1.2 s is not.
+    let error = ten_seconds(&flaky).await.unwrap_err();
+    // Failures after 0, 3, 6 and 9 s are retried; the one after 12 s is not.
     assert_eq!(flaky.calls(), 5);
     assert_eq!(Some(error), flaky.last_error());
-    assert_eq!(start.elapsed(), Duration::from_millis(1200));
+    assert_eq!(start.elapsed(), Duration::from_secs(12));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_success_within_the_budget_is_returned() {
     let flaky = Flaky::new(3);
-    assert_eq!(one_second(&flaky).await, Ok(4));
+    assert_eq!(ten_seconds(&flaky).await, Ok(4));
 }
 
 #[retry(
     on = Failure,
     attempts = None,
-    timeout = std::time::Duration::from_millis(500),
-    wait_initial = 0.4,
+    timeout = std::time::Duration::from_secs(5),
+    wait_initial = 4,
     wait_exp_base = 1,
     wait_jitter = 0
 )]
@@ -57,22 +58,31 @@ async fn a_duration_expression() {
     let start = tokio::time::Instant::now();
     let flaky = Flaky::always();
     assert!(duration_expression(&flaky).await.is_err());
-    // The failure after 0.4 s is retried, the one after 0.8 s is not.
+    // The failure after 4 s is retried, the one after 8 s is not.
     assert_eq!(flaky.calls(), 3);
-    assert_eq!(start.elapsed(), Duration::from_millis(800));
+    assert_eq!(start.elapsed(), Duration::from_secs(8));
 }
 
-#[retry(on = Failure, attempts = 4, timeout = Some(0.25), wait_initial = 0.1, wait_exp_base = 1, wait_jitter = 0)]
+#[retry(
+    on = Failure,
+    attempts = None,
+    timeout = Some(2.5),
+    wait_initial = 1,
+    wait_exp_base = 1,
+    wait_jitter = 0
+)]
 async fn float_seconds_in_some(flaky: &Flaky) -> Result<u32, Failure> {
     flaky.attempt()
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_number_of_seconds_in_some() {
+    let start = tokio::time::Instant::now();
     let flaky = Flaky::always();
     assert!(float_seconds_in_some(&flaky).await.is_err());
-    // Failures after 0, 0.1 and 0.2 s are retried (the attempt limit stops the fourth).
+    // Failures after 0, 1 and 2 s are retried; the one after 3 s is not.
     assert_eq!(flaky.calls(), 4);
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
 }
 
 #[retry(
