@@ -1,6 +1,7 @@
 //! `#[retry]` on an `async fn`: the waits are tokio sleeps, the future stays `Send` whenever the
 //! body's is, the error is not kept across a wait, each attempt is a fresh `async` block (so `?`
-//! and `return` end the attempt), and the future is barely larger than the body's own.
+//! and `return` end the attempt), nothing is allocated, and the future is barely larger than the
+//! body's own.
 //!
 //! Tests with real waits run on tokio's paused clock (`start_paused = true`), which makes them
 //! instant and their elapsed time exact.
@@ -196,6 +197,67 @@ async fn dropping_the_future_mid_wait_stops_it() {
     assert!(result.is_err(), "timed out in the second wait");
     // Attempts at 0 and 1 s; the wait until 3 s was cut short and nothing ran after it.
     assert_eq!(flaky.calls(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// No allocation
+// ---------------------------------------------------------------------------------------------
+
+#[retry(on = Failure, attempts = 4)]
+fn sync_call(flaky: &Flaky) -> Result<u32, Failure> {
+    flaky.attempt()
+}
+
+#[retry(on = Failure, attempts = 4)]
+async fn async_call(flaky: &Flaky) -> Result<u32, Failure> {
+    flaky.attempt()
+}
+
+/// Polls `future` once with a no-op waker: a call with zero waits completes in one poll.
+fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("a zero-wait call completes in one poll"),
+    }
+}
+
+/// The heap allocations of 100 runs of `f`, after one to warm up (thread-locals, `tracing`
+/// callsites, the metrics key cache). The counter counts this thread's allocations only.
+fn allocations(mut f: impl FnMut()) -> u64 {
+    f();
+    allocation_counter::measure(|| {
+        for _ in 0..100 {
+            f();
+        }
+    })
+    .count_total
+}
+
+#[test]
+fn the_expansion_allocates_nothing() {
+    // A call that succeeds at once, and one that retries three times (with zero waits, and the
+    // default hooks reporting to nowhere).
+    assert_eq!(
+        allocations(|| assert!(sync_call(&Flaky::never()).is_ok())),
+        0
+    );
+    assert_eq!(
+        allocations(|| assert!(ready(async_call(&Flaky::never())).is_ok())),
+        0
+    );
+    let _instant = stamina::testing::set_testing(true, 4, false);
+    assert_eq!(
+        allocations(|| assert!(sync_call(&Flaky::new(3)).is_ok())),
+        0
+    );
+    assert_eq!(
+        allocations(|| assert!(ready(async_call(&Flaky::new(3))).is_ok())),
+        0
+    );
+    // The counter counts: a `Box` is one allocation.
+    assert_eq!(allocations(|| drop(std::hint::black_box(Box::new(1)))), 100);
 }
 
 // ---------------------------------------------------------------------------------------------
