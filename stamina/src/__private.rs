@@ -18,15 +18,21 @@ pub fn decide<D: Into<Decision>>(d: D) -> Decision {
 }
 
 /// Not public API. The `callable` label of a fn from the type name of an item nested in it:
-/// `my_crate::Client::fetch::__stamina_name` gives `my_crate::Client::fetch`.
+/// `my_crate::Client::fetch::__stamina_name_probe` gives `my_crate::Client::fetch`.
 ///
 /// The body of an `async fn` or of an `async` block is a closure to `type_name`
-/// (`my_crate::fetch::{{closure}}::__stamina_name`): those segments go too.
+/// (`my_crate::fetch::{{closure}}::__stamina_name_probe`): those segments go too.
+///
+/// It runs on every retry, so the probe's known name is stripped as a suffix (a comparison of
+/// 22 bytes) rather than searched for.
 #[must_use]
 pub fn fn_name(nested_type_name: &'static str) -> &'static str {
-    let mut name = match nested_type_name.rfind("::") {
-        Some(i) => &nested_type_name[..i],
-        None => nested_type_name,
+    let mut name = match nested_type_name.strip_suffix("::__stamina_name_probe") {
+        Some(name) => name,
+        None => match nested_type_name.rfind(':') {
+            Some(i) => nested_type_name[..i].trim_end_matches(':'),
+            None => nested_type_name,
+        },
     };
     while let Some(outer) = name.strip_suffix("::{{closure}}") {
         name = outer;
@@ -307,4 +313,32 @@ impl<On, E: ?Sized + CanHold<On>> MatchOutcome for Mismatched<On, E> {
 #[inline]
 pub fn matched(outcome: impl MatchOutcome) -> bool {
     outcome.get()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fn_name;
+
+    #[test]
+    fn fn_name_strips_the_probe_and_closures() {
+        assert_eq!(
+            fn_name("app::Client::fetch::__stamina_name_probe"),
+            "app::Client::fetch"
+        );
+        assert_eq!(
+            fn_name("app::get::{{closure}}::__stamina_name_probe"),
+            "app::get"
+        );
+        assert_eq!(
+            fn_name(
+                "<app::Client as app::Fetch>::fetch::{{closure}}::{{closure}}::__stamina_name_probe"
+            ),
+            "<app::Client as app::Fetch>::fetch"
+        );
+        assert_eq!(
+            fn_name("app::Cache<_>::get::other_probe"),
+            "app::Cache<_>::get"
+        );
+        assert_eq!(fn_name("probe"), "probe");
+    }
 }

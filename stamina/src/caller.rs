@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+#[cfg(feature = "tokio")]
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -276,7 +277,12 @@ impl RetryingCaller {
                 Ok(value) => return Ok(value),
                 Err(error) => {
                     let wait = state.failed(error, |e| on(e).into(), self.label(name))?;
-                    state.sleep_async(wait).await;
+                    // The `Sleep` right in this future, not inside another one that also holds
+                    // the state: that keeps the future small.
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    state.release_guards();
                 }
             }
         }
@@ -321,7 +327,12 @@ impl RetryingCaller {
                 Ok(value) => return Ok(value),
                 Err(error) => {
                     let wait = state.failed(error, |e| on(e).into(), self.label(name))?;
-                    state.sleep_async(wait).await;
+                    // The `Sleep` right in this future, not inside another one that also holds
+                    // the state: that keeps the future small.
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    state.release_guards();
                 }
             }
         }

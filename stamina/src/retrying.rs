@@ -12,7 +12,7 @@ use crate::Decision;
 use crate::backoff;
 use crate::clock::Stamp;
 use crate::config::Switches;
-use crate::instrumentation::{self, RetryDetails, RetryGuard};
+use crate::instrumentation::{self, Guards, RetryDetails};
 use crate::policy::Policy;
 
 /// The state of one retrying call.
@@ -24,8 +24,9 @@ pub struct RetryState<'p> {
     waited_ns: u64,
     /// The number of the attempt under way, from 1.
     attempt: u32,
-    /// The guards that hooks returned for the retry under way.
-    guards: Vec<RetryGuard>,
+    /// The guards that hooks returned for the retry under way. Boxed: most calls never have
+    /// one, and a `None` keeps the state small and its drop a null check.
+    guards: Guards,
 }
 
 impl fmt::Debug for RetryState<'_> {
@@ -53,7 +54,7 @@ impl<'p> RetryState<'p> {
             },
             waited_ns: 0,
             attempt: 1,
-            guards: Vec::new(),
+            guards: Guards::new(),
         }
     }
 
@@ -81,6 +82,11 @@ impl<'p> RetryState<'p> {
     /// `Err(error)`, unchanged, when the call gives up: inactive, `on` declines, or a limit is
     /// reached. Otherwise the hooks have run and `Ok(wait)` is the wait before the next attempt,
     /// which the caller sleeps (see [`sleep`](Self::sleep) and [`sleep_async`](Self::sleep_async)).
+    ///
+    /// Out of line and cold: it is never on the happy path, and keeping it out of the caller's
+    /// body keeps the first attempt's code tight.
+    #[cold]
+    #[inline(never)]
     pub fn failed<E: fmt::Debug>(
         &mut self,
         error: E,
@@ -91,20 +97,37 @@ impl<'p> RetryState<'p> {
         if !switches.is_active() {
             return Err(error);
         }
-        let custom = match on(&error) {
-            Decision::NoRetry => return Err(error),
+        let decision = on(&error);
+        match self.schedule(switches, decision, &error, std::any::type_name::<E>(), name) {
+            Some(wait) => Ok(wait),
+            None => Err(error),
+        }
+    }
+
+    /// The part of [`failed`](Self::failed) that does not depend on the error's type: the limits,
+    /// the wait and the hooks. `None`: give up.
+    fn schedule(
+        &mut self,
+        switches: Switches,
+        decision: Decision,
+        caused_by: &dyn fmt::Debug,
+        error_type: &'static str,
+        name: &str,
+    ) -> Option<Duration> {
+        let custom = match decision {
+            Decision::NoRetry => return None,
             Decision::Retry => None,
             Decision::RetryAfter(wait) => Some(wait),
         };
         let n = self.attempt;
         let wait = if let Some(testing) = switches.testing_mode() {
             if n >= testing.attempt_limit(self.policy.attempts) {
-                return Err(error);
+                return None;
             }
             Duration::ZERO
         } else {
             if self.policy.attempt_limit().is_some_and(|limit| n >= limit) || self.timed_out() {
-                return Err(error);
+                return None;
             }
             custom.unwrap_or_else(|| backoff::wait(self.policy, n, backoff::unit_jitter))
         };
@@ -116,8 +139,8 @@ impl<'p> RetryState<'p> {
                 retry_num: n,
                 wait_for: wait,
                 waited_so_far: self.waited(),
-                caused_by: &error,
-                error_type: std::any::type_name::<E>(),
+                caused_by,
+                error_type,
             },
             &mut self.guards,
         );
@@ -125,7 +148,7 @@ impl<'p> RetryState<'p> {
             .waited_ns
             .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
         self.attempt = n.saturating_add(1);
-        Ok(wait)
+        Some(wait)
     }
 
     /// Whether the time since the first attempt began is at least the timeout.
@@ -149,9 +172,7 @@ impl<'p> RetryState<'p> {
     /// Drops the guards of the retry under way, newest first.
     #[inline]
     pub fn release_guards(&mut self) {
-        while let Some(guard) = self.guards.pop() {
-            drop(guard);
-        }
+        self.guards.release();
     }
 
     /// Sleeps the thread for `wait` (not at all for zero), then drops the retry's guards.
@@ -184,7 +205,7 @@ mod tests {
         // The state lives in every retrying future next to the operation's own future or a
         // tokio `Sleep`: keep it within a cache line.
         assert!(
-            std::mem::size_of::<RetryState<'_>>() <= 56,
+            std::mem::size_of::<RetryState<'_>>() <= 40,
             "{}",
             std::mem::size_of::<RetryState<'_>>()
         );

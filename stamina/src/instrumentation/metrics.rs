@@ -31,9 +31,20 @@ impl MetricsOnRetryHook {
 }
 
 struct Cached {
-    error_type: &'static str,
     retry_num: u32,
+    error_type: &'static str,
+    callable: Box<str>,
     key: Key,
+}
+
+impl Cached {
+    /// Cheapest comparison first; type names are compared by address before content.
+    fn is_for(&self, details: &RetryDetails<'_>) -> bool {
+        self.retry_num == details.retry_num
+            && (std::ptr::eq(self.error_type, details.error_type)
+                || self.error_type == details.error_type)
+            && *self.callable == *details.name
+    }
 }
 
 const CACHE_SIZE: usize = 64;
@@ -70,14 +81,8 @@ impl RetryHook for MetricsOnRetryHook {
                 increment(&new_key(details));
                 return;
             };
-            let hit = keys.iter().position(|c| {
-                c.retry_num == details.retry_num
-                    && c.error_type == details.error_type
-                    && c.key
-                        .labels()
-                        .next()
-                        .is_some_and(|l| l.value() == details.name)
-            });
+            // Newest first: a call's retries are usually the latest entries.
+            let hit = keys.iter().rposition(|c| c.is_for(details));
             let index = hit.unwrap_or_else(|| {
                 // A new key may mean a new recorder: describe the counter to it.
                 metrics::describe_counter!(NAME, DESCRIPTION);
@@ -86,8 +91,9 @@ impl RetryHook for MetricsOnRetryHook {
                 }
                 let key = new_key(details);
                 keys.push(Cached {
-                    error_type: details.error_type,
                     retry_num: details.retry_num,
+                    error_type: details.error_type,
+                    callable: details.name.into(),
                     key,
                 });
                 keys.len() - 1

@@ -33,9 +33,12 @@
 //! # Cost
 //!
 //! Nothing here runs before the first failure. On a retry, the registry is read without a lock
-//! (an `arc-swap` load) and each hook is called in order.
+//! (one atomic load of a generation counter against the thread's cached copy; an `arc-swap` load
+//! after a change) and each hook is called in order.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -86,6 +89,52 @@ impl RetryGuard {
 impl fmt::Debug for RetryGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RetryGuard")
+    }
+}
+
+/// The guards of the retry under way: a stack, newest on top, so that they are dropped in
+/// reverse order of the hooks. A single pointer, null for the calls (nearly all) that never have
+/// one, which keeps every retrying future small.
+#[derive(Debug, Default)]
+pub(crate) struct Guards(Option<Box<GuardNode>>);
+
+#[derive(Debug)]
+struct GuardNode {
+    guard: RetryGuard,
+    next: Option<Box<GuardNode>>,
+}
+
+impl Guards {
+    pub(crate) const fn new() -> Self {
+        Guards(None)
+    }
+
+    fn push(&mut self, guard: RetryGuard) {
+        self.0 = Some(Box::new(GuardNode {
+            guard,
+            next: self.0.take(),
+        }));
+    }
+
+    /// Drops every guard, newest first.
+    #[inline]
+    pub(crate) fn release(&mut self) {
+        while let Some(node) = self.0.take() {
+            let GuardNode { guard, next } = *node;
+            self.0 = next;
+            drop(guard);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        std::iter::successors(self.0.as_deref(), |node| node.next.as_deref()).count()
+    }
+}
+
+impl Drop for Guards {
+    fn drop(&mut self) {
+        // Iteratively, newest first: a recursive drop of a long list could overflow the stack.
+        self.release();
     }
 }
 
@@ -256,34 +305,62 @@ where
         hooks,
         resolved: OnceLock::new(),
     })));
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// Restores the default hooks (stamina's `set_on_retry_hooks(None)`).
 pub fn reset_on_retry_hooks() {
     REGISTRY.store(None);
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// The hooks in force, with factories resolved (which calls them if no retry did yet).
 #[must_use]
 pub fn get_on_retry_hooks() -> Vec<Arc<dyn RetryHook>> {
-    let registry = REGISTRY.load();
-    let hooks = match registry.as_deref() {
+    hooks_of(REGISTRY.load().as_deref()).to_vec()
+}
+
+/// Bumped by every change of the registry, after the change.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of the registry, and the generation it was read at. Reading the
+    /// registry costs an `arc-swap` load (tens of instructions); this makes it one atomic load
+    /// and a comparison on every retry but the first after a change. A thread keeps its copy of
+    /// replaced hooks alive until its next retry.
+    static CACHED: RefCell<Option<(u64, Option<Arc<Registry>>)>> = const { RefCell::new(None) };
+}
+
+fn hooks_of(registry: Option<&Registry>) -> &[Arc<dyn RetryHook>] {
+    match registry {
         Some(registry) => registry.resolved(),
         None => default_registry().resolved(),
-    };
-    hooks.to_vec()
+    }
 }
 
 /// Runs every hook for one scheduled retry, pushing their guards onto `guards`.
-pub(crate) fn run_hooks(details: &RetryDetails<'_>, guards: &mut Vec<RetryGuard>) {
-    let registry = REGISTRY.load();
-    let hooks = match registry.as_deref() {
-        Some(registry) => registry.resolved(),
-        None => default_registry().resolved(),
-    };
-    for hook in hooks {
-        if let Some(guard) = hook.on_retry(details) {
-            guards.push(guard);
+pub(crate) fn run_hooks(details: &RetryDetails<'_>, guards: &mut Guards) {
+    let mut run = |hooks: &[Arc<dyn RetryHook>]| {
+        for hook in hooks {
+            if let Some(guard) = hook.on_retry(details) {
+                guards.push(guard);
+            }
         }
-    }
+    };
+    let generation = GENERATION.load(Ordering::Acquire);
+    CACHED.with(|cached| {
+        let fresh = matches!(&*cached.borrow(), Some((g, _)) if *g == generation);
+        if !fresh {
+            // Busy only while a hook of this thread retries something itself: read directly.
+            let Ok(mut cached) = cached.try_borrow_mut() else {
+                return run(hooks_of(REGISTRY.load().as_deref()));
+            };
+            *cached = Some((generation, REGISTRY.load_full()));
+        }
+        let cached = cached.borrow();
+        let registry = cached
+            .as_ref()
+            .and_then(|(_, registry)| registry.as_deref());
+        run(hooks_of(registry));
+    });
 }
