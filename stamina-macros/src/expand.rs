@@ -11,11 +11,12 @@
 //!             Outcome::Done(outcome) => return outcome,
 //!             Outcome::Failed(error, rebuild) => (error, rebuild),
 //!         };
-//!         let __stamina_wait = match __stamina_state.failed(__stamina_error, |e| on(e), name) {
-//!             Ok(wait) => wait,
-//!             Err(error) => return __stamina_rebuild(error),             // gives up: the error, unchanged
-//!         };
-//!         __stamina_state.sleep(__stamina_wait);                         // `sleep(Tokio, wait).await; release_guards()`
+//!         // decides, runs the hooks and sleeps, out of line; gives up with the error, unchanged
+//!         if let Err(error) = __stamina_state.retry_or_give_up(__stamina_error, |e| on(e), || name) {
+//!             return __stamina_rebuild(error);
+//!         }
+//!         // async: `let wait = match state.failed(error, |e| on(e), || name) { .. };`
+//!         //        `sleep(Tokio, wait).await; state.release_guards();`
 //!     }
 //! }
 //! ```
@@ -283,15 +284,27 @@ fn loop_(
     // `split` is the one place that needs the return type to be a `Result`: located there, it
     // reports a fn that returns something else as one error at its return type.
     let split = located_at(quote!(#krate::__private::split(#outcome_var)), ret.span());
-    let backoff = match kind {
-        Kind::Sync => quote!(#state.sleep(#wait);),
+    let decision = decision(plan, names);
+    let name = name(plan, names);
+    // Sync: deciding and sleeping are one out-of-line call, so that the loop keeps few values
+    // live and the happy path stays as tight as a hand-written loop.
+    let on_error = match kind {
+        Kind::Sync => quote! {
+            if let ::core::result::Result::Err(#error) =
+                #state.retry_or_give_up(#error, #decision, #name)
+            {
+                return #rebuild(#error);
+            }
+        },
         Kind::Async => quote! {
+            let #wait = match #state.failed(#error, #decision, #name) {
+                ::core::result::Result::Ok(#wait) => #wait,
+                ::core::result::Result::Err(#error) => return #rebuild(#error),
+            };
             #krate::__private::sleep(#krate::__private::Tokio, #wait).await;
             #state.release_guards();
         },
     };
-    let decision = decision(plan, names);
-    let name = name(plan, names);
     quote! {
         let mut #state = #krate::__private::RetryState::new(#policy);
         loop {
@@ -300,11 +313,7 @@ fn loop_(
                 #krate::__private::Outcome::Done(#outcome_var) => return #outcome_var,
                 #krate::__private::Outcome::Failed(#error, #rebuild) => (#error, #rebuild),
             };
-            let #wait = match #state.failed(#error, #decision, #name) {
-                ::core::result::Result::Ok(#wait) => #wait,
-                ::core::result::Result::Err(#error) => return #rebuild(#error),
-            };
-            #backoff
+            #on_error
         }
     }
 }
@@ -326,14 +335,16 @@ fn located_at(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-/// The `callable` label: `name = ".."`, or the fn's path from the probe's type name.
+/// The `callable` label, as a closure that the runtime calls only when hooks run: `name = ".."`,
+/// or the fn's path from the probe's type name.
 fn name(plan: &Plan, names: &Names) -> TokenStream {
     let krate = &plan.krate;
     let probe = &names.probe;
-    plan.name.as_ref().map_or_else(
+    let name = plan.name.as_ref().map_or_else(
         || quote!(#krate::__private::fn_name(::core::any::type_name_of_val(&#probe))),
         ToTokens::to_token_stream,
-    )
+    );
+    quote!(|| #name)
 }
 
 /// The decision closure that `failed` calls with `&error`.

@@ -225,8 +225,7 @@ impl RetryingCaller {
             match op() {
                 Ok(value) => return Ok(value),
                 Err(error) => {
-                    let wait = state.failed(error, |e| on(e).into(), self.label(name))?;
-                    state.sleep(wait);
+                    state.retry_or_give_up(error, |e| on(e).into(), || self.label(name))?;
                 }
             }
         }
@@ -276,7 +275,7 @@ impl RetryingCaller {
             match op().await {
                 Ok(value) => return Ok(value),
                 Err(error) => {
-                    let wait = state.failed(error, |e| on(e).into(), self.label(name))?;
+                    let wait = state.failed(error, |e| on(e).into(), || self.label(name))?;
                     // The `Sleep` right in this future, not inside another one that also holds
                     // the state: that keeps the future small.
                     if !wait.is_zero() {
@@ -326,7 +325,7 @@ impl RetryingCaller {
             match op().await {
                 Ok(value) => return Ok(value),
                 Err(error) => {
-                    let wait = state.failed(error, |e| on(e).into(), self.label(name))?;
+                    let wait = state.failed(error, |e| on(e).into(), || self.label(name))?;
                     // The `Sleep` right in this future, not inside another one that also holds
                     // the state: that keeps the future small.
                     if !wait.is_zero() {
@@ -549,6 +548,6 @@ impl<E, P> RetryContext<'_, E, P> {
         E: fmt::Debug,
     {
         let on = &mut self.on;
-        self.state.failed(error, |e| on(e).into(), self.name)
+        self.state.failed(error, |e| on(e).into(), || self.name)
     }
 }

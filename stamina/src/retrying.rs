@@ -82,57 +82,72 @@ impl<'p> RetryState<'p> {
     /// `Err(error)`, unchanged, when the call gives up: inactive, `on` declines, or a limit is
     /// reached. Otherwise the hooks have run and `Ok(wait)` is the wait before the next attempt,
     /// which the caller sleeps (see [`sleep`](Self::sleep) and [`sleep_async`](Self::sleep_async)).
+    /// `name` gives the `callable` label, and is only called when hooks run.
     ///
     /// Out of line and cold: it is never on the happy path, and keeping it out of the caller's
     /// body keeps the first attempt's code tight.
     #[cold]
     #[inline(never)]
-    pub fn failed<E: fmt::Debug>(
+    pub fn failed<'n, E: fmt::Debug>(
         &mut self,
         error: E,
         on: impl FnOnce(&E) -> Decision,
-        name: &str,
+        name: impl FnOnce() -> &'n str,
     ) -> Result<Duration, E> {
         let switches = Switches::current();
         if !switches.is_active() {
             return Err(error);
         }
-        let decision = on(&error);
-        match self.schedule(switches, decision, &error, std::any::type_name::<E>(), name) {
-            Some(wait) => Ok(wait),
-            None => Err(error),
-        }
+        let Some(wait) = self.plan(switches, on(&error)) else {
+            return Err(error);
+        };
+        self.schedule(wait, &error, std::any::type_name::<E>(), name());
+        Ok(wait)
     }
 
-    /// The part of [`failed`](Self::failed) that does not depend on the error's type: the limits,
-    /// the wait and the hooks. `None`: give up.
-    fn schedule(
+    /// [`failed`](Self::failed), then [`sleep`](Self::sleep): what a sync retry loop does with
+    /// an error, in one out-of-line call. `Err(error)`, unchanged, when the call gives up.
+    #[cold]
+    #[inline(never)]
+    pub fn retry_or_give_up<'n, E: fmt::Debug>(
         &mut self,
-        switches: Switches,
-        decision: Decision,
-        caused_by: &dyn fmt::Debug,
-        error_type: &'static str,
-        name: &str,
-    ) -> Option<Duration> {
+        error: E,
+        on: impl FnOnce(&E) -> Decision,
+        name: impl FnOnce() -> &'n str,
+    ) -> Result<(), E> {
+        let wait = self.failed(error, on, name)?;
+        self.sleep(wait);
+        Ok(())
+    }
+
+    /// The wait before the next attempt, or `None` to give up: the decision and the limits.
+    fn plan(&self, switches: Switches, decision: Decision) -> Option<Duration> {
         let custom = match decision {
             Decision::NoRetry => return None,
             Decision::Retry => None,
             Decision::RetryAfter(wait) => Some(wait),
         };
         let n = self.attempt;
-        let wait = if let Some(testing) = switches.testing_mode() {
-            if n >= testing.attempt_limit(self.policy.attempts) {
-                return None;
-            }
-            Duration::ZERO
-        } else {
-            if self.policy.attempt_limit().is_some_and(|limit| n >= limit) || self.timed_out() {
-                return None;
-            }
-            custom.unwrap_or_else(|| backoff::wait(self.policy, n, backoff::unit_jitter))
-        };
+        if let Some(testing) = switches.testing_mode() {
+            return (n < testing.attempt_limit(self.policy.attempts)).then_some(Duration::ZERO);
+        }
+        if self.policy.attempt_limit().is_some_and(|limit| n >= limit) || self.timed_out() {
+            return None;
+        }
+        Some(custom.unwrap_or_else(|| backoff::wait(self.policy, n, backoff::unit_jitter)))
+    }
+
+    /// Schedules the retry: runs the hooks, then counts the wait and the attempt.
+    fn schedule(
+        &mut self,
+        wait: Duration,
+        caused_by: &dyn fmt::Debug,
+        error_type: &'static str,
+        name: &str,
+    ) {
         // Guards of an earlier retry are gone by now unless the driver skipped `sleep`.
         self.release_guards();
+        let n = self.attempt;
         instrumentation::run_hooks(
             &RetryDetails {
                 name,
@@ -148,7 +163,6 @@ impl<'p> RetryState<'p> {
             .waited_ns
             .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
         self.attempt = n.saturating_add(1);
-        Some(wait)
     }
 
     /// Whether the time since the first attempt began is at least the timeout.

@@ -116,9 +116,18 @@ impl Guards {
         }));
     }
 
-    /// Drops every guard, newest first.
+    /// Drops every guard, newest first. Inline, and a null check when there are none: every
+    /// retrying call runs this when it ends.
     #[inline]
     pub(crate) fn release(&mut self) {
+        if self.0.is_some() {
+            self.release_all();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_all(&mut self) {
         while let Some(node) = self.0.take() {
             let GuardNode { guard, next } = *node;
             self.0 = next;
@@ -132,6 +141,7 @@ impl Guards {
 }
 
 impl Drop for Guards {
+    #[inline]
     fn drop(&mut self) {
         // Iteratively, newest first: a recursive drop of a long list could overflow the stack.
         self.release();
