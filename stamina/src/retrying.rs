@@ -121,6 +121,7 @@ impl<'p> RetryState<'p> {
     }
 
     /// The wait before the next attempt, or `None` to give up: the decision and the limits.
+    #[inline]
     fn plan(&self, switches: Switches, decision: Decision) -> Option<Duration> {
         let custom = match decision {
             Decision::NoRetry => return None,
@@ -138,6 +139,7 @@ impl<'p> RetryState<'p> {
     }
 
     /// Schedules the retry: runs the hooks, then counts the wait and the attempt.
+    #[inline]
     fn schedule(
         &mut self,
         wait: Duration,
