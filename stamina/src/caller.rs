@@ -259,23 +259,26 @@ impl RetryingCaller {
     /// # }
     /// ```
     #[cfg(feature = "tokio")]
-    pub async fn call_async<T, E, D, Fut>(
+    pub async fn call_async<T, E, D, F, Fut>(
         &self,
         mut on: impl FnMut(&E) -> D,
-        mut op: impl FnMut() -> Fut,
+        mut op: F,
     ) -> Result<T, E>
     where
+        F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let name = type_name_of_val(&op);
         let mut state = RetryState::new(&self.policy);
         loop {
             match op().await {
                 Ok(value) => return Ok(value),
                 Err(error) => {
-                    let wait = state.failed(error, |e| on(e).into(), || self.label(name))?;
+                    // The name is the op's type name, computed when needed rather than held
+                    // across the awaits: a smaller future.
+                    let name = || self.label(std::any::type_name::<F>());
+                    let wait = state.failed(error, |e| on(e).into(), name)?;
                     // The `Sleep` right in this future, not inside another one that also holds
                     // the state: that keeps the future small.
                     if !wait.is_zero() {
@@ -310,22 +313,25 @@ impl RetryingCaller {
     /// # }
     /// ```
     #[cfg(feature = "tokio")]
-    pub async fn call_async_mut<T, E, D>(
+    pub async fn call_async_mut<T, E, D, F>(
         &self,
         mut on: impl FnMut(&E) -> D,
-        mut op: impl AsyncFnMut() -> Result<T, E>,
+        mut op: F,
     ) -> Result<T, E>
     where
+        F: AsyncFnMut() -> Result<T, E>,
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let name = type_name_of_val(&op);
         let mut state = RetryState::new(&self.policy);
         loop {
             match op().await {
                 Ok(value) => return Ok(value),
                 Err(error) => {
-                    let wait = state.failed(error, |e| on(e).into(), || self.label(name))?;
+                    // The name is the op's type name, computed when needed rather than held
+                    // across the awaits: a smaller future.
+                    let name = || self.label(std::any::type_name::<F>());
+                    let wait = state.failed(error, |e| on(e).into(), name)?;
                     // The `Sleep` right in this future, not inside another one that also holds
                     // the state: that keeps the future small.
                     if !wait.is_zero() {
