@@ -92,15 +92,23 @@ fn retry_path_allocates_nothing_in_testing_mode() {
     // The default hooks (metrics and tracing) run for each retry, with nowhere to report to.
     assert_eq!(get_on_retry_hooks().len(), 2);
     let _testing = stamina::testing::set_testing(true, 5, false);
-    let caller = RetryingCaller::new().wait_initial(Duration::from_secs(60));
-    let named = RetryingCaller::new().name("alloc::retry");
+    // Small waits, so that a broken testing mode makes this test slow, never hang; and a check
+    // that the waits are zero indeed, which the rest of this test takes for granted.
+    let caller = RetryingCaller::new()
+        .wait_initial(Duration::from_millis(1))
+        .wait_jitter(Duration::ZERO);
+    let named = caller.clone().name("alloc::retry");
+    assert_eq!(
+        caller.context(|_: &Failure| true).decide(Failure::new(1)),
+        Ok(Duration::ZERO)
+    );
     let count = allocations(|| {
         let mut calls = 0;
         let v = caller.call(|_: &Failure| true, || flaky(&mut calls, 4));
         assert_eq!(v, Ok(5));
         let mut calls = 0;
         let v = named.call(
-            |_: &Failure| Duration::from_secs(1),
+            |_: &Failure| Duration::from_millis(1),
             || flaky(&mut calls, 4),
         );
         assert_eq!(v, Ok(5));
@@ -118,7 +126,13 @@ fn retry_path_allocates_nothing_in_testing_mode() {
 #[test]
 fn explicit_loop_allocates_nothing_in_testing_mode() {
     let _testing = stamina::testing::set_testing(true, 3, false);
-    let caller = RetryingCaller::new();
+    let caller = RetryingCaller::new()
+        .wait_initial(Duration::from_millis(1))
+        .wait_jitter(Duration::ZERO);
+    assert_eq!(
+        caller.context(|_: &Failure| true).decide(Failure::new(1)),
+        Ok(Duration::ZERO)
+    );
     let count = allocations(|| {
         let mut retry = caller.context(|_: &Failure| true);
         let mut calls = 0;

@@ -438,8 +438,9 @@ fn no_attempt_limit_and_no_timeout_retry_until_on_declines() {
 fn zero_timeout_means_one_attempt() {
     let on_calls = AtomicU32::new(0);
     let flaky = Flaky::always();
+    // 100 attempts: a safety net, so that a broken timeout fails this test instead of hanging it.
     let result = instant()
-        .no_attempt_limit()
+        .attempts(100)
         .timeout(Duration::ZERO)
         .call(counting_on(&on_calls), || flaky.attempt());
     assert_eq!(
@@ -488,7 +489,7 @@ fn timeout_bounds_the_retries_in_real_time() {
     let flaky = Flaky::always();
     let started = std::time::Instant::now();
     let result = RetryingCaller::new()
-        .no_attempt_limit()
+        .attempts(100) // a safety net against a broken timeout
         .timeout(ms(30))
         .wait_initial(ms(10))
         .wait_jitter(Duration::ZERO)
@@ -505,7 +506,7 @@ async fn timeout_bounds_the_retries_under_paused_time() {
     // Waits of 10 minutes, a budget of one hour: failure k sees (k - 1) * 10 min of planned waits,
     // so the call gives up at failure 7 after sleeping exactly 60 (virtual) minutes.
     let caller = RetryingCaller::new()
-        .no_attempt_limit()
+        .attempts(100) // a safety net against a broken timeout
         .timeout(Duration::from_secs(3600))
         .wait_initial(Duration::from_secs(600))
         .wait_jitter(Duration::ZERO)

@@ -102,9 +102,14 @@ fn testing_mode_attempt_limits_follow_stamina() {
     ];
     for (testing, cap, own, expected) in cases {
         let _testing = set_testing(true, testing, cap);
+        // 1 ms waits: were testing mode to keep them, this would be slow, not hang.
+        let caller = RetryingCaller::new()
+            .wait_initial(ms(1))
+            .wait_max(ms(1))
+            .wait_jitter(Duration::ZERO);
         let caller = match own {
-            Some(n) => RetryingCaller::new().attempts(n),
-            None => RetryingCaller::new().no_attempt_limit(),
+            Some(n) => caller.attempts(n),
+            None => caller.no_attempt_limit(),
         };
         let flaky = Flaky::always();
         let e = caller
@@ -394,7 +399,8 @@ fn observe_round(caller: &RetryingCaller) -> Observed {
     let _ = caller.call(|_: &Failure| Duration::ZERO, || flaky.attempt());
     let mut retry = caller.context(|_: &Failure| true);
     let next_wait = retry.attempt().next_wait;
-    let decided = retry.decide(Failure::new(1)).unwrap();
+    // No panics in here: a thread that panics would leave the other stuck at the barrier.
+    let decided = retry.decide(Failure::new(1)).unwrap_or(Duration::MAX);
     Observed {
         testing: is_testing(),
         calls: flaky.calls(),
@@ -462,19 +468,29 @@ fn two_threads_at_once_each_see_their_own_switches() {
 const TASK_ROUNDS: usize = 20;
 
 /// One task of `two_tasks_at_once_each_see_their_own_switches`: in step with the other task
-/// through `barrier`, it checks that it sees `testing` across yields, calls and waits.
-async fn task(barrier: Arc<tokio::sync::Barrier>, testing: bool) -> usize {
+/// through `barrier`, it records what it sees across yields, calls and waits. It never panics,
+/// which would leave the other task stuck at the barrier: it returns what went wrong instead.
+async fn task(barrier: Arc<tokio::sync::Barrier>, testing: bool) -> Vec<String> {
     let caller = isolation_caller();
-    let mut rounds = 0;
+    let expected = if testing { TESTING_SEES } else { NORMAL_SEES };
+    let wrong = std::sync::Mutex::new(Vec::new());
+    let check = |what: String, ok: bool| {
+        if !ok {
+            stamina_tests::lock(&wrong).push(what);
+        }
+    };
     for round in 0..TASK_ROUNDS {
         barrier.wait().await;
-        for _ in 0..5 {
-            assert_eq!(is_testing(), testing, "round {round}");
+        for step in 0..5 {
+            check(
+                format!("round {round}, step {step}"),
+                is_testing() == testing,
+            );
             // A yield may resume the task on the other worker.
             tokio::task::yield_now().await;
         }
-        let expected = if testing { TESTING_SEES } else { NORMAL_SEES };
-        assert_eq!(observe_round(&caller), expected, "round {round}");
+        let observed = observe_round(&caller);
+        check(format!("round {round}: {observed:?}"), observed == expected);
 
         // An async call whose attempts and waits straddle await points: 1 ms waits that
         // testing mode zeroes.
@@ -484,15 +500,23 @@ async fn task(barrier: Arc<tokio::sync::Barrier>, testing: bool) -> usize {
                 |_: &Failure| ms(1),
                 || async {
                     tokio::task::yield_now().await;
-                    assert_eq!(is_testing(), testing, "round {round}, in an attempt");
+                    check(
+                        format!("round {round}, in an attempt"),
+                        is_testing() == testing,
+                    );
                     flaky.attempt()
                 },
             )
             .await;
-        assert_eq!(flaky.calls(), expected.calls, "round {round}");
-        rounds += 1;
+        check(
+            format!("round {round}: {} calls", flaky.calls()),
+            flaky.calls() == expected.calls,
+        );
     }
-    rounds
+    barrier.wait().await;
+    wrong
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -506,7 +530,8 @@ async fn two_tasks_at_once_each_see_their_own_switches() {
     );
     let plain = tokio::spawn(task(Arc::clone(&barrier), false));
     let (scoped, plain) = (scoped.await.unwrap(), plain.await.unwrap());
-    assert_eq!((scoped, plain), (TASK_ROUNDS, TASK_ROUNDS));
+    assert!(scoped.is_empty(), "the scoped task saw: {scoped:#?}");
+    assert!(plain.is_empty(), "the plain task saw: {plain:#?}");
     // The workers are left as they were: nothing leaked out of the scoped task.
     let after = tokio::spawn(async { is_testing() }).await.unwrap();
     assert!(!after);
