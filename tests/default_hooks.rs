@@ -257,3 +257,26 @@ fn metrics_counts_nothing_without_a_retry() {
         recorder.handle().render()
     );
 }
+
+// Regression: the counter was described only when a key was new to the thread, so a recorder
+// that came after a retry on the same thread rendered no `# HELP` line.
+#[test]
+fn metrics_describes_the_counter_to_a_recorder_that_comes_later() {
+    let first = PrometheusBuilder::new().build_recorder();
+    let second = PrometheusBuilder::new().build_recorder();
+    for recorder in [&first, &second] {
+        metrics::with_local_recorder(recorder, || {
+            let flaky = Flaky::always();
+            let _ = caller("default_hooks::later", 2).call(|_: &Failure| true, || flaky.attempt());
+        });
+    }
+    for recorder in [&first, &second] {
+        let text = recorder.handle().render();
+        assert!(
+            text.contains("# HELP stamina_retries_total Total number of retries.\n"),
+            "{text}"
+        );
+        let line = counter_line("default_hooks::later", 1, "stamina_tests::Failure", 1);
+        assert!(text.contains(&line), "missing {line:?} in\n{text}");
+    }
+}

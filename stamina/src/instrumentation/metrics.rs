@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use metrics::{Key, Label, SharedString};
+use metrics::{Key, KeyName, Label, SharedString};
 
 use super::{RetryDetails, RetryGuard, RetryHook};
 
@@ -16,7 +16,10 @@ const DESCRIPTION: &str = "Total number of retries.";
 /// `retry_num` is unbounded for calls without an attempt limit: mind the label's cardinality.
 ///
 /// The metric keys are cached per thread (the 64 most recent), so retries that repeat allocate
-/// nothing here: without a recorder a retry costs no allocation at all.
+/// nothing here: without a recorder a retry costs no allocation at all. The counter is described
+/// ("Total number of retries.") to each recorder a thread retries under; a recorder that takes
+/// the place of another at the same address (two local recorders in turn on one stack) counts
+/// correctly but is not described again.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MetricsOnRetryHook {
     _private: (),
@@ -49,8 +52,16 @@ impl Cached {
 
 const CACHE_SIZE: usize = 64;
 
+/// The keys of one recorder, the one at address `recorder`.
+struct KeyCache {
+    recorder: usize,
+    keys: Vec<Cached>,
+}
+
 thread_local! {
-    static KEYS: RefCell<Vec<Cached>> = const { RefCell::new(Vec::new()) };
+    static KEYS: RefCell<KeyCache> = const {
+        RefCell::new(KeyCache { recorder: 0, keys: Vec::new() })
+    };
 }
 
 fn new_key(details: &RetryDetails<'_>) -> Key {
@@ -64,41 +75,59 @@ fn new_key(details: &RetryDetails<'_>) -> Key {
     )
 }
 
-fn increment(key: &Key) {
-    metrics::with_recorder(|recorder| {
-        let metadata =
-            metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
-        recorder.register_counter(key, &metadata).increment(1);
-    });
-}
-
 impl RetryHook for MetricsOnRetryHook {
     fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
-        KEYS.with(|keys| {
-            // A recorder that retries through stamina while registering finds the cache busy:
-            // it gets a fresh key instead of a panic.
-            let Ok(mut keys) = keys.try_borrow_mut() else {
-                increment(&new_key(details));
-                return;
+        metrics::with_recorder(|recorder| {
+            let metadata =
+                metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+            let describe = || {
+                recorder.describe_counter(
+                    KeyName::from_const_str(NAME),
+                    None,
+                    SharedString::const_str(DESCRIPTION),
+                );
             };
-            // Newest first: a call's retries are usually the latest entries.
-            let hit = keys.iter().rposition(|c| c.is_for(details));
-            let index = hit.unwrap_or_else(|| {
-                // A new key may mean a new recorder: describe the counter to it.
-                metrics::describe_counter!(NAME, DESCRIPTION);
-                if keys.len() == CACHE_SIZE {
-                    keys.remove(0);
+            KEYS.with(|cache| {
+                // A recorder that retries through stamina while registering finds the cache
+                // busy: it gets a fresh key instead of a panic.
+                let Ok(mut cache) = cache.try_borrow_mut() else {
+                    describe();
+                    recorder
+                        .register_counter(&new_key(details), &metadata)
+                        .increment(1);
+                    return;
+                };
+                // Another recorder than last time on this thread (installed since, or a local
+                // one): describe the counter to it, and start its keys afresh. A recorder is
+                // known by its address, so one that replaces another at the same address (two
+                // local recorders in turn on the stack) is not told the description again.
+                let address = std::ptr::from_ref(recorder).cast::<()>() as usize;
+                if cache.recorder != address {
+                    describe();
+                    cache.recorder = address;
+                    cache.keys.clear();
                 }
-                let key = new_key(details);
-                keys.push(Cached {
-                    retry_num: details.retry_num,
-                    error_type: details.error_type,
-                    callable: details.name.into(),
-                    key,
-                });
-                keys.len() - 1
+                let keys = &mut cache.keys;
+                // Newest first: a call's retries are usually the latest entries.
+                let index = keys
+                    .iter()
+                    .rposition(|c| c.is_for(details))
+                    .unwrap_or_else(|| {
+                        if keys.len() == CACHE_SIZE {
+                            keys.remove(0);
+                        }
+                        keys.push(Cached {
+                            retry_num: details.retry_num,
+                            error_type: details.error_type,
+                            callable: details.name.into(),
+                            key: new_key(details),
+                        });
+                        keys.len() - 1
+                    });
+                recorder
+                    .register_counter(&keys[index].key, &metadata)
+                    .increment(1);
             });
-            increment(&keys[index].key);
         });
         None
     }
