@@ -212,21 +212,42 @@ impl RetryingCaller {
     /// [`call_async`](Self::call_async).
     pub fn call<T, E, D>(
         &self,
-        mut on: impl FnMut(&E) -> D,
+        on: impl FnMut(&E) -> D,
         mut op: impl FnMut() -> Result<T, E>,
     ) -> Result<T, E>
     where
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let name = type_name_of_val(&op);
-        let mut state = RetryState::new(&self.policy);
+        let state = RetryState::new(&self.policy);
+        match op() {
+            Ok(value) => Ok(value),
+            Err(error) => self.retry(state, error, on, op),
+        }
+    }
+
+    /// [`call`](Self::call) after its first attempt failed: out of line, so that the first
+    /// attempt's code is as tight as a bare call.
+    #[cold]
+    #[inline(never)]
+    fn retry<T, E, D, F>(
+        &self,
+        mut state: RetryState<'_>,
+        mut error: E,
+        mut on: impl FnMut(&E) -> D,
+        mut op: F,
+    ) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
         loop {
+            let name = || self.label(std::any::type_name::<F>());
+            state.retry_or_give_up(error, |e| on(e).into(), name)?;
             match op() {
                 Ok(value) => return Ok(value),
-                Err(error) => {
-                    state.retry_or_give_up(error, |e| on(e).into(), || self.label(name))?;
-                }
+                Err(next) => error = next,
             }
         }
     }
@@ -372,10 +393,6 @@ impl RetryingCaller {
 }
 
 const CONTEXT_BLOCK: &str = "<context block>";
-
-fn type_name_of_val<T>(_: &T) -> &'static str {
-    std::any::type_name::<T>()
-}
 
 /// A [`RetryingCaller`] with its `on` bound: stamina's `BoundRetryingCaller`.
 ///
