@@ -13,6 +13,31 @@ use crate::Decision;
 use crate::policy::{ConfigError, Policy, check_exp_base};
 use crate::retrying::RetryState;
 
+/// The loop of `call_async` and `call_async_mut`, which differ only in the bound on `op`.
+#[cfg(feature = "tokio")]
+macro_rules! retry_async {
+    ($caller:ident, $on:ident, $op:ident, $Op:ty) => {{
+        let mut state = RetryState::new(&$caller.policy);
+        loop {
+            match $op().await {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    // The name is the op's type name, computed when needed rather than held
+                    // across the awaits: a smaller future.
+                    let name = || $caller.label(std::any::type_name::<$Op>());
+                    let wait = state.failed(error, |e| $on(e).into(), name)?;
+                    // The `Sleep` right in this future, not inside another one that also holds
+                    // the state: that keeps the future small.
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    state.release_guards();
+                }
+            }
+        }
+    }};
+}
+
 /// A reusable retry configuration that retries closures: stamina's `RetryingCaller` and
 /// `AsyncRetryingCaller` in one type.
 ///
@@ -291,24 +316,7 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let mut state = RetryState::new(&self.policy);
-        loop {
-            match op().await {
-                Ok(value) => return Ok(value),
-                Err(error) => {
-                    // The name is the op's type name, computed when needed rather than held
-                    // across the awaits: a smaller future.
-                    let name = || self.label(std::any::type_name::<F>());
-                    let wait = state.failed(error, |e| on(e).into(), name)?;
-                    // The `Sleep` right in this future, not inside another one that also holds
-                    // the state: that keeps the future small.
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    state.release_guards();
-                }
-            }
-        }
+        retry_async!(self, on, op, F)
     }
 
     /// [`call_async`](Self::call_async) for an async closure that mutates what it captures
@@ -344,24 +352,7 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let mut state = RetryState::new(&self.policy);
-        loop {
-            match op().await {
-                Ok(value) => return Ok(value),
-                Err(error) => {
-                    // The name is the op's type name, computed when needed rather than held
-                    // across the awaits: a smaller future.
-                    let name = || self.label(std::any::type_name::<F>());
-                    let wait = state.failed(error, |e| on(e).into(), name)?;
-                    // The `Sleep` right in this future, not inside another one that also holds
-                    // the state: that keeps the future small.
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    state.release_guards();
-                }
-            }
-        }
+        retry_async!(self, on, op, F)
     }
 
     /// Binds `on`, for a caller that retries one kind of error.
