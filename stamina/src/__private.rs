@@ -74,10 +74,6 @@ impl<T, E> IsResult for Result<T, E> {
     }
 }
 
-/// Not public API. Fails to compile unless `R` is a `Result`.
-#[inline]
-pub const fn assert_result<R: IsResult>() {}
-
 /// Not public API. An attempt's outcome: the value to return, or the error and the way back to
 /// the fn's return type once the call gives up.
 pub enum Outcome<R, E> {
