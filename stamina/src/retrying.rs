@@ -24,8 +24,8 @@ pub struct RetryState<'p> {
     waited_ns: u64,
     /// The number of the attempt under way, from 1.
     attempt: u32,
-    /// The guards that hooks returned for the retry under way. Boxed: most calls never have
-    /// one, and a `None` keeps the state small and its drop a null check.
+    /// The guards that hooks returned for the retry under way: one pointer, null for the calls
+    /// (nearly all) that never have one, so its drop is a null check.
     guards: Guards,
 }
 
