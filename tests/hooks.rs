@@ -718,3 +718,19 @@ fn a_factory_that_panicked_is_called_again_on_the_next_retry() {
     assert_eq!(builds.load(Ordering::SeqCst), 2, "built again, once");
     assert_eq!(recorder.retry_nums(), [1, 2]);
 }
+
+#[test]
+fn an_arc_dyn_retry_hook_converts_into_a_hook_as_it_is() {
+    let _x = exclusive();
+    let recorder = Recorder::new();
+    set_on_retry_hooks([recorder.hook()]);
+    let hooks = get_on_retry_hooks();
+    // `From<Arc<dyn RetryHook>>`: the very same hook, not a wrapper around it.
+    set_on_retry_hooks(hooks.clone());
+    assert!(Arc::ptr_eq(&hooks[0], &get_on_retry_hooks()[0]));
+    let flaky = Flaky::new(1);
+    instant()
+        .call(|_: &Failure| true, || flaky.attempt())
+        .unwrap();
+    assert_eq!(recorder.count(), 1);
+}

@@ -212,9 +212,16 @@ impl fmt::Debug for RetryHookFactory {
 
 /// An entry of the hook registry: a hook, a shared hook or a factory.
 ///
-/// Anything that implements [`RetryHook`] (closures included) converts into a `Hook`, and so does
-/// a [`RetryHookFactory`]. An `Arc<dyn RetryHook>`, such as [`get_on_retry_hooks`] returns,
-/// goes through [`Hook::shared`]: a `From` impl for it would overlap with the one for closures.
+/// Anything that implements [`RetryHook`] (closures included) converts into a `Hook`, and so do
+/// a [`RetryHookFactory`] and an `Arc<dyn RetryHook>`, such as [`get_on_retry_hooks`] returns:
+///
+/// ```
+/// use stamina::instrumentation::{get_on_retry_hooks, set_on_retry_hooks, reset_on_retry_hooks};
+///
+/// let defaults = get_on_retry_hooks();
+/// set_on_retry_hooks(defaults); // the same hooks again, shared
+/// # reset_on_retry_hooks();
+/// ```
 #[derive(Clone, Debug)]
 pub struct Hook(HookKind);
 
@@ -234,7 +241,7 @@ impl fmt::Debug for HookKind {
 }
 
 impl Hook {
-    /// A registry entry for a shared hook.
+    /// A registry entry for a shared hook: the same as `Hook::from(hook)`.
     pub fn shared(hook: Arc<dyn RetryHook>) -> Self {
         Hook(HookKind::Ready(hook))
     }
@@ -250,6 +257,13 @@ impl Hook {
 impl<H: RetryHook> From<H> for Hook {
     fn from(hook: H) -> Self {
         Hook(HookKind::Ready(Arc::new(hook)))
+    }
+}
+
+impl From<Arc<dyn RetryHook>> for Hook {
+    /// A shared hook, registered as it is (not wrapped in another `Arc`).
+    fn from(hook: Arc<dyn RetryHook>) -> Self {
+        Hook::shared(hook)
     }
 }
 
