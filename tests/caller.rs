@@ -673,17 +673,22 @@ fn try_setters_report_invalid_values() {
 
 #[test]
 fn config_errors_display_their_fix() {
+    // `attempts = 0` is fixed by one attempt, never by `None` (no limit: the opposite).
     assert_eq!(
         ConfigError::ZeroAttempts.to_string(),
-        "`attempts` must be at least 1; use `no_attempt_limit()` for no limit"
+        "`attempts` must be at least 1 (one attempt, no retries: `attempts = 1`; `None` is no limit at all)"
+    );
+    assert_eq!(
+        ConfigError::ZeroTimeout.to_string(),
+        "a `timeout` of zero allows no retry at all (one attempt: `attempts = 1`; no time limit: `timeout = None`)"
     );
     assert_eq!(
         ConfigError::InvalidExpBase(0.5).to_string(),
-        "`wait_exp_base` must be a finite number of at least 1, got 0.5"
+        "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `wait_exp_base = 1`) (got 0.5)"
     );
     assert_eq!(
         ConfigError::InvalidExpBase(f64::NAN).to_string(),
-        "`wait_exp_base` must be a finite number of at least 1, got NaN"
+        "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `wait_exp_base = 1`) (got NaN)"
     );
     let as_error: &dyn std::error::Error = &ConfigError::ZeroAttempts;
     assert!(as_error.source().is_none());

@@ -1,60 +1,170 @@
-//! The attribute's arguments: `on = ..`, `attempts = ..`, `timeout = ..` and the others, parsed
-//! by hand with `lookahead1` so that unknown input gets "expected one of ..".
+//! The attribute's arguments: one table ([`ARGS`]) says what each argument takes, and parsing
+//! reads each value into one family of values ([`Value`]) by the argument's [`Kind`].
 //!
-//! Parsing checks the form of each value and records its span; the rules that look at a value's
-//! meaning (`attempts = 0`, a negative duration) are in `validate.rs`.
+//! Parsing owns the rules on a value's *form*: what a literal may be (a suffix, a sign), what is
+//! a type and what is a fn in `on`. The rules on a value's *meaning* (`attempts` at least 1, a
+//! finite `wait_exp_base` of at least 1, a non-zero `timeout`) are the runtime's, written once
+//! in `stamina::RetryPolicy` and applied to the attribute's values by const evaluation, so that
+//! a literal and a constant expression get the same check and the same text.
+//!
+//! A new value argument is one row here (its `setter` names the `RetryPolicy` setter) and, if
+//! its form is new, one `Kind`; the expansion needs nothing more.
 
-use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
+use std::time::Duration;
+
+use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{Error, Expr, Ident, LitStr, Path, Token, Type};
+use syn::{Error, Expr, Ident, Lit, LitStr, Path, Token, Type};
 
-/// The custom keywords, one per argument (`crate` is a Rust keyword already).
-pub(crate) mod kw {
-    syn::custom_keyword!(on);
-    syn::custom_keyword!(attempts);
-    syn::custom_keyword!(timeout);
-    syn::custom_keyword!(wait_initial);
-    syn::custom_keyword!(wait_max);
-    syn::custom_keyword!(wait_jitter);
-    syn::custom_keyword!(wait_exp_base);
-    syn::custom_keyword!(name);
+/// One argument of the attribute.
+pub(crate) struct Spec {
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    /// The argument in use, for "needs a value" errors.
+    pub(crate) example: &'static str,
+    /// The `RetryPolicy` setter that takes the value; `None` for the arguments that are not part
+    /// of the policy (`on`, `policy`, `name`, `crate`).
+    pub(crate) setter: Option<&'static str>,
+    /// The `__private` const fn that applies the runtime's rule to the value, if any.
+    pub(crate) check: Option<&'static str>,
 }
 
-/// Every argument's name, in the order the docs list them.
-pub(crate) const NAMES: [&str; 9] = [
-    "on",
-    "attempts",
-    "timeout",
-    "wait_initial",
-    "wait_max",
-    "wait_jitter",
-    "wait_exp_base",
-    "name",
-    "crate",
+/// What an argument takes.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Kind {
+    /// `on`: error types, or a predicate.
+    On,
+    /// An expression evaluated on each call, giving a `RetryPolicy` (or a reference to one).
+    Policy,
+    /// A whole number (`5`, `5u32`) or a constant `u32` expression; `None` calls the setter named
+    /// here instead.
+    Count { none: &'static str },
+    /// A duration: a number of seconds or a literal with a unit (`250ms`), or a constant
+    /// `Duration` expression; `None` calls the setter named here, if the argument takes `None`.
+    Duration { none: Option<&'static str> },
+    /// A number, or a constant `f64` expression.
+    Number,
+    /// A string literal.
+    Str,
+    /// A path.
+    Path,
+}
+
+/// Every argument, in the order the docs list them.
+pub(crate) const ARGS: &[Spec] = &[
+    Spec {
+        name: "on",
+        kind: Kind::On,
+        example: "on = std::io::Error",
+        setter: None,
+        check: None,
+    },
+    Spec {
+        name: "policy",
+        kind: Kind::Policy,
+        example: "policy = MY_POLICY",
+        setter: None,
+        check: None,
+    },
+    Spec {
+        name: "attempts",
+        kind: Kind::Count {
+            none: "no_attempt_limit",
+        },
+        example: "attempts = 5",
+        setter: Some("attempts"),
+        check: Some("attempts"),
+    },
+    Spec {
+        name: "timeout",
+        kind: Kind::Duration {
+            none: Some("no_timeout"),
+        },
+        example: "timeout = 45s",
+        setter: Some("timeout"),
+        check: Some("timeout"),
+    },
+    Spec {
+        name: "wait_initial",
+        kind: Kind::Duration { none: None },
+        example: "wait_initial = 100ms",
+        setter: Some("wait_initial"),
+        check: None,
+    },
+    Spec {
+        name: "wait_max",
+        kind: Kind::Duration { none: None },
+        example: "wait_max = 5s",
+        setter: Some("wait_max"),
+        check: None,
+    },
+    Spec {
+        name: "wait_jitter",
+        kind: Kind::Duration { none: None },
+        example: "wait_jitter = 1s",
+        setter: Some("wait_jitter"),
+        check: None,
+    },
+    Spec {
+        name: "wait_exp_base",
+        kind: Kind::Number,
+        example: "wait_exp_base = 2",
+        setter: Some("wait_exp_base"),
+        check: Some("wait_exp_base"),
+    },
+    Spec {
+        name: "name",
+        kind: Kind::Str,
+        example: "name = \"my_crate::fetch\"",
+        setter: None,
+        check: None,
+    },
+    Spec {
+        name: "crate",
+        kind: Kind::Path,
+        example: "crate = ::my_reexport::stamina",
+        setter: None,
+        check: None,
+    },
 ];
 
-/// An argument's value with the span of its key, for errors about the argument as a whole.
-pub(crate) struct Keyed<T> {
-    pub(crate) key: Span,
-    pub(crate) value: T,
-}
+/// The units a duration literal may carry, and their length in nanoseconds. No suffix is
+/// seconds, as in stamina.
+const UNITS: [(&str, u128); 8] = [
+    ("", 1_000_000_000),
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("min", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+];
 
-/// The parsed arguments; each is `None` when not given.
-pub(crate) struct Args {
-    pub(crate) on: Option<Keyed<On>>,
-    pub(crate) attempts: Option<Keyed<Attempts>>,
-    pub(crate) timeout: Option<Keyed<Seconds>>,
-    pub(crate) wait_initial: Option<Keyed<Seconds>>,
-    pub(crate) wait_max: Option<Keyed<Seconds>>,
-    pub(crate) wait_jitter: Option<Keyed<Seconds>>,
-    pub(crate) wait_exp_base: Option<Keyed<Number>>,
-    pub(crate) name: Option<Keyed<LitStr>>,
-    pub(crate) krate: Option<Keyed<Path>>,
-    /// Where to point "missing `on`": the arguments, or the attribute when there are none.
-    pub(crate) span: Span,
+/// The integer suffixes `attempts` accepts: any integer type, since the value is what counts.
+const INTEGER_SUFFIXES: [&str; 13] = [
+    "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+];
+
+/// An argument's value.
+pub(crate) enum Value {
+    On(On),
+    /// `None`: no limit.
+    None,
+    /// A duration literal, converted exactly.
+    Duration(Duration),
+    /// A whole-number literal.
+    Count(u32),
+    /// A number literal.
+    Number(f64),
+    /// A constant expression, evaluated at compile time.
+    Const(Expr),
+    /// An expression evaluated on each call.
+    Runtime(Expr),
+    Str(LitStr),
+    Path(Path),
 }
 
 /// What `on` names: the errors to retry.
@@ -67,153 +177,87 @@ pub(crate) enum On {
     Value(Expr),
 }
 
-/// `attempts = 5`, `attempts = None` or a constant expression of type `u32`.
-pub(crate) enum Attempts {
-    None,
-    Literal(syn::LitInt),
-    Expr(Expr),
+/// One argument as given.
+pub(crate) struct Arg {
+    pub(crate) spec: &'static Spec,
+    /// The key's span, for errors about the argument as a whole.
+    pub(crate) key: Span,
+    /// The value's span, where a check of it points.
+    pub(crate) span: Span,
+    pub(crate) value: Value,
 }
 
-/// A duration: `None` (for `timeout`), a literal number of seconds, or a `Duration` expression.
-pub(crate) enum Seconds {
-    None(Span),
-    /// A literal, maybe negated: `45`, `0.5`, `-1`.
-    Literal(NumberLit),
-    /// A path such as `f64::INFINITY`, which is a number but never a valid duration.
-    NonFinite(Expr),
-    Expr(Expr),
-}
-
-/// `wait_exp_base`: a literal or a constant expression of type `f64`.
-pub(crate) enum Number {
-    Literal(NumberLit),
-    NonFinite(Expr),
-    Expr(Expr),
-}
-
-/// A numeric literal as written, with its sign.
-pub(crate) struct NumberLit {
-    pub(crate) negative: bool,
-    pub(crate) lit: syn::Lit,
+/// The parsed arguments, in the order given.
+pub(crate) struct Args {
+    pub(crate) list: Vec<Arg>,
+    /// Where to point "missing `on`": the arguments, or the attribute when there are none.
     pub(crate) span: Span,
 }
 
-impl NumberLit {
-    /// The literal's value as `f64` (`inf` for a float literal too large for it).
-    pub(crate) fn value(&self) -> syn::Result<f64> {
-        let magnitude = match &self.lit {
-            syn::Lit::Int(i) => i.base10_parse::<u128>()? as f64,
-            syn::Lit::Float(f) => f.base10_parse::<f64>()?,
-            _ => unreachable!("only numeric literals are kept"),
-        };
-        Ok(if self.negative { -magnitude } else { magnitude })
+#[cfg(test)]
+impl Args {
+    pub(crate) fn get(&self, name: &str) -> Option<&Arg> {
+        self.list.iter().find(|arg| arg.spec.name == name)
     }
 }
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut args = Args {
-            on: None,
-            attempts: None,
-            timeout: None,
-            wait_initial: None,
-            wait_max: None,
-            wait_jitter: None,
-            wait_exp_base: None,
-            name: None,
-            krate: None,
-            span: if input.is_empty() {
-                Span::call_site()
-            } else {
-                input.span()
-            },
+        let span = if input.is_empty() {
+            Span::call_site()
+        } else {
+            input.span()
         };
+        let mut list: Vec<Arg> = Vec::new();
         while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            if lookahead.peek(kw::on) {
-                let key = value_of::<kw::on>(input, "on = std::io::Error")?;
-                let value = parse_on(input)?;
-                set_once(&mut args.on, "on", key, value)?;
-            } else if lookahead.peek(kw::attempts) {
-                let key = value_of::<kw::attempts>(input, "attempts = 5")?;
-                let value = parse_attempts(input)?;
-                set_once(&mut args.attempts, "attempts", key, value)?;
-            } else if lookahead.peek(kw::timeout) {
-                let key = value_of::<kw::timeout>(input, "timeout = 45")?;
-                let value = parse_seconds(input)?;
-                set_once(&mut args.timeout, "timeout", key, value)?;
-            } else if lookahead.peek(kw::wait_initial) {
-                let key = value_of::<kw::wait_initial>(input, "wait_initial = 0.1")?;
-                let value = parse_seconds(input)?;
-                set_once(&mut args.wait_initial, "wait_initial", key, value)?;
-            } else if lookahead.peek(kw::wait_max) {
-                let key = value_of::<kw::wait_max>(input, "wait_max = 5")?;
-                let value = parse_seconds(input)?;
-                set_once(&mut args.wait_max, "wait_max", key, value)?;
-            } else if lookahead.peek(kw::wait_jitter) {
-                let key = value_of::<kw::wait_jitter>(input, "wait_jitter = 1")?;
-                let value = parse_seconds(input)?;
-                set_once(&mut args.wait_jitter, "wait_jitter", key, value)?;
-            } else if lookahead.peek(kw::wait_exp_base) {
-                let key = value_of::<kw::wait_exp_base>(input, "wait_exp_base = 2")?;
-                let value = parse_number(input)?;
-                set_once(&mut args.wait_exp_base, "wait_exp_base", key, value)?;
-            } else if lookahead.peek(kw::name) {
-                let key = value_of::<kw::name>(input, "name = \"my_crate::fetch\"")?;
-                let value = parse_value::<LitStr>(input, "name", "a string literal")?;
-                set_once(&mut args.name, "name", key, value)?;
-            } else if lookahead.peek(Token![crate]) {
-                let key = value_of::<Token![crate]>(input, "crate = ::my_reexport::stamina")?;
-                let value = parse_value(input, "crate", "a path to the `stamina` crate")?;
-                set_once(&mut args.krate, "crate", key, value)?;
-            } else if input.peek(Ident::peek_any) {
-                return Err(unknown_argument(&input.call(Ident::parse_any)?));
-            } else {
-                return Err(lookahead.error());
+            if !input.peek(Ident::peek_any) {
+                return Err(Error::new(input.span(), expected_one_of("expected")));
             }
+            let ident = input.call(Ident::parse_any)?;
+            let name = ident.unraw().to_string();
+            let Some(spec) = ARGS.iter().find(|spec| spec.name == name) else {
+                return Err(unknown_argument(&ident));
+            };
+            let key = ident.span();
+            let missing = || {
+                Error::new(
+                    key,
+                    format!("`{name}` needs a value, like `{}`", spec.example),
+                )
+            };
+            if !input.peek(Token![=]) {
+                return Err(missing());
+            }
+            input.parse::<Token![=]>()?;
+            if input.is_empty() || input.peek(Token![,]) {
+                return Err(missing());
+            }
+            let span = input.span();
+            let value = parse_value(input, spec)?;
+            // The one place that detects duplicates, for every key alike.
+            if list.iter().any(|arg| arg.spec.name == name) {
+                return Err(Error::new(
+                    key,
+                    format!("duplicate argument `{name}`; give each argument once"),
+                ));
+            }
+            list.push(Arg {
+                spec,
+                key,
+                span,
+                value,
+            });
             if !input.is_empty() {
                 input.parse::<Token![,]>()?;
             }
         }
-        Ok(args)
+        Ok(Args { list, span })
     }
 }
 
-/// Parses `key =` and returns the key's span; a key without `=` and a value is an error that
-/// shows the form.
-fn value_of<K: Parse + Spanned>(input: ParseStream<'_>, example: &str) -> syn::Result<Span> {
-    let key = input.parse::<K>()?.span();
-    let name = example.split(' ').next().unwrap_or(example);
-    let missing = || Error::new(key, format!("`{name}` needs a value, like `{example}`"));
-    if !input.peek(Token![=]) {
-        return Err(missing());
-    }
-    input.parse::<Token![=]>()?;
-    if input.is_empty() || input.peek(Token![,]) {
-        return Err(missing());
-    }
-    Ok(key)
-}
-
-/// Stores an argument's value, or reports it as given twice. The one place that detects
-/// duplicates, for every key alike.
-fn set_once<T>(slot: &mut Option<Keyed<T>>, name: &str, key: Span, value: T) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(Error::new(
-            key,
-            format!("duplicate argument `{name}`; give each argument once"),
-        ));
-    }
-    *slot = Some(Keyed { key, value });
-    Ok(())
-}
-
-/// Parses a value of a fixed syntax, with an error that names the argument.
-fn parse_value<T: Parse>(input: ParseStream<'_>, name: &str, what: &str) -> syn::Result<T> {
-    let span = input.span();
-    input
-        .parse()
-        .map_err(|_| Error::new(span, format!("`{name}` takes {what}")))
+fn expected_one_of(prefix: &str) -> String {
+    let names: Vec<String> = ARGS.iter().map(|spec| format!("`{}`", spec.name)).collect();
+    format!("{prefix} one of {}", names.join(", "))
 }
 
 /// The error for an unknown key, with the nearest known one.
@@ -221,10 +265,7 @@ fn unknown_argument(ident: &Ident) -> Error {
     let given = ident.unraw().to_string();
     let message = match nearest(&given) {
         Some(known) => format!("unknown argument `{given}`; did you mean `{known}`?"),
-        None => format!(
-            "unknown argument `{given}`; expected one of {}",
-            NAMES.map(|n| format!("`{n}`")).join(", ")
-        ),
+        None => expected_one_of(&format!("unknown argument `{given}`; expected")),
     };
     Error::new(ident.span(), message)
 }
@@ -232,9 +273,8 @@ fn unknown_argument(ident: &Ident) -> Error {
 /// The known name closest to `given`, if any is close enough to be a typo of it.
 fn nearest(given: &str) -> Option<&'static str> {
     let lower = given.to_ascii_lowercase();
-    NAMES
-        .iter()
-        .map(|&known| (edit_distance(&lower, known), known))
+    ARGS.iter()
+        .map(|spec| (edit_distance(&lower, spec.name), spec.name))
         .filter(|&(distance, known)| {
             distance <= (known.len() / 3).max(1)
                 || (known.len() > 2 && (lower.contains(known) || known.contains(lower.as_str())))
@@ -259,6 +299,256 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+fn parse_value(input: ParseStream<'_>, spec: &'static Spec) -> syn::Result<Value> {
+    let name = spec.name;
+    match spec.kind {
+        Kind::On => parse_on(input).map(Value::On),
+        Kind::Policy => Ok(Value::Runtime(input.parse()?)),
+        Kind::Str => parse_as(input, name, "a string literal").map(Value::Str),
+        Kind::Path => parse_as(input, name, "a path to the `stamina` crate").map(Value::Path),
+        Kind::Count { .. } => {
+            let expr = unwrap_some(input.parse()?);
+            if is_none(&expr) {
+                return Ok(Value::None);
+            }
+            match Literal::of(&expr) {
+                Some(lit) => lit.count(name).map(Value::Count),
+                None => Ok(Value::Const(expr)),
+            }
+        }
+        Kind::Duration { none } => {
+            let expr = unwrap_some(input.parse()?);
+            if is_none(&expr) {
+                return match none {
+                    Some(_) => Ok(Value::None),
+                    None => Err(Error::new_spanned(
+                        &expr,
+                        format!(
+                            "`{name}` cannot be `None`; it takes a duration (`{}`)",
+                            spec.example
+                        ),
+                    )),
+                };
+            }
+            if is_non_finite(&expr) {
+                return Err(Error::new_spanned(
+                    &expr,
+                    format!(
+                        "`{name}` must be a finite duration, like `{}`",
+                        spec.example
+                    ),
+                ));
+            }
+            match Literal::of(&expr) {
+                Some(lit) => lit.duration(name).map(Value::Duration),
+                None => Ok(Value::Const(expr)),
+            }
+        }
+        Kind::Number => {
+            let expr: Expr = input.parse()?;
+            if is_none(&expr) {
+                return Err(Error::new_spanned(
+                    &expr,
+                    format!(
+                        "`{name}` cannot be `None`; it takes a number, like `{}`",
+                        spec.example
+                    ),
+                ));
+            }
+            match Literal::of(&expr) {
+                Some(lit) => lit.number(name).map(Value::Number),
+                None => Ok(Value::Const(expr)),
+            }
+        }
+    }
+}
+
+/// Parses a value of a fixed syntax, with an error that names the argument.
+fn parse_as<T: Parse>(input: ParseStream<'_>, name: &str, what: &str) -> syn::Result<T> {
+    let span = input.span();
+    input
+        .parse()
+        .map_err(|_| Error::new(span, format!("`{name}` takes {what}")))
+}
+
+/// A literal value as written: its sign, the literal, and the span of both.
+struct Literal<'a> {
+    negative: bool,
+    lit: &'a Lit,
+    span: Span,
+}
+
+impl<'a> Literal<'a> {
+    /// `expr` as a literal, maybe negated; `None` for any other expression.
+    fn of(expr: &'a Expr) -> Option<Self> {
+        let (negative, inner) = match expr {
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Neg(_),
+                expr: inner,
+                ..
+            }) => (true, &**inner),
+            other => (false, other),
+        };
+        match inner {
+            Expr::Lit(syn::ExprLit { lit, .. }) => Some(Literal {
+                negative,
+                lit,
+                span: expr.span(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::new(self.span, message)
+    }
+
+    /// The digits and the suffix of a numeric literal.
+    fn parts(&self, name: &str, what: &str) -> syn::Result<(&str, &str, bool)> {
+        match self.lit {
+            Lit::Int(int) => Ok((int.base10_digits(), int.suffix(), false)),
+            Lit::Float(float) => Ok((float.base10_digits(), float.suffix(), true)),
+            _ => Err(self.error(format!("`{name}` takes {what}"))),
+        }
+    }
+
+    fn count(&self, name: &str) -> syn::Result<u32> {
+        let what = "a whole number, like `attempts = 5`, or `None` for no limit";
+        let (digits, suffix, float) = self.parts(name, what)?;
+        if float || self.negative {
+            return Err(self.error(format!("`{name}` takes {what}")));
+        }
+        if !INTEGER_SUFFIXES.contains(&suffix) {
+            return Err(self.error(format!(
+                "`{name}` takes a whole number; `{suffix}` is not an integer type (accepted suffixes: {})",
+                list(&INTEGER_SUFFIXES[1..])
+            )));
+        }
+        digits
+            .parse()
+            .map_err(|_| self.error(format!("`{name}` must fit in a `u32`")))
+    }
+
+    fn duration(&self, name: &str) -> syn::Result<Duration> {
+        let what = "a duration: seconds (`45`, `0.5`), a literal with a unit (`250ms`), or a `Duration` expression";
+        let (digits, suffix, _) = self.parts(name, what)?;
+        let Some(&(_, unit)) = UNITS.iter().find(|(u, _)| *u == suffix) else {
+            return Err(self.error(format!(
+                "`{name}`: unknown unit `{suffix}`; a duration literal takes one of {} (none is seconds)",
+                list(&UNITS[1..].iter().map(|(unit, _)| *unit).collect::<Vec<_>>())
+            )));
+        };
+        if self.negative {
+            return Err(self.error(format!(
+                "`{name}` cannot be negative; use `{name} = 0` for no wait"
+            )));
+        }
+        let nanos = decimal_nanos(digits, unit)
+            .ok_or_else(|| self.error(format!("`{name}` is too large for a `Duration`")))?;
+        let secs = u64::try_from(nanos / 1_000_000_000)
+            .map_err(|_| self.error(format!("`{name}` is too large for a `Duration`")))?;
+        Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+    }
+
+    fn number(&self, name: &str) -> syn::Result<f64> {
+        let what = "a number, like `wait_exp_base = 2`";
+        let (digits, suffix, _) = self.parts(name, what)?;
+        if !matches!(suffix, "" | "f32" | "f64") {
+            return Err(self.error(format!(
+                "`{name}` takes a number; `{suffix}` is not a float type (accepted suffixes: `f32`, `f64`)"
+            )));
+        }
+        let value: f64 = digits
+            .parse()
+            .map_err(|_| self.error(format!("`{name}` takes {what}")))?;
+        Ok(if self.negative { -value } else { value })
+    }
+}
+
+fn list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("`{s}`")).collect();
+    quoted.join(", ")
+}
+
+/// The nanoseconds in `digits` (a decimal literal such as `1_000`, `2.5` or `2.5e-3`) times
+/// `unit` nanoseconds, rounded to the nearest nanosecond; `None` if it overflows.
+fn decimal_nanos(digits: &str, unit: u128) -> Option<u128> {
+    let digits = digits.replace('_', "");
+    let (mantissa, exponent) = match digits.split_once(['e', 'E']) {
+        Some((m, e)) => (m.to_owned(), e.parse::<i32>().ok()?),
+        None => (digits, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((&mantissa, ""));
+    let significand: u128 = format!("{whole}{fraction}").parse().ok()?;
+    // value = significand * 10^(exponent - fraction digits) * unit
+    let shift = exponent - i32::try_from(fraction.len()).ok()?;
+    let scaled = significand.checked_mul(unit)?;
+    if shift >= 0 {
+        scaled.checked_mul(10u128.checked_pow(shift.unsigned_abs())?)
+    } else {
+        let divisor = 10u128
+            .checked_pow(shift.unsigned_abs())
+            .unwrap_or(u128::MAX);
+        Some(scaled / divisor + u128::from(scaled % divisor >= divisor.div_ceil(2)))
+    }
+}
+
+/// `Some(x)` is `x`: `attempts` and `timeout` take `None` for no limit, so users write `Some`.
+fn unwrap_some(expr: Expr) -> Expr {
+    if let Expr::Call(call) = &expr {
+        if let Expr::Path(p) = &*call.func {
+            if is_option_variant(p, "Some") && call.args.len() == 1 {
+                return call.args[0].clone();
+            }
+        }
+    }
+    expr
+}
+
+fn is_none(expr: &Expr) -> bool {
+    matches!(expr, Expr::Path(p) if is_option_variant(p, "None"))
+}
+
+/// `None`, `Option::None`, `::core::option::Option::None` and the like (`variant` for `Some`).
+fn is_option_variant(path: &syn::ExprPath, variant: &str) -> bool {
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let Some((last, init)) = segments.split_last() else {
+        return false;
+    };
+    let full = ["core", "option", "Option"];
+    path.qself.is_none()
+        && last == variant
+        && path.path.segments.iter().all(|s| s.arguments.is_none())
+        && (init.is_empty()
+            || init.ends_with(&["Option".to_owned()])
+                && (full.ends_with(&init.iter().map(String::as_str).collect::<Vec<_>>())
+                    || init.len() == 3 && init[0] == "std" && init[1..] == full[1..]))
+}
+
+/// `f64::NAN`, `core::f32::INFINITY`, `f64::NEG_INFINITY` and the like.
+fn is_non_finite(expr: &Expr) -> bool {
+    let Expr::Path(path) = expr else {
+        return false;
+    };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    matches!(
+        segments.as_slice(),
+        [.., float, constant]
+            if (float == "f64" || float == "f32")
+                && matches!(constant.as_str(), "NAN" | "INFINITY" | "NEG_INFINITY")
+    )
 }
 
 /// `on`: a closure, a type, a tuple of types, a predicate fn's path, or another expression.
@@ -361,166 +651,46 @@ const PRIMITIVES: [&str; 17] = [
     "i128", "isize", "f32", "f64",
 ];
 
-fn parse_attempts(input: ParseStream<'_>) -> syn::Result<Attempts> {
-    let expr = unwrap_some(input.parse::<Expr>()?);
-    Ok(match expr {
-        Expr::Path(p) if is_option_variant(&p, "None") => Attempts::None,
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(lit),
-            ..
-        }) => Attempts::Literal(lit),
-        Expr::Lit(syn::ExprLit { lit, .. }) => {
-            return Err(Error::new(
-                lit.span(),
-                "`attempts` takes a whole number, like `attempts = 5`, or `None` for no limit",
-            ));
-        }
-        Expr::Unary(syn::ExprUnary {
-            op: syn::UnOp::Neg(_),
-            ..
-        }) => {
-            return Err(Error::new(
-                expr.span(),
-                "`attempts` must be at least 1; use `attempts = None` for no limit",
-            ));
-        }
-        other => Attempts::Expr(other),
-    })
-}
-
-/// `Some(x)` is `x`: `attempts` and `timeout` take `None` for no limit, so users write `Some`.
-fn unwrap_some(expr: Expr) -> Expr {
-    if let Expr::Call(call) = &expr {
-        if let Expr::Path(p) = &*call.func {
-            if is_option_variant(p, "Some") && call.args.len() == 1 {
-                return call.args[0].clone();
-            }
-        }
-    }
-    expr
-}
-
-/// `None`, `Option::None`, `::core::option::Option::None` and the like (`variant` for `Some`).
-fn is_option_variant(path: &syn::ExprPath, variant: &str) -> bool {
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    let Some((last, init)) = segments.split_last() else {
-        return false;
-    };
-    let full = ["core", "option", "Option"];
-    path.qself.is_none()
-        && last == variant
-        && path.path.segments.iter().all(|s| s.arguments.is_none())
-        && (init.is_empty()
-            || init.ends_with(&["Option".to_owned()])
-                && (full.ends_with(&init.iter().map(String::as_str).collect::<Vec<_>>())
-                    || init.len() == 3 && init[0] == "std" && init[1..] == full[1..]))
-}
-
-fn parse_seconds(input: ParseStream<'_>) -> syn::Result<Seconds> {
-    let expr = unwrap_some(input.parse::<Expr>()?);
-    if let Expr::Path(p) = &expr {
-        if is_option_variant(p, "None") {
-            return Ok(Seconds::None(p.span()));
-        }
-    }
-    Ok(match classify_number(expr)? {
-        Classified::Literal(lit) => Seconds::Literal(lit),
-        Classified::NonFinite(expr) => Seconds::NonFinite(expr),
-        Classified::Other(expr) => Seconds::Expr(expr),
-    })
-}
-
-fn parse_number(input: ParseStream<'_>) -> syn::Result<Number> {
-    let expr = input.parse::<Expr>()?;
-    if let Expr::Path(p) = &expr {
-        if is_option_variant(p, "None") {
-            return Err(Error::new_spanned(
-                p,
-                "`wait_exp_base` cannot be `None`; it takes a number of at least 1, like `2`",
-            ));
-        }
-    }
-    Ok(match classify_number(expr)? {
-        Classified::Literal(lit) => Number::Literal(lit),
-        Classified::NonFinite(expr) => Number::NonFinite(expr),
-        Classified::Other(expr) => Number::Expr(expr),
-    })
-}
-
-enum Classified {
-    Literal(NumberLit),
-    NonFinite(Expr),
-    Other(Expr),
-}
-
-/// Sorts a value into a numeric literal (maybe negated), a non-finite float constant
-/// (`f64::NAN`, `f64::INFINITY`, ..) or anything else.
-fn classify_number(expr: Expr) -> syn::Result<Classified> {
-    let span = expr.span();
-    let (negative, inner) = match expr {
-        Expr::Unary(syn::ExprUnary {
-            op: syn::UnOp::Neg(_),
-            expr: inner,
-            ..
-        }) => (true, *inner),
-        other => (false, other),
-    };
-    match inner {
-        Expr::Lit(syn::ExprLit {
-            lit: lit @ (syn::Lit::Int(_) | syn::Lit::Float(_)),
-            ..
-        }) => Ok(Classified::Literal(NumberLit {
-            negative,
-            lit,
-            span,
-        })),
-        Expr::Lit(syn::ExprLit { lit, .. }) => Err(Error::new(
-            lit.span(),
-            "expected a number of seconds (`45`, `0.5`) or a `Duration` expression",
-        )),
-        Expr::Path(p) if is_non_finite(&p) => Ok(Classified::NonFinite(Expr::Path(p))),
-        other if negative => Ok(Classified::Other(Expr::Unary(syn::ExprUnary {
-            attrs: Vec::new(),
-            op: syn::UnOp::Neg(syn::Token![-](span)),
-            expr: Box::new(other),
-        }))),
-        other => Ok(Classified::Other(other)),
-    }
-}
-
-/// `f64::NAN`, `core::f32::INFINITY`, `f64::NEG_INFINITY` and the like.
-fn is_non_finite(path: &syn::ExprPath) -> bool {
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    matches!(
-        segments.as_slice(),
-        [.., float, constant]
-            if (float == "f64" || float == "f32")
-                && matches!(constant.as_str(), "NAN" | "INFINITY" | "NEG_INFINITY")
-    )
-}
-
-impl ToTokens for NumberLit {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        if self.negative {
-            syn::Token![-](self.span).to_tokens(tokens);
-        }
-        self.lit.to_tokens(tokens);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(s: &str) -> Args {
+        match syn::parse_str::<Args>(s) {
+            Ok(args) => args,
+            Err(e) => panic!("`{s}`: {e}"),
+        }
+    }
+
+    fn error(s: &str) -> String {
+        match syn::parse_str::<Args>(s) {
+            Ok(_) => panic!("`{s}` parsed"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn value<'a>(args: &'a Args, name: &str) -> &'a Value {
+        &args.get(name).expect(name).value
+    }
+
+    fn duration(s: &str) -> Duration {
+        let parsed = args(&format!("on = E, wait_max = {s}"));
+        match value(&parsed, "wait_max") {
+            Value::Duration(d) => *d,
+            _ => panic!("`{s}` is not a duration literal"),
+        }
+    }
+
+    #[test]
+    fn every_argument_has_a_unique_name_and_a_setter_that_is_its_name() {
+        for (i, spec) in ARGS.iter().enumerate() {
+            assert!(ARGS[..i].iter().all(|other| other.name != spec.name));
+            assert!(spec.example.starts_with(&format!("{} = ", spec.name)));
+            if let Some(setter) = spec.setter {
+                assert_eq!(setter, spec.name);
+            }
+        }
+    }
 
     #[test]
     fn suggests_the_nearest_name() {
@@ -530,37 +700,117 @@ mod tests {
         assert_eq!(nearest("timout"), Some("timeout"));
         assert_eq!(nearest("wait_min"), Some("wait_max"));
         assert_eq!(nearest("Timeout"), Some("timeout"));
+        assert_eq!(nearest("polcy"), Some("policy"));
         assert_eq!(nearest("flavor"), None);
-    }
-
-    fn error(args: &str) -> String {
-        match syn::parse_str::<Args>(args) {
-            Ok(_) => panic!("`{args}` parsed"),
-            Err(e) => e.to_string(),
-        }
     }
 
     #[test]
     fn parses_every_argument() {
-        let args: Args = syn::parse_str(
+        let parsed = args(
             "on = io::Error, attempts = 3, timeout = None, wait_initial = 0.5, wait_max = Duration::MAX, \
-             wait_jitter = 0, wait_exp_base = 1.5, name = \"x\", crate = ::my::stamina,",
-        )
-        .unwrap();
-        assert!(matches!(args.on.unwrap().value, On::Types(t) if t.len() == 1));
-        assert!(matches!(args.attempts.unwrap().value, Attempts::Literal(_)));
-        assert!(matches!(args.timeout.unwrap().value, Seconds::None(_)));
-        assert!(matches!(args.wait_max.unwrap().value, Seconds::Expr(_)));
+             wait_jitter = 0, wait_exp_base = 1.5, name = \"x\", crate = ::my::stamina, policy = P,",
+        );
+        assert!(matches!(value(&parsed, "on"), Value::On(On::Types(t)) if t.len() == 1));
+        assert!(matches!(value(&parsed, "attempts"), Value::Count(3)));
+        assert!(matches!(value(&parsed, "timeout"), Value::None));
+        assert!(matches!(value(&parsed, "wait_max"), Value::Const(_)));
+        assert!(
+            matches!(value(&parsed, "wait_exp_base"), Value::Number(b) if b.to_bits() == 1.5_f64.to_bits())
+        );
+        assert!(matches!(value(&parsed, "name"), Value::Str(s) if s.value() == "x"));
+        assert!(matches!(value(&parsed, "policy"), Value::Runtime(_)));
+        assert!(matches!(value(&parsed, "crate"), Value::Path(_)));
+    }
+
+    #[test]
+    fn duration_literals_honour_their_unit_exactly() {
+        assert_eq!(duration("0.1"), Duration::from_millis(100));
+        assert_eq!(duration("0.3"), Duration::from_millis(300));
+        assert_eq!(duration("45"), Duration::from_secs(45));
+        assert_eq!(duration("2.5e-3"), Duration::from_micros(2500));
+        assert_eq!(duration("0"), Duration::ZERO);
+        assert_eq!(duration("250ms"), Duration::from_millis(250));
+        assert_eq!(duration("1h"), Duration::from_secs(3600));
+        assert_eq!(duration("2min"), Duration::from_secs(120));
+        assert_eq!(duration("1.5s"), Duration::from_millis(1500));
+        assert_eq!(duration("100us"), Duration::from_micros(100));
+        assert_eq!(duration("100µs"), Duration::from_micros(100));
+        assert_eq!(duration("7ns"), Duration::from_nanos(7));
+        assert_eq!(duration("1_000ms"), Duration::from_secs(1));
+        assert_eq!(duration("0.5ns"), Duration::from_nanos(1));
+        assert_eq!(duration("0.4ns"), Duration::ZERO);
+        assert_eq!(
+            duration("18446744073709551615"),
+            Duration::from_secs(u64::MAX)
+        );
+        assert_eq!(duration("1e-9"), Duration::from_nanos(1));
+    }
+
+    #[test]
+    fn counts_take_integer_suffixes_and_nothing_else() {
+        let count = |s: &str| match value(&args(&format!("on = E, attempts = {s}")), "attempts") {
+            Value::Count(n) => *n,
+            _ => panic!("`{s}`"),
+        };
+        assert_eq!(count("5"), 5);
+        assert_eq!(count("5u32"), 5);
+        assert_eq!(count("5usize"), 5);
+        assert_eq!(count("Some(7)"), 7);
         assert!(matches!(
-            args.wait_exp_base.unwrap().value,
-            Number::Literal(_)
+            value(&args("on = E, attempts = ATTEMPTS"), "attempts"),
+            Value::Const(_)
         ));
-        assert_eq!(args.name.unwrap().value.value(), "x");
+    }
+
+    #[test]
+    fn odd_input_is_an_error() {
+        for (input, message) in [
+            ("on", "`on` needs a value"),
+            ("on =", "`on` needs a value"),
+            ("on = , attempts = 2", "`on` needs a value"),
+            ("crate", "`crate` needs a value"),
+            ("= 3", "expected one of `on`, `policy`"),
+            ("on = E attempts = 3", "expected `,`"),
+            ("on = E, on = F", "duplicate argument `on`"),
+            ("on = E, timout = 3", "did you mean `timeout`?"),
+            (
+                "on = E, flavor = 3",
+                "expected one of `on`, `policy`, `attempts`",
+            ),
+            ("on = E, attempts = 1.5", "whole number"),
+            ("on = E, attempts = -1", "whole number"),
+            ("on = E, attempts = 5ms", "`ms` is not an integer type"),
+            ("on = E, attempts = 5000000000", "fit in a `u32`"),
+            ("on = E, timeout = \"10\"", "takes a duration"),
+            ("on = E, timeout = 1m", "unknown unit `m`"),
+            (
+                "on = E, timeout = 3d",
+                "`ns`, `us`, `µs`, `ms`, `s`, `min`, `h`",
+            ),
+            ("on = E, timeout = 1u32", "unknown unit `u32`"),
+            ("on = E, wait_initial = -1", "cannot be negative"),
+            ("on = E, wait_initial = -0.0", "cannot be negative"),
+            ("on = E, wait_max = f64::NAN", "finite duration"),
+            ("on = E, wait_max = 18446744073709551616", "too large"),
+            ("on = E, wait_max = 1e20", "too large"),
+            ("on = E, wait_max = None", "cannot be `None`"),
+            ("on = E, wait_exp_base = None", "cannot be `None`"),
+            ("on = E, wait_exp_base = 2ms", "not a float type"),
+            ("on = E, name = 5", "`name` takes a string literal"),
+            ("on = ()", "names no error type"),
+            ("on = (A, is_b)", "`is_b` is a fn by the naming rule"),
+        ] {
+            let got = error(input);
+            assert!(got.contains(message), "`{input}`: {got}");
+        }
     }
 
     #[test]
     fn sorts_on_by_the_naming_rule() {
-        let on = |s: &str| syn::parse_str::<Args>(s).unwrap().on.unwrap().value;
+        let on = |s: &str| match args(s).list.into_iter().next().unwrap().value {
+            Value::On(on) => on,
+            _ => panic!("`{s}`"),
+        };
         assert!(matches!(on("on = (A, b::C)"), On::Types(t) if t.len() == 2));
         assert!(matches!(on("on = (A)"), On::Types(t) if t.len() == 1));
         assert!(matches!(on("on = is_transient"), On::Fn(_)));
@@ -574,31 +824,6 @@ mod tests {
             panic!("not a fn")
         };
         assert_eq!(quote::quote!(#path).to_string(), "is_transient :: < E >");
-    }
-
-    #[test]
-    fn odd_input_is_an_error() {
-        for (args, message) in [
-            ("on", "`on` needs a value"),
-            ("on =", "`on` needs a value"),
-            ("on = , attempts = 2", "`on` needs a value"),
-            ("crate", "`crate` needs a value"),
-            ("= 3", "expected one of"),
-            ("on = E attempts = 3", "expected `,`"),
-            ("on = E, on = F", "duplicate argument `on`"),
-            ("on = E, timout = 3", "did you mean `timeout`?"),
-            ("on = E, flavor = 3", "expected one of `on`, `attempts`"),
-            ("on = E, attempts = 1.5", "whole number"),
-            ("on = E, attempts = -1", "at least 1"),
-            ("on = E, timeout = \"10\"", "a number of seconds"),
-            ("on = E, wait_exp_base = None", "cannot be `None`"),
-            ("on = E, name = 5", "`name` takes a string literal"),
-            ("on = ()", "names no error type"),
-            ("on = (A, is_b)", "`is_b` is a fn by the naming rule"),
-        ] {
-            let got = error(args);
-            assert!(got.contains(message), "`{args}`: {got}");
-        }
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //!
 //! ```text
 //! fn f(args) -> Ret {
-//!     static __STAMINA_POLICY: Policy = Policy::new().attempts(..)..;   // evaluated at compile time
-//!     fn __stamina_name_probe() {}                                       // its type name is the fn's path
+//!     // The value arguments, as `RetryPolicy` setters, checked by const evaluation:
+//!     static __STAMINA_POLICY: RetryPolicy = RetryPolicy::new().attempts(check(5))..;
+//!     // (`policy = BASE`: `let policy: &RetryPolicy = &BASE;`, the arguments applied on top.)
+//!     fn __stamina_name_probe() {}                                   // its type name is the fn's path
 //!     let mut __stamina_state = RetryState::new(&__STAMINA_POLICY);
 //!     loop {
-//!         let __stamina_outcome = attempt_sync::<Ret, _>(|| { body });    // `attempt::<Ret, _>(async { body }).await`
+//!         let __stamina_outcome = attempt_sync::<Ret, _>(|| { body }); // `attempt::<Ret, _>(async { body }).await`
 //!         let (__stamina_error, __stamina_rebuild) = match split(__stamina_outcome) {
 //!             Outcome::Done(outcome) => return outcome,
 //!             Outcome::Failed(error, rebuild) => (error, rebuild),
@@ -26,17 +28,17 @@
 //! `async fn`'s future across the sleep's `.await`, and a `!Send` error does not make the future
 //! `!Send`. Locals are `__stamina_` names with `Span::mixed_site()`: the body cannot see them.
 
-use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, GenericParam, Generics, Path, Stmt, Type};
+use syn::{GenericParam, Generics, Path, Type};
 
-use crate::args::On;
+use crate::args::{Arg, Kind, On, Value};
 use crate::item::{Body, RetryFn};
-use crate::validate::{Base, Limit, Plan, Shape, Wait};
+use crate::validate::{Plan, Shape};
 
 /// The fn with its body replaced by the retry loop.
-pub(crate) fn expand(plan: &Plan, item: RetryFn) -> TokenStream {
+pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
     let RetryFn {
         attrs,
         vis,
@@ -44,48 +46,37 @@ pub(crate) fn expand(plan: &Plan, item: RetryFn) -> TokenStream {
         body,
         ..
     } = item;
-    let body = body.expect("`validate` rejects fns without a body");
     let names = Names::new();
-    let (items, policy) = items(plan, &names, &sig.generics);
-    let new_body = match &plan.shape {
-        Shape::Sync { ret } => {
-            let run = loop_(plan, &names, &policy, ret, &body, Kind::Sync);
-            quote!({ #items #run })
+    let (setup, policy) = policy(plan, &names, &sig.generics);
+    let probe = plan.name.is_none().then(|| {
+        let probe = &names.probe;
+        quote!(fn #probe() {})
+    });
+    let new_body = match shape {
+        Shape::Sync { ret } | Shape::Async { ret } if body.is_some() => {
+            let mode = if sig.asyncness.is_some() {
+                Mode::Async
+            } else {
+                Mode::Sync
+            };
+            let body = body.expect("checked by the guard");
+            let run = retry_loop(plan, &names, &policy, &ret, &body, mode);
+            quote!({ #setup #probe #run })
         }
-        Shape::Async { ret } => {
-            let run = loop_(plan, &names, &policy, ret, &body, Kind::Async);
-            quote!({ #items #run })
+        Shape::AsyncTrait(async_trait) => {
+            let run = retry_loop(
+                plan,
+                &names,
+                &policy,
+                &async_trait.ret,
+                &async_trait.body,
+                Mode::Async,
+            );
+            let stmts = async_trait.with_body(quote!({ #setup #probe #run }));
+            quote!({ #stmts })
         }
-        Shape::AsyncTrait { block, index, ret } => {
-            let mut block = block.clone();
-            let Some(Stmt::Expr(Expr::Call(call), None)) = block.stmts.last_mut() else {
-                unreachable!("checked by `validate`")
-            };
-            let Some(Expr::Async(inner)) = call.args.first_mut() else {
-                unreachable!("checked by `validate`")
-            };
-            let Stmt::Local(local) = &mut inner.block.stmts[*index] else {
-                unreachable!("checked by `validate`")
-            };
-            let init = local.init.as_mut().expect("checked by `validate`");
-            // `#[async_trait]` keeps the body's braces: `let __ret: R = { body };`.
-            let original = match &*init.expr {
-                Expr::Block(block) if block.attrs.is_empty() && block.label.is_none() => Body {
-                    brace: block.block.brace_token,
-                    stmts: {
-                        let stmts = &block.block.stmts;
-                        quote!(#(#stmts)*)
-                    },
-                },
-                other => Body {
-                    brace: body.brace,
-                    stmts: other.to_token_stream(),
-                },
-            };
-            let run = loop_(plan, &names, &policy, ret, &original, Kind::Async);
-            *init.expr = Expr::Verbatim(quote!({ #run }));
-            let stmts = &block.stmts;
-            quote!({ #items #(#stmts)* })
+        Shape::Sync { .. } | Shape::Async { .. } => {
+            unreachable!("`validate` rejects fns without a body")
         }
     };
     quote! {
@@ -96,6 +87,9 @@ pub(crate) fn expand(plan: &Plan, item: RetryFn) -> TokenStream {
 
 /// The identifiers of generated code: `__stamina_` and hygienic where the name is a local.
 struct Names {
+    /// The `static` of the policy.
+    policy_static: Ident,
+    /// The local that holds the policy (or a reference to it) with `policy = ..`.
     policy: Ident,
     probe: Ident,
     state: Ident,
@@ -110,7 +104,8 @@ impl Names {
     fn new() -> Self {
         let local = |name: &str| Ident::new(name, Span::mixed_site());
         Names {
-            policy: local("__STAMINA_POLICY"),
+            policy_static: local("__STAMINA_POLICY"),
+            policy: local("__stamina_policy"),
             probe: local("__stamina_name_probe"),
             state: local("__stamina_state"),
             error: local("__stamina_error"),
@@ -123,7 +118,7 @@ impl Names {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Kind {
+enum Mode {
     Sync,
     Async,
 }
@@ -142,37 +137,111 @@ fn allow(lints: &[&str]) -> TokenStream {
     quote!(#[allow(#(#lints),*)])
 }
 
-/// The items at the top of the body, and the expression of a `&'static Policy`.
+/// The statements that set up the call's policy, and the expression of a `&RetryPolicy` that
+/// lives for the call.
 ///
-/// The configuration is a `static`, evaluated once at compile time (also by `cargo check`). A
+/// Without `policy = ..`, the value arguments make a `static`, evaluated once at compile time
+/// (also by `cargo check`), whose const evaluation applies the runtime's rules to them. A
 /// `static` cannot name `Self` or the fn's generic parameters: when an argument does
 /// (`attempts = Self::ATTEMPTS`), it is an inline `const` block instead, promoted to a
 /// `&'static` all the same, whose checks run when the fn is compiled to code.
-fn items(plan: &Plan, names: &Names, generics: &Generics) -> (TokenStream, TokenStream) {
+///
+/// With `policy = ..`, the base is read on each call: borrowed if it is an item, copied if it is
+/// anything else, and the value arguments are applied to a copy of it, after the same checks.
+fn policy(plan: &Plan, names: &Names, generics: &Generics) -> (TokenStream, TokenStream) {
     let krate = &plan.krate;
-    let policy = &names.policy;
-    let config = policy_expr(plan);
-    let probe = (plan.name.is_none()).then(|| {
-        let probe = &names.probe;
-        quote!(fn #probe() {})
-    });
-    let mut generic_names: Vec<String> = vec!["Self".to_owned()];
-    generic_names.extend(generics.params.iter().filter_map(|p| match p {
+    let policy_ty = quote!(#krate::RetryPolicy);
+    let new = quote!(#policy_ty::new());
+    let var = &names.policy;
+    let generic = mentions_generics(plan, generics);
+    match &plan.policy {
+        None if generic => {
+            let checked = setters(plan, new, true);
+            (TokenStream::new(), quote!(&const { #checked }))
+        }
+        None => {
+            let checked = setters(plan, new, true);
+            let name = &names.policy_static;
+            (quote!(static #name: #policy_ty = #checked;), quote!(&#name))
+        }
+        Some(base) => {
+            let expr = &base.expr;
+            let mut setup = quote!(let #var: &#policy_ty = &(#expr););
+            if !plan.config.is_empty() {
+                let checked = setters(plan, new, true);
+                setup.extend(if generic {
+                    quote!(let _ = const { #checked };)
+                } else {
+                    quote!(const _: #policy_ty = #checked;)
+                });
+                let applied = setters(plan, quote!((*#var)), false);
+                setup.extend(quote!(let #var: #policy_ty = #applied;));
+            } else if !base.borrow {
+                setup.extend(quote!(let #var: #policy_ty = *#var;));
+            } else {
+                return (setup, quote!(#var));
+            }
+            (setup, quote!(&#var))
+        }
+    }
+}
+
+/// `base` with a setter call for each value argument; with `checked`, each value goes through
+/// the runtime's const check of it, located at the value, where a failed check then points.
+fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStream {
+    let krate = &plan.krate;
+    let mut tokens = base;
+    for arg in &plan.config {
+        let setter = Ident::new(arg.spec.setter.expect("a value argument"), arg.key);
+        if let Value::None = arg.value {
+            let (Kind::Count { none } | Kind::Duration { none: Some(none) }) = arg.spec.kind else {
+                unreachable!("`args` takes `None` only where there is a setter for it")
+            };
+            let none = Ident::new(none, arg.key);
+            tokens.extend(quote!(.#none()));
+            continue;
+        }
+        let mut value = value_tokens(arg);
+        if let (true, Some(check)) = (checked, arg.spec.check) {
+            let check = Ident::new(check, Span::call_site());
+            value = call_at(quote!(#krate::__private::#check), value, arg.span);
+        }
+        tokens.extend(quote!(.#setter(#value)));
+    }
+    tokens
+}
+
+/// A value argument's value as an expression.
+fn value_tokens(arg: &Arg) -> TokenStream {
+    let mut tokens = match &arg.value {
+        Value::Duration(d) => {
+            let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
+            quote!(::core::time::Duration::new(#secs, #nanos))
+        }
+        Value::Count(n) => Literal::u32_unsuffixed(*n).into_token_stream(),
+        Value::Number(x) => Literal::f64_suffixed(*x).into_token_stream(),
+        Value::Const(expr) => return expr.to_token_stream(),
+        Value::None | Value::On(_) | Value::Runtime(_) | Value::Str(_) | Value::Path(_) => {
+            unreachable!("not a value")
+        }
+    };
+    tokens = located_at(tokens, arg.span);
+    tokens
+}
+
+/// Whether a value argument names `Self` or one of the fn's generic parameters, which a
+/// `static` or a `const` item cannot.
+fn mentions_generics(plan: &Plan, generics: &Generics) -> bool {
+    let mut idents: Vec<String> = vec!["Self".to_owned()];
+    idents.extend(generics.params.iter().filter_map(|p| match p {
         GenericParam::Type(t) => Some(t.ident.to_string()),
         GenericParam::Const(c) => Some(c.ident.to_string()),
         GenericParam::Lifetime(_) => None,
     }));
-    if mentions(config.clone(), &generic_names) {
-        (quote!(#probe), quote!(&const { #config }))
-    } else {
-        (
-            quote! {
-                static #policy: #krate::__private::Policy = #config;
-                #probe
-            },
-            quote!(&#policy),
-        )
-    }
+    plan.config.iter().any(|arg| match &arg.value {
+        Value::Const(expr) => mentions(expr.to_token_stream(), &idents),
+        _ => false,
+    })
 }
 
 /// Whether `tokens` name one of `idents`.
@@ -184,78 +253,24 @@ fn mentions(tokens: TokenStream, idents: &[String]) -> bool {
     })
 }
 
-/// `Policy::new()` with a setter for each argument given: evaluated at compile time.
-fn policy_expr(plan: &Plan) -> TokenStream {
-    let krate = &plan.krate;
-    let some = quote!(::core::option::Option::Some);
-    let none = quote!(::core::option::Option::None);
-    let wait = |wait: &Wait| match wait {
-        Wait::Const(d) => {
-            let secs = d.as_secs();
-            let nanos = d.subsec_nanos();
-            quote!(#krate::__private::Duration::new(#secs, #nanos))
-        }
-        Wait::Expr(expr) => expr.to_token_stream(),
-    };
-    let mut config = quote!(#krate::__private::Policy::new());
-    if let Some(attempts) = &plan.attempts {
-        let value = match attempts {
-            Limit::None => none.clone(),
-            Limit::Some(n) => quote!(#some(#n)),
-            Limit::Expr(expr) => checked_call(quote!(#krate::__private::attempts), expr),
-        };
-        config.extend(quote!(.attempts(#value)));
-    }
-    if let Some(timeout) = &plan.timeout {
-        let value = match timeout {
-            Limit::None => none,
-            Limit::Some(w) => {
-                let w = wait(w);
-                quote!(#some(#w))
-            }
-            Limit::Expr(expr) => expr.to_token_stream(),
-        };
-        config.extend(quote!(.timeout(#value)));
-    }
-    for (setter, value) in [
-        ("wait_initial", &plan.wait_initial),
-        ("wait_max", &plan.wait_max),
-        ("wait_jitter", &plan.wait_jitter),
-    ] {
-        if let Some(value) = value {
-            let setter = Ident::new(setter, Span::call_site());
-            let value = wait(value);
-            config.extend(quote!(.#setter(#value)));
-        }
-    }
-    if let Some(base) = &plan.wait_exp_base {
-        let value = match base {
-            Base::Const(b) => proc_macro2::Literal::f64_suffixed(*b).into_token_stream(),
-            Base::Expr(expr) => checked_call(quote!(#krate::__private::wait_exp_base), expr),
-        };
-        config.extend(quote!(.wait_exp_base(#value)));
-    }
-    config
-}
-
-/// `check(expr)`, located at `expr`: where a const-evaluation panic of `check` points.
-fn checked_call(check: TokenStream, expr: &Expr) -> TokenStream {
-    let span = expr.span();
-    let mut args = Group::new(Delimiter::Parenthesis, expr.to_token_stream());
-    args.set_span(span);
-    let mut call = located_at(check, span);
-    call.extend([TokenTree::Group(args)]);
+/// `func(args)`, located at `span`: where a const-evaluation panic of `func` points, and where
+/// an unmet bound of `func` is reported.
+fn call_at(func: TokenStream, args: TokenStream, span: Span) -> TokenStream {
+    let mut group = Group::new(Delimiter::Parenthesis, args);
+    group.set_span(span);
+    let mut call = located_at(func, span);
+    call.extend([TokenTree::Group(group)]);
     call
 }
 
 /// The retry loop around `body`.
-fn loop_(
+fn retry_loop(
     plan: &Plan,
     names: &Names,
     policy: &TokenStream,
     ret: &Type,
     body: &Body,
-    kind: Kind,
+    kind: Mode,
 ) -> TokenStream {
     let krate = &plan.krate;
     let Names {
@@ -266,17 +281,15 @@ fn loop_(
         wait,
         ..
     } = names;
-    // Everything that needs the return type to be a `Result` is spanned at it: a fn that returns
-    // something else gets one error there, and nothing else.
     // The closure or `async` block is spanned at the body, where rustc's borrow errors (a body
     // that moves an argument out) then point.
     let body_span = body.brace.span.join();
     let outcome = match kind {
-        Kind::Sync => {
+        Mode::Sync => {
             let closure = quote_spanned!(body_span=> || #body);
             quote!(#krate::__private::attempt_sync::<#ret, _>(#closure))
         }
-        Kind::Async => {
+        Mode::Async => {
             let block = quote_spanned!(body_span=> async #body);
             quote!(#krate::__private::attempt::<#ret, _>(#block).await)
         }
@@ -289,14 +302,14 @@ fn loop_(
     // Sync: deciding and sleeping are one out-of-line call, so that the loop keeps few values
     // live and the happy path stays as tight as a hand-written loop.
     let on_error = match kind {
-        Kind::Sync => quote! {
+        Mode::Sync => quote! {
             if let ::core::result::Result::Err(#error) =
                 #state.retry_or_give_up(#error, #decision, #name)
             {
                 return #rebuild(#error);
             }
         },
-        Kind::Async => quote! {
+        Mode::Async => quote! {
             let #wait = match #state.failed(#error, #decision, #name) {
                 ::core::result::Result::Ok(#wait) => #wait,
                 ::core::result::Result::Err(#error) => return #rebuild(#error),
@@ -373,14 +386,11 @@ fn decision(plan: &Plan, names: &Names) -> TokenStream {
         }
         // Located at the predicate, where an unmet bound (a return type that is not
         // `Into<Decision>`) then points.
-        On::Value(expr) => {
-            let span = expr.span();
-            let mut args = Group::new(Delimiter::Parenthesis, quote!(#e, #expr));
-            args.set_span(span);
-            let mut call = located_at(quote!(#krate::__private::predicate), span);
-            call.extend([TokenTree::Group(args)]);
-            call
-        }
+        On::Value(expr) => call_at(
+            quote!(#krate::__private::predicate),
+            quote!(#e, #expr),
+            expr.span(),
+        ),
     };
     quote!(|#e| #body)
 }

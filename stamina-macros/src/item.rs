@@ -1,10 +1,13 @@
 //! The fn under the attribute: its attributes, visibility and signature, parsed; its body kept as
-//! tokens, parsed only for the `#[async_trait]` check.
+//! tokens, parsed only to recognise a body that `#[async_trait]` rewrote.
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
-use syn::{AttrStyle, Attribute, Block, Expr, Signature, Stmt, Token, Visibility, braced, token};
+use syn::{
+    AttrStyle, Attribute, Block, Expr, Local, Signature, Stmt, Token, Type, Visibility, braced,
+    token,
+};
 
 /// A fn, a method or an associated fn, with or without a body.
 pub(crate) struct RetryFn {
@@ -78,40 +81,107 @@ impl ToTokens for Body {
     }
 }
 
-impl Body {
-    /// The body of a fn that `#[async_trait]` rewrote: `Box::pin(async move { .. })`, parsed.
-    ///
-    /// `#[async_trait]` on an impl runs before the `#[retry]` on one of its fns, and turns
-    /// `async fn f(&self) -> R { body }` into a plain fn that boxes an `async move` block:
-    ///
-    /// ```text
-    /// fn f<'life0, 'async_trait>(&'life0 self) -> Pin<Box<dyn Future<Output = R> + Send + 'async_trait>> {
-    ///     Box::pin(async move {
-    ///         if let Some(__ret) = None::<R> { return __ret; }
-    ///         let __self = self;
-    ///         let __ret: R = { body };
-    ///         __ret
-    ///     })
-    /// }
-    /// ```
-    ///
-    /// The same check as `tracing-attributes`': the body's last statement calls a path that ends
-    /// in `Box::pin` with one `async move` block.
-    pub(crate) fn async_trait_block(&self) -> Option<Block> {
-        let stmts = syn::parse::Parser::parse2(Block::parse_within, self.stmts.clone()).ok()?;
-        let is_boxed_async = match stmts.last()? {
-            Stmt::Expr(Expr::Call(call), None) => {
-                is_box_pin(&call.func)
-                    && call.args.len() == 1
-                    && matches!(&call.args[0], Expr::Async(block) if block.capture.is_some())
-            }
-            _ => false,
-        };
-        is_boxed_async.then(|| Block {
-            brace_token: self.brace,
+/// A fn body that `#[async_trait]` rewrote, with the original body found inside it.
+///
+/// `#[async_trait]` on an impl runs before the `#[retry]` on one of its fns, and turns
+/// `async fn f(&self) -> R { body }` into a plain fn that boxes an `async move` block:
+///
+/// ```text
+/// fn f<'life0, 'async_trait>(&'life0 self) -> Pin<Box<dyn Future<Output = R> + Send + 'async_trait>> {
+///     Box::pin(async move {
+///         if let Some(__ret) = None::<R> { return __ret; }
+///         let __self = self;
+///         let __ret: R = { body };
+///         __ret
+///     })
+/// }
+/// ```
+///
+/// The retry loop goes in place of `{ body }`, around it.
+pub(crate) struct AsyncTrait {
+    block: Block,
+    /// `R`: the async fn's own return type.
+    pub(crate) ret: Type,
+    /// The original body, braces included.
+    pub(crate) body: Body,
+}
+
+impl AsyncTrait {
+    /// Recognises the shape: the body's last statement calls a path that ends in `Box::pin`
+    /// with one `async move` block (`tracing-attributes` checks the same), and that block has
+    /// the `let __ret: R = ..;` statement.
+    pub(crate) fn of(body: &Body) -> Option<Self> {
+        let stmts = syn::parse::Parser::parse2(Block::parse_within, body.stmts.clone()).ok()?;
+        let mut block = Block {
+            brace_token: body.brace,
             stmts,
+        };
+        let local = ret_local(&mut block)?;
+        let syn::Pat::Type(typed) = &local.pat else {
+            return None;
+        };
+        let ret = (*typed.ty).clone();
+        let init = local.init.as_ref()?;
+        // `#[async_trait]` keeps the body's braces: `let __ret: R = { body };`.
+        let original = match &*init.expr {
+            Expr::Block(inner) if inner.attrs.is_empty() && inner.label.is_none() => Body {
+                brace: inner.block.brace_token,
+                stmts: {
+                    let stmts = &inner.block.stmts;
+                    quote::quote!(#(#stmts)*)
+                },
+            },
+            other => Body {
+                brace: body.brace,
+                stmts: other.to_token_stream(),
+            },
+        };
+        Some(AsyncTrait {
+            block,
+            ret,
+            body: original,
         })
     }
+
+    /// The rewritten fn's body, with `run` in place of the original body.
+    pub(crate) fn with_body(mut self, run: TokenStream) -> TokenStream {
+        if let Some(init) = ret_local(&mut self.block).and_then(|local| local.init.as_mut()) {
+            *init.expr = Expr::Verbatim(run);
+        }
+        let stmts = &self.block.stmts;
+        quote::quote!(#(#stmts)*)
+    }
+}
+
+/// The `let __ret: R = ..;` statement (without `else`) in the `Box::pin(async move { .. })` that
+/// ends `block`: the one place that knows `#[async_trait]`'s shape.
+fn ret_local(block: &mut Block) -> Option<&mut Local> {
+    let Some(Stmt::Expr(Expr::Call(call), None)) = block.stmts.last_mut() else {
+        return None;
+    };
+    if !is_box_pin(&call.func) || call.args.len() != 1 {
+        return None;
+    }
+    let Some(Expr::Async(inner)) = call.args.first_mut() else {
+        return None;
+    };
+    inner.capture?;
+    inner.block.stmts.iter_mut().find_map(|stmt| {
+        let Stmt::Local(local) = stmt else {
+            return None;
+        };
+        let syn::Pat::Type(typed) = &local.pat else {
+            return None;
+        };
+        let syn::Pat::Ident(ident) = &*typed.pat else {
+            return None;
+        };
+        let plain = local
+            .init
+            .as_ref()
+            .is_some_and(|init| init.diverge.is_none());
+        (ident.ident == "__ret" && plain).then_some(local)
+    })
 }
 
 fn is_box_pin(func: &Expr) -> bool {
@@ -121,4 +191,43 @@ fn is_box_pin(func: &Expr) -> bool {
         (segments.next(), segments.next()),
         (Some(pin), Some(boxed)) if pin.ident == "pin" && boxed.ident == "Box"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(tokens: &TokenStream) -> Body {
+        let item: RetryFn = syn::parse2(quote::quote!(fn f() -> R #tokens)).unwrap();
+        item.body.unwrap()
+    }
+
+    #[test]
+    fn recognises_the_async_trait_shape_and_replaces_the_body() {
+        let rewritten = body(&quote::quote!({
+            Box::pin(async move {
+                if let Some(__ret) = None::<R> {
+                    return __ret;
+                }
+                let __self = self;
+                let __ret: R = { original() };
+                __ret
+            })
+        }));
+        let found = AsyncTrait::of(&rewritten).expect("the shape");
+        assert_eq!(found.ret.to_token_stream().to_string(), "R");
+        assert_eq!(found.body.stmts.to_string(), "original ()");
+        let replaced = found.with_body(quote::quote!({ retried() })).to_string();
+        assert!(
+            replaced.contains("let __ret : R = { retried () } ;"),
+            "{replaced}"
+        );
+    }
+
+    #[test]
+    fn other_bodies_are_not_the_shape() {
+        assert!(AsyncTrait::of(&body(&quote::quote!({ Box::pin(async { 1 }) }))).is_none());
+        assert!(AsyncTrait::of(&body(&quote::quote!({ Box::pin(async move { 1 }) }))).is_none());
+        assert!(AsyncTrait::of(&body(&quote::quote!({ Ok(1) }))).is_none());
+    }
 }

@@ -1,11 +1,10 @@
-//! The `#[retry]` attribute of [`stamina`](https://docs.rs/stamina). Use it through
-//! `stamina::retry`: this crate is an implementation detail, and its version is pinned by
+//! The `#[retry]` attribute of the `stamina` crate. Use it through `stamina::retry`, whose docs
+//! are its reference: this crate is an implementation detail, and its version is pinned by
 //! `stamina`'s.
 //!
-//! The attribute is a pipeline, one concern per module: `args` (the attribute's arguments),
-//! `item` (the fn), `validate` (the rules), `expand` (the code), `fallback` (what to emit on an
-//! error).
-#![doc(test(attr(deny(warnings))))]
+//! The attribute is a pipeline, one concern per module: `args` (the table of arguments and their
+//! values), `item` (the fn), `validate` (the rules across arguments and the fn), `expand` (the
+//! code), `fallback` (what to emit on an error).
 
 mod args;
 mod expand;
@@ -15,7 +14,7 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-#[doc = include_str!("retry.md")]
+/// Retries a fn on the errors that `on` names. See `stamina::retry` for the reference.
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     run(args.into(), item.into()).into()
@@ -34,9 +33,8 @@ fn run(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> proc_m
         }
     };
     let result = syn::parse2::<args::Args>(args).and_then(|args| validate::check(args, &parsed));
-    let plan = match result {
-        Ok(plan) => plan,
-        Err(error) => return fallback::with_fn(&error, parsed),
-    };
-    expand::expand(&plan, parsed)
+    match result {
+        Ok((plan, shape)) => expand::expand(&plan, shape, parsed),
+        Err(error) => fallback::with_fn(&error, parsed),
+    }
 }

@@ -1,65 +1,45 @@
-//! The rules: what the arguments mean and whether the fn can be retried. Every check keeps the
-//! span of what it looks at, so that the error points at the offending value; all of them run,
-//! and their errors are reported together (one per mistake).
+//! The rules across arguments and between the arguments and the fn. Each check keeps the span of
+//! what it looks at, so that the error points at the offending value; all of them run, and their
+//! errors are reported together (one per mistake).
 
-use std::time::Duration;
-
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::visit_mut::VisitMut;
-use syn::{Block, Error, Expr, LitStr, Path, ReturnType, Stmt, Type};
+use syn::{Error, Expr, FnArg, LitStr, Pat, Path, ReturnType, Type};
 
-use crate::args::{Args, Attempts, Keyed, Number, NumberLit, On, Seconds};
-use crate::item::RetryFn;
+use crate::args::{Arg, Args, On, Value};
+use crate::item::{AsyncTrait, RetryFn};
 
-/// What `expand` needs: the checked configuration and the shape of the fn.
+/// What `expand` needs: the checked arguments and the shape of the fn.
 pub(crate) struct Plan {
     /// The runtime crate's path: `::stamina` or the `crate = ..` override.
     pub(crate) krate: Path,
     pub(crate) on: On,
     pub(crate) on_span: Span,
-    pub(crate) attempts: Option<Limit<u32>>,
-    pub(crate) timeout: Option<Limit<Wait>>,
-    pub(crate) wait_initial: Option<Wait>,
-    pub(crate) wait_max: Option<Wait>,
-    pub(crate) wait_jitter: Option<Wait>,
-    pub(crate) wait_exp_base: Option<Base>,
+    /// `policy = ..`: the base policy, read on each call.
+    pub(crate) policy: Option<BasePolicy>,
+    /// The arguments that set a policy value, in the order given.
+    pub(crate) config: Vec<Arg>,
     pub(crate) name: Option<LitStr>,
-    pub(crate) shape: Shape,
 }
 
-/// A bound that may be absent: `attempts = None`, `timeout = None`.
-pub(crate) enum Limit<T> {
-    None,
-    Some(T),
-    /// A constant expression, checked by const evaluation.
-    Expr(Expr),
+/// `policy = expr`.
+pub(crate) struct BasePolicy {
+    pub(crate) expr: Expr,
+    /// A path to an item (a `static`, a `const`, a `LazyLock`): borrowed for the call. Anything
+    /// else (`self.policy`, a call, an argument of the fn) is copied, so that the body may use
+    /// what the expression borrowed from.
+    pub(crate) borrow: bool,
 }
 
-/// A duration: known here (from a literal number of seconds), or a `Duration` expression.
-pub(crate) enum Wait {
-    Const(Duration),
-    Expr(Expr),
-}
-
-/// `wait_exp_base`: known here, or a constant `f64` expression.
-pub(crate) enum Base {
-    Const(f64),
-    Expr(Expr),
-}
-
-/// How the body runs.
+/// How the body runs, and the fn's return type with `impl Trait` made `_` (a type that can be
+/// written in the body).
 pub(crate) enum Shape {
     /// A plain fn: each attempt is a closure.
     Sync { ret: Type },
     /// An `async fn`: each attempt is an `async` block.
     Async { ret: Type },
-    /// A fn that `#[async_trait]` rewrote: the loop goes inside its `Box::pin(async move { .. })`,
-    /// around the original body (`let __ret: R = { body };`, the statement at `index`).
-    AsyncTrait {
-        block: Block,
-        index: usize,
-        ret: Type,
-    },
+    /// A fn that `#[async_trait]` rewrote: the loop goes inside its boxed `async move` block.
+    AsyncTrait(AsyncTrait),
 }
 
 /// Collects errors so that every mistake is reported at once.
@@ -73,17 +53,10 @@ impl Errors {
             None => self.0 = Some(error),
         }
     }
-
-    fn finish<T>(self, value: impl FnOnce() -> T) -> syn::Result<T> {
-        match self.0 {
-            Some(error) => Err(error),
-            None => Ok(value()),
-        }
-    }
 }
 
 /// Checks the arguments against each other and against the fn.
-pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<Plan> {
+pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut errors = Errors::default();
 
     if let Some(attr) = item.attrs.iter().find(|a| is_retry(a.path())) {
@@ -98,59 +71,60 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<Plan> {
             "`#[retry]` cannot retry a `const fn`: waiting between attempts is not possible in const evaluation; remove `const`",
         ));
     }
-    let shape = match shape(item) {
-        Ok(shape) => Some(shape),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
+    let shape = shape(item).map_err(|e| errors.push(e)).ok();
+    let params = param_names(item);
 
-    let on = args.on.map(|Keyed { key, value }| (value, key));
-    if on.is_none() {
+    let mut on = None;
+    let mut policy = None;
+    let mut name = None;
+    let mut krate = None;
+    let mut config = Vec::new();
+    for arg in args.list {
+        match arg.value {
+            Value::On(value) => on = Some((value, arg.key)),
+            Value::Runtime(expr) => {
+                let borrow = is_item_path(&expr, &params);
+                policy = Some(BasePolicy { expr, borrow });
+            }
+            Value::Str(lit) => name = Some(lit),
+            Value::Path(path) => krate = Some(path),
+            Value::Const(ref expr) => {
+                if let Some(local) = first_mention(quote::ToTokens::to_token_stream(expr), &params)
+                {
+                    errors.push(Error::new(
+                        arg.span,
+                        format!(
+                            "`{}` is a constant, evaluated once at compile time, and `{local}` is an argument of the fn; for a configuration chosen at run time, pass a policy: `policy = RetryPolicy::new().{}(..)`",
+                            arg.spec.name, arg.spec.name
+                        ),
+                    ));
+                }
+                config.push(arg);
+            }
+            Value::None | Value::Duration(_) | Value::Count(_) | Value::Number(_) => {
+                config.push(arg);
+            }
+        }
+    }
+    let Some((on, on_span)) = on else {
         errors.push(Error::new(
             args.span,
             "missing `on`: name the errors to retry, like `on = std::io::Error`, or pass a predicate, like `on = |e: &MyError| e.is_transient()`",
         ));
-    }
-    let attempts = args
-        .attempts
-        .and_then(|a| keep(&mut errors, attempts(a.value)));
-    let timeout = args
-        .timeout
-        .and_then(|t| keep(&mut errors, limit_wait("timeout", t.value)));
-    let mut wait = |name: &str, arg: Option<Keyed<Seconds>>| {
-        arg.and_then(|w| keep(&mut errors, plain_wait(name, w.value)))
+        return Err(errors.0.expect("just pushed"));
     };
-    let wait_initial = wait("wait_initial", args.wait_initial);
-    let wait_max = wait("wait_max", args.wait_max);
-    let wait_jitter = wait("wait_jitter", args.wait_jitter);
-    let wait_exp_base = args
-        .wait_exp_base
-        .and_then(|b| keep(&mut errors, base(b.value)));
-
-    errors.finish(|| {
-        let (on, on_span) = on.expect("checked above");
-        Plan {
-            krate: args
-                .krate
-                .map_or_else(|| syn::parse_quote!(::stamina), |k| k.value),
-            on,
-            on_span,
-            attempts,
-            timeout,
-            wait_initial,
-            wait_max,
-            wait_jitter,
-            wait_exp_base,
-            name: args.name.map(|n| n.value),
-            shape: shape.expect("checked above"),
-        }
-    })
-}
-
-fn keep<T>(errors: &mut Errors, result: syn::Result<T>) -> Option<T> {
-    result.map_err(|e| errors.push(e)).ok()
+    if let Some(error) = errors.0 {
+        return Err(error);
+    }
+    let plan = Plan {
+        krate: krate.unwrap_or_else(|| syn::parse_quote!(::stamina)),
+        on,
+        on_span,
+        policy,
+        config,
+        name,
+    };
+    Ok((plan, shape.expect("no error, so a shape")))
 }
 
 /// `#[retry]`, `#[stamina::retry]`, or any other path that ends in `retry`.
@@ -158,8 +132,7 @@ pub(crate) fn is_retry(path: &Path) -> bool {
     path.segments.last().is_some_and(|s| s.ident == "retry")
 }
 
-/// Which expansion the fn needs, and its return type with `impl Trait` made `_` (a type that
-/// can be written in the body).
+/// Which expansion the fn needs.
 fn shape(item: &RetryFn) -> syn::Result<Shape> {
     let Some(body) = &item.body else {
         return Err(Error::new_spanned(
@@ -167,22 +140,19 @@ fn shape(item: &RetryFn) -> syn::Result<Shape> {
             "`#[retry]` needs a fn with a body; put it on the fn that implements this one",
         ));
     };
+    // A fn without a return type returns `()`, which the runtime's `Result` check reports, at
+    // the fn's name.
     let ret = match &item.sig.output {
-        ReturnType::Default => {
-            return Err(Error::new_spanned(
-                &item.sig.ident,
-                "`#[stamina::retry]` needs a fn that returns `Result<T, E>`, not `()`",
-            ));
-        }
-        ReturnType::Type(_, ty) => &**ty,
+        ReturnType::Default => syn::parse_quote_spanned!(item.sig.ident.span()=> ()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
     };
     if item.sig.asyncness.is_some() {
         return Ok(Shape::Async {
-            ret: erase_impl_trait(ret),
+            ret: erase_impl_trait(&ret),
         });
     }
-    if let Some(block) = body.async_trait_block() {
-        return async_trait(block, ret);
+    if let Some(async_trait) = AsyncTrait::of(body) {
+        return Ok(Shape::AsyncTrait(async_trait));
     }
     if let Type::ImplTrait(_) = ret {
         return Err(Error::new_spanned(
@@ -191,38 +161,8 @@ fn shape(item: &RetryFn) -> syn::Result<Shape> {
         ));
     }
     Ok(Shape::Sync {
-        ret: erase_impl_trait(ret),
+        ret: erase_impl_trait(&ret),
     })
-}
-
-/// Finds the original body in a fn that `#[async_trait]` rewrote: `let __ret: R = { body };`.
-fn async_trait(block: Block, ret: &Type) -> syn::Result<Shape> {
-    let Some(Stmt::Expr(Expr::Call(call), None)) = block.stmts.last() else {
-        unreachable!("checked by `async_trait_block`")
-    };
-    let Some(Expr::Async(inner)) = call.args.first() else {
-        unreachable!("checked by `async_trait_block`")
-    };
-    let found = inner.block.stmts.iter().enumerate().find_map(|(i, stmt)| {
-        let Stmt::Local(local) = stmt else {
-            return None;
-        };
-        let syn::Pat::Type(typed) = &local.pat else {
-            return None;
-        };
-        let syn::Pat::Ident(ident) = &*typed.pat else {
-            return None;
-        };
-        let init = local.init.as_ref()?;
-        (ident.ident == "__ret" && init.diverge.is_none()).then(|| (i, (*typed.ty).clone()))
-    });
-    match found {
-        Some((index, ret)) => Ok(Shape::AsyncTrait { block, index, ret }),
-        None => Err(Error::new_spanned(
-            ret,
-            "`#[retry]` cannot find the body of this `#[async_trait]` fn; write it as a plain `async fn` calling a `#[retry]` helper",
-        )),
-    }
 }
 
 /// `impl Trait` cannot be written inside a fn body; `_` infers the same type.
@@ -231,9 +171,7 @@ fn erase_impl_trait(ty: &Type) -> Type {
     impl VisitMut for Erase {
         fn visit_type_mut(&mut self, ty: &mut Type) {
             if let Type::ImplTrait(impl_trait) = ty {
-                *ty = Type::Infer(syn::TypeInfer {
-                    underscore_token: syn::Token![_](impl_trait.impl_token.span),
-                });
+                *ty = syn::parse_quote_spanned!(impl_trait.impl_token.span=> _);
             } else {
                 syn::visit_mut::visit_type_mut(self, ty);
             }
@@ -244,177 +182,191 @@ fn erase_impl_trait(ty: &Type) -> Type {
     ty
 }
 
-fn attempts(value: Attempts) -> syn::Result<Limit<u32>> {
-    match value {
-        Attempts::None => Ok(Limit::None),
-        Attempts::Expr(expr) => Ok(Limit::Expr(expr)),
-        Attempts::Literal(lit) => match lit.base10_parse::<u32>() {
-            Ok(0) => Err(Error::new(
-                lit.span(),
-                "`attempts` must be at least 1; use `attempts = None` for no limit",
-            )),
-            Ok(n) => Ok(Limit::Some(n)),
-            Err(_) => Err(Error::new(
-                lit.span(),
-                "`attempts` must fit in a `u32`; use `attempts = None` for no limit",
-            )),
-        },
-    }
-}
-
-fn limit_wait(name: &str, value: Seconds) -> syn::Result<Limit<Wait>> {
-    match value {
-        Seconds::None(_) => Ok(Limit::None),
-        Seconds::Literal(lit) => {
-            let wait = seconds(name, &lit)?;
-            if wait.is_zero() {
-                return Err(Error::new_spanned(
-                    &lit,
-                    format!(
-                        "`{name} = 0` means no retries at all; use `attempts = 1` to try once, or `{name} = None` for no limit"
-                    ),
-                ));
-            }
-            Ok(Limit::Some(Wait::Const(wait)))
+/// The names the fn's arguments bind, `self` included.
+fn param_names(item: &RetryFn) -> Vec<String> {
+    fn bind(pat: &Pat, names: &mut Vec<String>) {
+        match pat {
+            Pat::Ident(ident) => names.push(ident.ident.to_string()),
+            Pat::Type(typed) => bind(&typed.pat, names),
+            Pat::Reference(reference) => bind(&reference.pat, names),
+            Pat::Paren(paren) => bind(&paren.pat, names),
+            Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bind(p, names)),
+            Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bind(p, names)),
+            Pat::Struct(s) => s.fields.iter().for_each(|f| bind(&f.pat, names)),
+            Pat::Slice(slice) => slice.elems.iter().for_each(|p| bind(p, names)),
+            _ => {}
         }
-        Seconds::NonFinite(expr) => Err(Error::new_spanned(
-            expr,
-            format!(
-                "`{name}` must be a finite number of seconds; use `{name} = None` for no limit"
-            ),
-        )),
-        Seconds::Expr(expr) => Ok(Limit::Some(Wait::Expr(expr))),
     }
+    let mut names = Vec::new();
+    for input in &item.sig.inputs {
+        match input {
+            FnArg::Receiver(_) => names.push("self".to_owned()),
+            FnArg::Typed(typed) => bind(&typed.pat, &mut names),
+        }
+    }
+    names
 }
 
-fn plain_wait(name: &str, value: Seconds) -> syn::Result<Wait> {
-    match value {
-        Seconds::None(span) => Err(Error::new(
-            span,
-            format!(
-                "`{name}` cannot be `None`; it takes a number of seconds (`0.5`) or a `Duration`"
-            ),
-        )),
-        Seconds::Literal(lit) => Ok(Wait::Const(seconds(name, &lit)?)),
-        Seconds::NonFinite(expr) => Err(Error::new_spanned(
-            expr,
-            format!("`{name}` must be a finite number of seconds"),
-        )),
-        Seconds::Expr(expr) => Ok(Wait::Expr(expr)),
+/// The first of `locals` that `tokens` use as a value: an identifier that is not part of a
+/// longer path (`module::name`, `name::Item`) or a field name (`x.name`).
+fn first_mention(tokens: TokenStream, locals: &[String]) -> Option<String> {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            TokenTree::Group(group) => {
+                if let Some(found) = first_mention(group.stream(), locals) {
+                    return Some(found);
+                }
+            }
+            TokenTree::Ident(ident) => {
+                let punct = |at: Option<&TokenTree>, c: char| matches!(at, Some(TokenTree::Punct(p)) if p.as_char() == c);
+                let after_path_or_dot = i
+                    .checked_sub(1)
+                    .is_some_and(|j| punct(tokens.get(j), ':') || punct(tokens.get(j), '.'));
+                let before_path = punct(tokens.get(i + 1), ':');
+                let name = ident.to_string();
+                if !after_path_or_dot && !before_path && locals.contains(&name) {
+                    return Some(name);
+                }
+            }
+            TokenTree::Punct(_) | TokenTree::Literal(_) => {}
+        }
     }
+    None
 }
 
-/// A literal number of seconds as a `Duration`, exactly as the runtime would round it.
-fn seconds(name: &str, lit: &NumberLit) -> syn::Result<Duration> {
-    let value = lit.value()?;
-    if value.is_nan() || value.is_infinite() {
-        return Err(Error::new_spanned(
-            lit,
-            format!("`{name}` must be a finite number of seconds"),
-        ));
-    }
-    if value < 0.0 || lit.negative {
-        let fix = if name == "timeout" {
-            "; use `timeout = None` for no limit".to_owned()
-        } else {
-            format!("; use `{name} = 0` for no wait")
-        };
-        return Err(Error::new_spanned(
-            lit,
-            format!("`{name}` cannot be negative{fix}"),
-        ));
-    }
-    if let syn::Lit::Int(int) = &lit.lit {
-        // Whole seconds stay exact, whatever their size.
-        return int
-            .base10_parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| {
-                Error::new_spanned(lit, format!("`{name}` is too large for a `Duration`"))
-            });
-    }
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| Error::new_spanned(lit, format!("`{name}` is too large for a `Duration`")))
-}
-
-fn base(value: Number) -> syn::Result<Base> {
-    let message = |got: &str| {
-        format!(
-            "`wait_exp_base` must be a finite number of at least 1, got {got}; use `wait_exp_base = 1` for waits that do not grow"
-        )
+/// A path to an item in scope (not a local of the fn): it lives as long as the call.
+fn is_item_path(expr: &Expr, params: &[String]) -> bool {
+    let Expr::Path(path) = expr else {
+        return false;
     };
-    match value {
-        Number::Literal(lit) => {
-            let base = lit.value()?;
-            // NaN fails the comparison.
-            let at_least_one = base >= 1.0;
-            if at_least_one && base.is_finite() {
-                Ok(Base::Const(base))
-            } else {
-                let got = quote::ToTokens::to_token_stream(&lit).to_string();
-                Err(Error::new_spanned(lit, message(&got.replace(' ', ""))))
-            }
-        }
-        Number::NonFinite(expr) => {
-            let got = quote::ToTokens::to_token_stream(&expr).to_string();
-            Err(Error::new_spanned(expr, message(&got.replace(' ', ""))))
-        }
-        Number::Expr(expr) => Ok(Base::Expr(expr)),
-    }
+    let local = path.qself.is_none()
+        && path.path.leading_colon.is_none()
+        && path.path.segments.len() == 1
+        && params.contains(&path.path.segments[0].ident.to_string());
+    !local
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn wait_of(value: &str) -> syn::Result<Duration> {
-        let args: Args = syn::parse_str(&format!("on = E, wait_max = {value}")).unwrap();
-        match plain_wait("wait_max", args.wait_max.unwrap().value)? {
-            Wait::Const(d) => Ok(d),
-            Wait::Expr(_) => panic!("`{value}` is an expression"),
+    fn plan(args: &str, item: TokenStream) -> syn::Result<Plan> {
+        let item: RetryFn = syn::parse2(item).unwrap();
+        check(syn::parse_str(args).unwrap(), &item).map(|(plan, _)| plan)
+    }
+
+    fn error(args: &str, item: TokenStream) -> String {
+        match plan(args, item) {
+            Ok(_) => panic!("`{args}` passed"),
+            Err(e) => e.to_string(),
         }
     }
 
     #[test]
-    fn literal_seconds_convert_exactly() {
-        assert_eq!(wait_of("0.1").unwrap(), Duration::from_millis(100));
-        assert_eq!(wait_of("45").unwrap(), Duration::from_secs(45));
-        assert_eq!(wait_of("2.5e-3").unwrap(), Duration::from_micros(2500));
-        assert_eq!(wait_of("0").unwrap(), Duration::ZERO);
-        assert_eq!(
-            wait_of("18446744073709551615").unwrap(),
-            Duration::from_secs(u64::MAX)
+    fn a_constant_argument_cannot_use_the_fns_arguments() {
+        let item = quote::quote!(
+            fn f(&self, budget: Duration, (a, b): (u32, u32)) -> R {
+                x
+            }
         );
-    }
-
-    #[test]
-    fn bad_literal_seconds_are_errors() {
-        for (value, message) in [
-            ("-1", "cannot be negative"),
-            ("-0.0", "cannot be negative"),
-            ("1e400", "finite"),
-            ("f64::NAN", "finite"),
-            ("18446744073709551616", "too large"),
-            ("1e20", "too large"),
-            ("None", "cannot be `None`"),
+        for (args, local) in [
+            ("on = E, timeout = budget", "budget"),
+            ("on = E, attempts = a + 1", "a"),
+            ("on = E, timeout = self.timeout", "self"),
+            ("on = E, wait_max = Duration::from_secs(b)", "b"),
         ] {
-            let got = wait_of(value).unwrap_err().to_string();
-            assert!(got.contains(message), "`{value}`: {got}");
+            let got = error(args, item.clone());
+            assert!(
+                got.contains(&format!("`{local}` is an argument")),
+                "`{args}`: {got}"
+            );
+            assert!(
+                got.contains("policy = RetryPolicy::new()"),
+                "`{args}`: {got}"
+            );
+        }
+        // Paths that merely share a name are not the argument.
+        for args in [
+            "on = E, timeout = consts::budget",
+            "on = E, timeout = budget::TIMEOUT",
+            "on = E, timeout = CONFIG.budget",
+            "on = E, attempts = self::ATTEMPTS",
+        ] {
+            assert!(plan(args, item.clone()).is_ok(), "`{args}`");
         }
     }
 
     #[test]
-    fn exp_base_below_one_or_not_finite_is_an_error() {
-        let base_of = |value: &str| {
-            let args: Args = syn::parse_str(&format!("on = E, wait_exp_base = {value}")).unwrap();
-            base(args.wait_exp_base.unwrap().value)
-        };
-        // Exact: both sides are the same literal's value.
-        assert!(matches!(base_of("1"), Ok(Base::Const(b)) if b.to_bits() == 1.0_f64.to_bits()));
-        assert!(matches!(base_of("2.5"), Ok(Base::Const(b)) if b.to_bits() == 2.5_f64.to_bits()));
-        assert!(matches!(base_of("BASE"), Ok(Base::Expr(_))));
-        for value in ["0.5", "0", "-2", "f64::INFINITY", "core::f64::NAN", "1e400"] {
-            assert!(base_of(value).is_err(), "{value}");
-        }
+    fn a_policy_path_is_borrowed_unless_it_names_an_argument() {
+        let item = quote::quote!(
+            fn f(&self, policy: &RetryPolicy) -> R {
+                x
+            }
+        );
+        let borrow = |args: &str| plan(args, item.clone()).unwrap().policy.unwrap().borrow;
+        assert!(borrow("on = E, policy = POLICY"));
+        assert!(borrow("on = E, policy = config::RETRIES"));
+        assert!(!borrow("on = E, policy = policy"));
+        assert!(!borrow("on = E, policy = self.policy"));
+        assert!(!borrow("on = E, policy = RetryPolicy::new().attempts(3)"));
+    }
+
+    #[test]
+    fn fn_rules() {
+        assert!(
+            error(
+                "on = E",
+                quote::quote!(
+                    const fn f() -> R {
+                        x
+                    }
+                )
+            )
+            .contains("`const fn`")
+        );
+        assert!(
+            error(
+                "on = E",
+                quote::quote!(
+                    fn f() -> R;
+                )
+            )
+            .contains("with a body")
+        );
+        assert!(
+            error(
+                "on = E",
+                quote::quote!(
+                    fn f() -> impl F {
+                        x
+                    }
+                )
+            )
+            .contains("async fn")
+        );
+        assert!(
+            error(
+                "on = E",
+                quote::quote!(
+                    #[retry(on = E)]
+                    fn f() -> R {
+                        x
+                    }
+                )
+            )
+            .contains("twice")
+        );
+        assert!(
+            error(
+                "attempts = 2",
+                quote::quote!(
+                    fn f() -> R {
+                        x
+                    }
+                )
+            )
+            .contains("missing `on`")
+        );
     }
 }

@@ -1,23 +1,38 @@
 //! What the `#[retry]` attribute expands into. **Not public API**: nothing here is covered by
 //! semver, and any of it may change in any release.
+//!
+//! Only what the expansion calls is here. The items that a compile error can name are also
+//! re-exported (hidden) at the crate root, so that rustc's diagnostics print them by their short
+//! name rather than as `stamina::__private::..`.
 
 #![allow(missing_docs, missing_debug_implementations)]
 
-use std::marker::PhantomData;
+use std::time::Duration;
 
-pub use crate::Decision;
-pub use crate::policy::Policy;
+pub use crate::on::{Downcast, Exact, Mismatch, Probe, matched};
 pub use crate::retrying::RetryState;
-pub use core;
-pub use std::time::Duration;
 
-/// Not public API. Gives the predicate's output its expected type.
+use crate::decision::Decision;
+use crate::policy::{ConfigError, check_attempts, check_exp_base, check_timeout};
+
+/// Gives the predicate's output its expected type.
 #[inline]
 pub fn decide<D: Into<Decision>>(d: D) -> Decision {
     d.into()
 }
 
-/// Not public API. The `callable` label of a fn from the type name of an item nested in it:
+/// Calls an `on` closure (or any predicate value) with the error; the closure's parameter type
+/// comes from here, so `on = |e| e.is_transient()` needs no annotation.
+#[inline]
+#[must_use]
+pub fn predicate<E: ?Sized, D: Into<Decision>>(
+    error: &E,
+    predicate: impl FnOnce(&E) -> D,
+) -> Decision {
+    predicate(error).into()
+}
+
+/// The `callable` label of a fn from the type name of an item nested in it:
 /// `my_crate::Client::fetch::__stamina_name_probe` gives `my_crate::Client::fetch`.
 ///
 /// The body of an `async fn` or of an `async` block is a closure to `type_name`
@@ -40,68 +55,48 @@ pub fn fn_name(nested_type_name: &'static str) -> &'static str {
     name
 }
 
-/// Not public API. Type of the value the fn returns, checked to be a `Result`.
-///
-/// [`split`] is the one place where the expansion needs the fn's return type to be a `Result`,
-/// so that a fn that returns something else gets one error, this one, and nothing after it.
-#[diagnostic::on_unimplemented(
-    message = "`#[stamina::retry]` needs a fn that returns `Result<T, E>`, not `{Self}`",
-    label = "this type is not a `Result`",
-    note = "stamina retries on errors: return a `Result` (or an alias of one, like `io::Result<T>`)"
-)]
-pub trait IsResult: Sized {
-    type Ok;
-    type Err;
-    fn into_result(self) -> Result<Self::Ok, Self::Err>;
-    fn from_ok(value: Self::Ok) -> Self;
-    fn from_err(error: Self::Err) -> Self;
-}
-
-impl<T, E> IsResult for Result<T, E> {
-    type Ok = T;
-    type Err = E;
-    #[inline]
-    fn into_result(self) -> Self {
-        self
-    }
-    #[inline]
-    fn from_ok(value: T) -> Self {
-        Ok(value)
-    }
-    #[inline]
-    fn from_err(error: E) -> Self {
-        Err(error)
+/// A rule of [`RetryPolicy`](crate::RetryPolicy), applied by const evaluation to an argument of
+/// the attribute, with the rule's own text.
+#[track_caller]
+const fn or_panic<T: Copy>(value: T, check: Result<(), ConfigError>) -> T {
+    match check {
+        Ok(()) => value,
+        Err(e) => panic!("{}", e.message()),
     }
 }
 
-/// Not public API. An attempt's outcome: the value to return, or the error and the way back to
-/// the fn's return type once the call gives up.
-pub enum Outcome<R, E> {
-    Done(R),
-    Failed(E, fn(E) -> R),
+/// `attempts = ..`, checked at compile time.
+#[track_caller]
+#[must_use]
+pub const fn attempts(attempts: u32) -> u32 {
+    or_panic(attempts, check_attempts(attempts))
 }
 
-/// Not public API. Splits an attempt's outcome; the only bound on the fn's return type.
-#[inline]
-pub fn split<R, E>(outcome: R) -> Outcome<R, E>
-where
-    R: IsResult<Err = E>,
-{
-    match outcome.into_result() {
-        Ok(value) => Outcome::Done(R::from_ok(value)),
-        Err(error) => Outcome::Failed(error, R::from_err),
-    }
+/// `timeout = ..`, checked at compile time.
+#[track_caller]
+#[must_use]
+pub const fn timeout(timeout: Duration) -> Duration {
+    or_panic(timeout, check_timeout(timeout))
 }
 
-/// Not public API. Runs one attempt of a sync fn: the closure's return type is `R`, the fn's
-/// own, so that `?` and `return` in the body convert into it.
+/// `wait_exp_base = ..`, checked at compile time.
+#[track_caller]
+#[must_use]
+pub const fn wait_exp_base(base: f64) -> f64 {
+    or_panic(base, check_exp_base(base))
+}
+
+pub use crate::outcome::{IsResult, Outcome, split};
+
+/// Runs one attempt of a sync fn: the closure's return type is `R`, the fn's own, so that `?`
+/// and `return` in the body convert into it.
 #[inline]
 pub fn attempt_sync<R, F: FnOnce() -> R>(attempt: F) -> R {
     attempt()
 }
 
-/// Not public API. One attempt of an `async fn`: gives the `async` block its output type, `R`,
-/// the fn's own, so that `?` and `return` in the body convert into it.
+/// One attempt of an `async fn`: gives the `async` block its output type, `R`, the fn's own,
+/// so that `?` and `return` in the body convert into it.
 #[inline]
 pub fn attempt<R, F: core::future::Future<Output = R>>(attempt: F) -> F {
     attempt
@@ -109,11 +104,11 @@ pub fn attempt<R, F: core::future::Future<Output = R>>(attempt: F) -> F {
 
 #[cfg(feature = "tokio")]
 pin_project_lite::pin_project! {
-    /// Not public API. The backoff sleep of an `async fn`: no timer at all for a zero wait
-    /// (tokio rounds every sleep up to its 1 ms tick). The expansion awaits it in the fn's own
-    /// future, then drops the retry's guards with `RetryState::release_guards`: the same as
-    /// `RetryState::sleep_async`, whose future keeps the state's address and the wait next to
-    /// the `Sleep`, 32 bytes more in every retrying future.
+    /// The backoff sleep of an `async fn`: no timer at all for a zero wait (tokio rounds every
+    /// sleep up to its 1 ms tick). The expansion awaits it in the fn's own future, then drops the
+    /// retry's guards with `RetryState::release_guards`: the same as `RetryState::sleep_async`,
+    /// whose future keeps the state's address and the wait next to the `Sleep`, 32 bytes more in
+    /// every retrying future.
     pub struct Backoff {
         #[pin]
         sleep: Option<tokio::time::Sleep>,
@@ -136,11 +131,11 @@ impl core::future::Future for Backoff {
     }
 }
 
-/// Not public API. Without a timer, `sleep` only reports the missing feature (see [`Timer`]).
+/// Without a timer, `sleep` only reports the missing feature (see [`Timer`]).
 #[cfg(not(feature = "tokio"))]
 pub type Backoff = core::future::Ready<()>;
 
-/// Not public API. The timer that `async fn`s sleep on: tokio's, with the `tokio` feature.
+/// The timer that `async fn`s sleep on: tokio's, with the `tokio` feature.
 #[diagnostic::on_unimplemented(
     message = "`#[stamina::retry]` on an `async fn` needs the `tokio` feature of `stamina`",
     label = "the `async fn` sleeps between attempts on the tokio timer",
@@ -148,13 +143,13 @@ pub type Backoff = core::future::Ready<()>;
 )]
 pub trait Timer {}
 
-/// Not public API. See [`Timer`].
+/// See [`Timer`].
 pub struct Tokio;
 
 #[cfg(feature = "tokio")]
 impl Timer for Tokio {}
 
-/// Not public API. See [`Backoff`].
+/// See [`Backoff`].
 #[inline]
 #[must_use = "the backoff happens when awaited"]
 pub fn sleep<T: Timer>(_timer: T, wait: Duration) -> Backoff {
@@ -171,144 +166,6 @@ pub fn sleep<T: Timer>(_timer: T, wait: Duration) -> Backoff {
         let _ = wait;
         core::future::ready(())
     }
-}
-
-/// Not public API. Calls an `on` closure (or any predicate value) with the error; the closure's
-/// parameter type comes from here, so `on = |e| e.is_transient()` needs no annotation.
-#[inline]
-#[must_use]
-pub fn predicate<E: ?Sized, D: Into<Decision>>(
-    error: &E,
-    predicate: impl FnOnce(&E) -> D,
-) -> Decision {
-    predicate(error).into()
-}
-
-/// Not public API. `attempts = <const expr>`, checked at compile time.
-#[track_caller]
-#[must_use]
-pub const fn attempts(attempts: u32) -> Option<u32> {
-    assert!(
-        attempts >= 1,
-        "`attempts` must be at least 1; use `attempts = None` for no limit"
-    );
-    Some(attempts)
-}
-
-/// Not public API. `wait_exp_base = <const expr>`, checked at compile time.
-#[track_caller]
-#[must_use]
-pub const fn wait_exp_base(base: f64) -> f64 {
-    // NaN fails the first comparison.
-    assert!(
-        base >= 1.0 && base < f64::INFINITY,
-        "`wait_exp_base` must be a finite number of at least 1"
-    );
-    base
-}
-
-/// Not public API. A probe for `on = SomeType`: does the error match `On`? The expansion calls
-/// `__private::matched((&&Probe::<On, E>::new(error)).stamina_matches())`, and autoref picks the
-/// first impl that applies: the error is `On` itself (`Exact`, on `&&Probe`), a type-erased error
-/// that may hold an `On` (`Downcast`, on `&Probe`), or neither (`Mismatch`, on `Probe`, whose
-/// result fails to compile in `matched` with a message that names both types).
-pub struct Probe<'e, On, E: ?Sized>(pub &'e E, pub PhantomData<fn() -> On>);
-
-impl<'e, On, E: ?Sized> Probe<'e, On, E> {
-    #[inline]
-    pub fn new(error: &'e E) -> Self {
-        Probe(error, PhantomData)
-    }
-}
-
-pub trait Exact {
-    fn stamina_matches(&self) -> bool;
-}
-
-impl<T> Exact for &&Probe<'_, T, T> {
-    #[inline]
-    fn stamina_matches(&self) -> bool {
-        true
-    }
-}
-
-pub trait Downcast {
-    fn stamina_matches(&self) -> bool;
-}
-
-macro_rules! downcast {
-    ($($ty:ty),*) => {$(
-        impl<On: std::error::Error + 'static> Downcast for &Probe<'_, On, $ty> {
-            #[inline]
-            fn stamina_matches(&self) -> bool {
-                self.0.downcast_ref::<On>().is_some()
-            }
-        }
-    )*};
-}
-
-downcast!(
-    Box<dyn std::error::Error + Send + Sync>,
-    Box<dyn std::error::Error + Send>,
-    Box<dyn std::error::Error>
-);
-
-#[cfg(feature = "anyhow")]
-impl<On> Downcast for &Probe<'_, On, anyhow::Error>
-where
-    On: std::fmt::Display + std::fmt::Debug + Send + Sync + 'static,
-{
-    #[inline]
-    fn stamina_matches(&self) -> bool {
-        self.0.downcast_ref::<On>().is_some()
-    }
-}
-
-pub trait Mismatch<On, E: ?Sized> {
-    fn stamina_matches(&self) -> Mismatched<On, E>;
-}
-
-impl<On, E: ?Sized> Mismatch<On, E> for Probe<'_, On, E> {
-    #[inline]
-    fn stamina_matches(&self) -> Mismatched<On, E> {
-        Mismatched(PhantomData)
-    }
-}
-
-pub struct Mismatched<On, E: ?Sized>(PhantomData<MismatchedTypes<On, E>>);
-
-type MismatchedTypes<On, E> = fn() -> (On, Box<E>);
-
-/// Not public API. The error type of the fn cannot hold an `On`.
-#[diagnostic::on_unimplemented(
-    message = "`on = {On}` cannot match errors of type `{Self}`",
-    label = "the fn's error type is `{Self}`",
-    note = "a type in `on` matches an error of exactly that type, or a `Box<dyn Error + ..>` (or `anyhow::Error` with the `anyhow` feature) that holds one",
-    note = "to decide on something else, pass a predicate: a closure `|e: &{Self}| ...` or the path of a `fn(&{Self}) -> bool`"
-)]
-pub trait CanHold<On> {}
-
-pub trait MatchOutcome {
-    fn get(self) -> bool;
-}
-
-impl MatchOutcome for bool {
-    #[inline]
-    fn get(self) -> bool {
-        self
-    }
-}
-
-impl<On, E: ?Sized + CanHold<On>> MatchOutcome for Mismatched<On, E> {
-    fn get(self) -> bool {
-        false
-    }
-}
-
-/// Not public API. The outcome of a `Probe`.
-#[inline]
-pub fn matched(outcome: impl MatchOutcome) -> bool {
-    outcome.get()
 }
 
 #[cfg(test)]

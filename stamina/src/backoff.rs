@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::policy::Policy;
+use crate::policy::RetryPolicy;
 
 const NANOS_PER_SEC: f64 = 1e9;
 
@@ -32,7 +32,7 @@ fn from_nanos(ns: f64) -> Duration {
 }
 
 /// `wait_initial * wait_exp_base^(n - 1)` in nanoseconds; may be infinite or NaN.
-fn exponential_ns(policy: &Policy, n: u32) -> f64 {
+fn exponential_ns(policy: &RetryPolicy, n: u32) -> f64 {
     let exp = n.saturating_sub(1);
     let factor = match i32::try_from(exp) {
         Ok(exp) => policy.wait_exp_base.powi(exp),
@@ -42,7 +42,7 @@ fn exponential_ns(policy: &Policy, n: u32) -> f64 {
 }
 
 /// The wait after failed attempt `n` without jitter: stamina's `Attempt.next_wait`.
-pub(crate) fn lower_bound(policy: &Policy, n: u32) -> Duration {
+pub(crate) fn lower_bound(policy: &RetryPolicy, n: u32) -> Duration {
     let exp = exponential_ns(policy, n);
     // NaN fails the comparison and lands on `wait_max`.
     if exp < nanos(policy.wait_max) {
@@ -56,7 +56,7 @@ pub(crate) fn lower_bound(policy: &Policy, n: u32) -> Duration {
 ///
 /// `unit_jitter` is only called when the jitter can matter: not once the exponential part has
 /// reached the cap, and not with a zero `wait_jitter`.
-pub(crate) fn wait(policy: &Policy, n: u32, unit_jitter: impl FnOnce() -> f64) -> Duration {
+pub(crate) fn wait(policy: &RetryPolicy, n: u32, unit_jitter: impl FnOnce() -> f64) -> Duration {
     let exp = exponential_ns(policy, n);
     let max = nanos(policy.wait_max);
     // NaN and infinity fail the comparison and land on `wait_max`.
@@ -77,17 +77,12 @@ pub(crate) fn wait(policy: &Policy, n: u32, unit_jitter: impl FnOnce() -> f64) -
     }
 }
 
-/// A uniform draw from `[0, 1)` from the thread's RNG, seeded from the OS: fresh per call.
-pub(crate) fn unit_jitter() -> f64 {
-    rand::random::<f64>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn policy() -> Policy {
-        Policy::new()
+    fn policy() -> RetryPolicy {
+        RetryPolicy::new()
     }
 
     fn secs(s: f64) -> Duration {
@@ -144,7 +139,7 @@ mod tests {
     #[test]
     fn overflowing_exponent_saturates_to_wait_max() {
         for n in [1025, 1100, 2000, 10_000, u32::MAX / 2, u32::MAX] {
-            assert_eq!(wait(&policy(), n, rand::random), secs(5.0), "n = {n}");
+            assert_eq!(wait(&policy(), n, crate::rng::unit), secs(5.0), "n = {n}");
             assert_eq!(lower_bound(&policy(), n), secs(5.0), "n = {n}");
         }
     }
@@ -154,7 +149,7 @@ mod tests {
         // stamina, verified: initial 3, max 1 gives 1, 1, 1.
         let p = policy().wait_initial(secs(3.0)).wait_max(secs(1.0));
         for n in 1..=3 {
-            assert_eq!(wait(&p, n, rand::random), secs(1.0));
+            assert_eq!(wait(&p, n, crate::rng::unit), secs(1.0));
         }
     }
 
@@ -197,7 +192,7 @@ mod tests {
         let p = policy();
         for n in 1..=10_000 {
             let lower = lower_bound(&p, n);
-            let w = wait(&p, n, unit_jitter);
+            let w = wait(&p, n, crate::rng::unit);
             assert!(w >= lower, "n = {n}: {w:?} < {lower:?}");
             assert!(w <= p.wait_max, "n = {n}: {w:?}");
             assert!(w <= lower + p.wait_jitter, "n = {n}: {w:?}");
@@ -212,7 +207,7 @@ mod tests {
         let mut buckets = [0u32; 10];
         let mut sum = 0.0;
         for _ in 0..20_000 {
-            let w = wait(&p, 1, unit_jitter).as_secs_f64();
+            let w = wait(&p, 1, crate::rng::unit).as_secs_f64();
             assert!((0.1..1.1).contains(&w), "{w}");
             sum += w;
             buckets[((w - 0.1) * 10.0) as usize] += 1;
@@ -229,8 +224,9 @@ mod tests {
 
     #[test]
     fn jitter_differs_between_calls() {
-        let draws: std::collections::HashSet<_> =
-            (0..100).map(|_| wait(&policy(), 1, unit_jitter)).collect();
+        let draws: std::collections::HashSet<_> = (0..100)
+            .map(|_| wait(&policy(), 1, crate::rng::unit))
+            .collect();
         assert!(
             draws.len() > 90,
             "only {} distinct waits in 100",

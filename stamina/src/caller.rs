@@ -1,17 +1,38 @@
-//! Retrying without the attribute: [`RetryingCaller`], [`BoundRetryingCaller`] and the
-//! explicit loop, [`RetryContext`].
+//! Retrying closures without the attribute: [`RetryingCaller`] and [`BoundRetryingCaller`].
 
 use std::borrow::Cow;
 use std::fmt;
 #[cfg(feature = "tokio")]
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Decision;
-use crate::policy::{ConfigError, Policy, check_exp_base};
+use crate::context::RetryContext;
+use crate::decision::Decision;
+use crate::policy::{ConfigError, RetryPolicy, policy_setters};
 use crate::retrying::RetryState;
+
+/// The setters of [`RetryPolicy`], for a type that holds one at `self.$path`.
+macro_rules! forward_setters {
+    ($path:tt $($kind:ident $name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(forward_setters!(@ $path $kind $name($($arg: $ty),*));)*
+    };
+    (@ [$($path:ident).+] const $name:ident($($arg:ident: $ty:ty),*)) => {
+        #[doc = concat!("[`RetryPolicy::", stringify!($name), "`], for this caller.")]
+        #[must_use]
+        pub const fn $name(mut self, $($arg: $ty),*) -> Self {
+            self.$($path).+ = self.$($path).+.$name($($arg),*);
+            self
+        }
+    };
+    (@ [$($path:ident).+] try $name:ident($($arg:ident: $ty:ty),*)) => {
+        #[doc = concat!("[`RetryPolicy::", stringify!($name), "`], for this caller.")]
+        pub fn $name(mut self, $($arg: $ty),*) -> Result<Self, ConfigError> {
+            self.$($path).+ = self.$($path).+.$name($($arg),*)?;
+            Ok(self)
+        }
+    };
+}
 
 /// The loop of `call_async` and `call_async_mut`, which differ only in the bound on `op`.
 #[cfg(feature = "tokio")]
@@ -67,7 +88,7 @@ macro_rules! retry_async {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryingCaller {
-    policy: Policy,
+    policy: RetryPolicy,
     name: Option<Name>,
 }
 
@@ -97,96 +118,35 @@ impl RetryingCaller {
     /// A caller with stamina's defaults.
     #[must_use]
     pub const fn new() -> Self {
-        RetryingCaller {
-            policy: Policy::DEFAULT,
-            name: None,
-        }
+        Self::from_policy(RetryPolicy::DEFAULT)
     }
 
-    /// At most `attempts` attempts in all, the first included (default 10). Like stamina, 0
-    /// means one attempt; [`try_attempts`](Self::try_attempts) reports it as an error instead.
+    /// A caller with this policy.
     #[must_use]
-    pub const fn attempts(mut self, attempts: u32) -> Self {
-        self.policy = self.policy.attempts(Some(attempts));
+    pub const fn from_policy(policy: RetryPolicy) -> Self {
+        RetryingCaller { policy, name: None }
+    }
+
+    /// The policy, to change it as a whole: `caller.policy(RetryPolicy::new().attempts(3))`.
+    #[must_use]
+    pub const fn policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
-    /// Like [`attempts`](Self::attempts), but 0 is an error.
-    pub fn try_attempts(self, attempts: u32) -> Result<Self, ConfigError> {
-        if attempts == 0 {
-            Err(ConfigError::ZeroAttempts)
-        } else {
-            Ok(self.attempts(attempts))
-        }
-    }
+    policy_setters!(forward_setters policy);
 
-    /// No limit on the number of attempts. Without a timeout either, the call retries until `on`
-    /// declines: use that for loops that must never give up, and nowhere else.
-    #[must_use]
-    pub const fn no_attempt_limit(mut self) -> Self {
-        self.policy = self.policy.attempts(None);
-        self
-    }
-
-    /// Gives up once `timeout` has passed since the first attempt began (default 45 s).
-    ///
-    /// The time is checked after each failure that `on` wants to retry: it never interrupts an
-    /// attempt or shortens a sleep, so a call can overrun it by one wait and one attempt, as in
-    /// stamina. A zero timeout means no retries at all. It is measured on the coarse monotonic
-    /// clock, exact to within one tick of it (1 to 4 ms on Linux).
-    #[must_use]
-    pub const fn timeout(mut self, timeout: Duration) -> Self {
-        self.policy = self.policy.timeout(Some(timeout));
-        self
-    }
-
-    /// No time limit.
-    #[must_use]
-    pub const fn no_timeout(mut self) -> Self {
-        self.policy = self.policy.timeout(None);
-        self
-    }
-
-    /// The wait after the first failure, before jitter (default 0.1 s).
-    #[must_use]
-    pub const fn wait_initial(mut self, wait: Duration) -> Self {
-        self.policy = self.policy.wait_initial(wait);
-        self
-    }
-
-    /// The cap on every computed wait, jitter included (default 5 s). A cap below `wait_initial`
-    /// makes every wait equal to it, as in stamina.
-    #[must_use]
-    pub const fn wait_max(mut self, wait: Duration) -> Self {
-        self.policy = self.policy.wait_max(wait);
-        self
-    }
-
-    /// The upper bound of the uniform jitter added to each computed wait (default 1 s).
-    #[must_use]
-    pub const fn wait_jitter(mut self, wait: Duration) -> Self {
-        self.policy = self.policy.wait_jitter(wait);
-        self
-    }
-
-    /// The base of the exponential backoff (default 2).
-    ///
-    /// The formula is applied as written for any value: a base below 1 makes the waits shrink,
-    /// a negative one makes some of them zero, and NaN or infinity make every wait `wait_max`.
-    /// [`try_wait_exp_base`](Self::try_wait_exp_base) and [`validate`](Self::validate) report
-    /// such values as errors instead.
+    /// [`RetryPolicy::wait_exp_base`], for this caller.
     #[must_use]
     pub fn wait_exp_base(mut self, base: impl Into<f64>) -> Self {
         self.policy = self.policy.wait_exp_base(base.into());
         self
     }
 
-    /// Like [`wait_exp_base`](Self::wait_exp_base), but a base below 1, NaN or infinite is an
-    /// error.
-    pub fn try_wait_exp_base(self, base: impl Into<f64>) -> Result<Self, ConfigError> {
-        let base = base.into();
-        check_exp_base(base)?;
-        Ok(self.wait_exp_base(base))
+    /// [`RetryPolicy::try_wait_exp_base`], for this caller.
+    pub fn try_wait_exp_base(mut self, base: impl Into<f64>) -> Result<Self, ConfigError> {
+        self.policy = self.policy.try_wait_exp_base(base.into())?;
+        Ok(self)
     }
 
     /// The `callable` label in hooks, logs and metrics. Without it, a call is labelled with the
@@ -201,22 +161,27 @@ impl RetryingCaller {
         self
     }
 
-    /// Checks the configuration: `attempts(0)` and a `wait_exp_base` below 1, NaN or infinite
-    /// are errors.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the configuration: see [`RetryPolicy::validate`].
+    pub const fn validate(&self) -> Result<(), ConfigError> {
         self.policy.validate()
+    }
+
+    /// The policy.
+    #[must_use]
+    pub const fn get_policy(&self) -> &RetryPolicy {
+        &self.policy
     }
 
     /// The attempt limit, if any.
     #[must_use]
     pub const fn get_attempts(&self) -> Option<u32> {
-        self.policy.attempts
+        self.policy.get_attempts()
     }
 
     /// The timeout, if any.
     #[must_use]
     pub const fn get_timeout(&self) -> Option<Duration> {
-        self.policy.timeout
+        self.policy.get_timeout()
     }
 
     /// The `callable` label set with [`name`](Self::name), if any.
@@ -374,16 +339,15 @@ impl RetryingCaller {
         P: FnMut(&E) -> D,
         D: Into<Decision>,
     {
-        RetryContext {
-            state: RetryState::new(&self.policy),
-            name: self.label(CONTEXT_BLOCK),
-            on,
-            _error: PhantomData,
-        }
+        RetryContext::new(&self.policy, on).name(self.label(crate::context::CONTEXT_BLOCK))
     }
 }
 
-const CONTEXT_BLOCK: &str = "<context block>";
+impl From<RetryPolicy> for RetryingCaller {
+    fn from(policy: RetryPolicy) -> Self {
+        Self::from_policy(policy)
+    }
+}
 
 /// A [`RetryingCaller`] with its `on` bound: stamina's `BoundRetryingCaller`.
 ///
@@ -411,6 +375,8 @@ impl<P> BoundRetryingCaller<P> {
     pub fn caller(&self) -> &RetryingCaller {
         &self.caller
     }
+
+    policy_setters!(forward_setters caller.policy);
 
     /// [`RetryingCaller::call`] with the bound `on`.
     pub fn call<T, E, D>(&self, op: impl FnMut() -> Result<T, E>) -> Result<T, E>
@@ -455,113 +421,5 @@ impl<P> BoundRetryingCaller<P> {
         D: Into<Decision>,
     {
         self.caller.context(&self.on)
-    }
-}
-
-/// An explicit retry loop, for code that cannot be a closure: stamina's `retry_context`.
-///
-/// It is the same state machine that `#[retry]` expands into. Each turn of the loop begins with
-/// [`attempt`](Self::attempt), which reports stamina's [`Attempt`] (`num` and `next_wait`);
-/// an error goes to [`backoff`](Self::backoff) (or [`backoff_async`](Self::backoff_async)),
-/// which gives the error back, unchanged, when the call gives up, and otherwise sleeps.
-///
-/// ```
-/// use std::io;
-/// use stamina::RetryingCaller;
-///
-/// fn connect(attempt: u32) -> io::Result<&'static str> {
-///     if attempt < 3 { Err(io::ErrorKind::ConnectionRefused.into()) } else { Ok("connected") }
-/// }
-///
-/// # let _instant = stamina::testing::set_testing(true, 5, false);
-/// let caller = RetryingCaller::new().attempts(5);
-/// let mut retry = caller.context(|e: &io::Error| e.kind() == io::ErrorKind::ConnectionRefused);
-/// let conn = loop {
-///     let attempt = retry.attempt();
-///     match connect(attempt.num) {
-///         Ok(conn) => break conn,
-///         Err(e) => retry.backoff(e)?,
-///     }
-/// };
-/// assert_eq!(conn, "connected");
-/// # Ok::<(), io::Error>(())
-/// ```
-pub struct RetryContext<'c, E, P> {
-    state: RetryState<'c>,
-    name: &'c str,
-    on: P,
-    _error: PhantomData<fn(&E)>,
-}
-
-impl<E, P> fmt::Debug for RetryContext<'_, E, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryContext")
-            .field("state", &self.state)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// One attempt of an explicit retry loop: stamina's `Attempt`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Attempt {
-    /// The attempt's number, from 1.
-    pub num: u32,
-    /// The jitter-less lower bound of the wait that follows if this attempt fails:
-    /// `min(wait_max, wait_initial * wait_exp_base^(num - 1))`. Zero in testing mode and when
-    /// inactive. It does not know whether a retry will follow, nor what a predicate's
-    /// [`Decision::RetryAfter`] will ask for.
-    pub next_wait: Duration,
-}
-
-impl<E, P> RetryContext<'_, E, P> {
-    /// Begins the next attempt (the first, on the first call).
-    pub fn attempt(&mut self) -> Attempt {
-        self.state.release_guards();
-        Attempt {
-            num: self.state.attempt_num(),
-            next_wait: self.state.next_wait(),
-        }
-    }
-
-    /// Handles a failed attempt's error: `Err(error)`, unchanged, if the call gives up, else
-    /// sleeps the thread for the backoff and returns `Ok(())`.
-    pub fn backoff<D>(&mut self, error: E) -> Result<(), E>
-    where
-        P: FnMut(&E) -> D,
-        D: Into<Decision>,
-        E: fmt::Debug,
-    {
-        let wait = self.decide(error)?;
-        self.state.sleep(wait);
-        Ok(())
-    }
-
-    /// Handles a failed attempt's error: `Err(error)`, unchanged, if the call gives up, else
-    /// sleeps on the tokio timer for the backoff and returns `Ok(())`.
-    #[cfg(feature = "tokio")]
-    pub async fn backoff_async<D>(&mut self, error: E) -> Result<(), E>
-    where
-        P: FnMut(&E) -> D,
-        D: Into<Decision>,
-        E: fmt::Debug,
-    {
-        let wait = self.decide(error)?;
-        self.state.sleep_async(wait).await;
-        Ok(())
-    }
-
-    /// Handles a failed attempt's error without sleeping: `Err(error)`, unchanged, if the call
-    /// gives up, else the wait before the next attempt, for a loop that sleeps on its own timer.
-    /// The hooks' guards live until the next [`attempt`](Self::attempt).
-    pub fn decide<D>(&mut self, error: E) -> Result<Duration, E>
-    where
-        P: FnMut(&E) -> D,
-        D: Into<Decision>,
-        E: fmt::Debug,
-    {
-        let on = &mut self.on;
-        self.state.failed(error, |e| on(e).into(), || self.name)
     }
 }

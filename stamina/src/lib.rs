@@ -61,25 +61,41 @@
 //!
 //! [stamina]: https://github.com/hynek/stamina
 #![doc(test(attr(deny(warnings))))]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
 mod caller;
 mod clock;
-mod config;
+mod context;
 mod decision;
 pub mod instrumentation;
+mod on;
+mod outcome;
 mod policy;
 mod retrying;
+mod rng;
+mod switches;
 pub mod testing;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use caller::{Attempt, BoundRetryingCaller, RetryContext, RetryingCaller};
-pub use config::{Switches, is_active, is_testing, set_active, set_testing};
+pub use caller::{BoundRetryingCaller, RetryingCaller};
+pub use context::{Attempt, RetryContext};
 pub use decision::Decision;
-pub use policy::ConfigError;
+pub use policy::{ConfigError, RetryPolicy};
+pub use switches::{Switches, is_active, is_testing, set_active, set_testing};
 
 #[cfg(feature = "macros")]
+#[doc = include_str!("retry.md")]
 pub use stamina_macros::retry;
+
+// The expansion's items that a compile error can name, under a short name: rustc prints items
+// reachable only through a hidden module with its full path (`stamina::__private::IsResult`), and
+// these by their name alone. Not public API.
+#[doc(hidden)]
+pub use __private::{Timer, decide, predicate};
+#[doc(hidden)]
+pub use on::{CanHold, MatchOutcome, Mismatched, matched};
+#[doc(hidden)]
+pub use outcome::{IsResult, split};

@@ -1,27 +1,97 @@
-//! The validated configuration of a retrying call: its limits and its backoff.
+//! The one configuration of a retrying call: [`RetryPolicy`], and [`ConfigError`] for the values
+//! it refuses.
+//!
+//! Every value option lives here once: the `#[retry]` attribute writes a `RetryPolicy` (its value
+//! arguments are this type's setters, by name), [`RetryingCaller`](crate::RetryingCaller) holds
+//! one and forwards these setters, and the explicit loop reads it. A rule on a value (`attempts`
+//! at least 1, a finite `wait_exp_base` of at least 1) is written once, in the `check_*` fns
+//! below, and its text once, in [`ConfigError`]: the attribute runs the same checks at compile
+//! time.
 
 use std::time::Duration;
 
 /// An invalid retry configuration, as the checked forms report it.
 ///
-/// The chaining setters of [`RetryingCaller`](crate::RetryingCaller) never fail: each documents
-/// what it does with an out-of-range value. [`RetryingCaller::validate`](crate::RetryingCaller::validate)
-/// and the `try_*` setters report such values as this error instead.
-#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+/// The plain setters of [`RetryPolicy`] and [`RetryingCaller`](crate::RetryingCaller) never fail:
+/// each documents what it does with an out-of-range value, as stamina does. The `try_*` setters
+/// and [`RetryPolicy::validate`] report such values as this error instead, and so does the
+/// attribute, at compile time.
+#[derive(Clone, Copy, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// `attempts` was 0.
-    #[error("`attempts` must be at least 1; use `no_attempt_limit()` for no limit")]
+    #[error("{}", Self::ZERO_ATTEMPTS)]
     ZeroAttempts,
+    /// `timeout` was zero, which allows no retry at all.
+    #[error("{}", Self::ZERO_TIMEOUT)]
+    ZeroTimeout,
     /// `wait_exp_base` was below 1, NaN or infinite.
-    #[error("`wait_exp_base` must be a finite number of at least 1, got {0}")]
+    #[error("{message} (got {0})", message = Self::INVALID_EXP_BASE)]
     InvalidExpBase(f64),
 }
 
-/// The limits and the backoff of a retrying call. `const`-constructible, so that the `#[retry]`
-/// attribute can keep its configuration in a `static`.
+impl ConfigError {
+    const ZERO_ATTEMPTS: &'static str = "`attempts` must be at least 1 (one attempt, no retries: `attempts = 1`; `None` is no limit at all)";
+    const ZERO_TIMEOUT: &'static str = "a `timeout` of zero allows no retry at all (one attempt: `attempts = 1`; no time limit: `timeout = None`)";
+    const INVALID_EXP_BASE: &'static str = "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `wait_exp_base = 1`)";
+
+    /// The rule that was broken, and its fix: the error's text without the offending value.
+    #[must_use]
+    pub const fn message(&self) -> &'static str {
+        match self {
+            ConfigError::ZeroAttempts => Self::ZERO_ATTEMPTS,
+            ConfigError::ZeroTimeout => Self::ZERO_TIMEOUT,
+            ConfigError::InvalidExpBase(_) => Self::INVALID_EXP_BASE,
+        }
+    }
+}
+
+/// Equal when the same rule is broken by the same value, bit for bit: an invalid base of NaN
+/// equals itself.
+impl PartialEq for ConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ConfigError::InvalidExpBase(a), ConfigError::InvalidExpBase(b)) => {
+                a.to_bits() == b.to_bits()
+            }
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for ConfigError {}
+
+/// The configuration of a retrying call: its limits, its backoff and its modes.
+///
+/// `const`-constructible, so that a policy can be a `const` or a `static` that several fns
+/// share (`#[retry(policy = DB_RETRIES, on = ..)]`), and `Copy`. The setters chain and never
+/// fail: each says what it does with an out-of-range value; the `try_*` setters and
+/// [`validate`](Self::validate) report such values instead. With the `serde` feature a policy
+/// deserializes from a service's own configuration file (see [`RetryPolicy`'s `Deserialize`
+/// impl](#impl-Deserialize<'de>-for-RetryPolicy)).
+///
+/// ```
+/// use std::time::Duration;
+/// use stamina::RetryPolicy;
+///
+/// static DB_RETRIES: RetryPolicy = RetryPolicy::new()
+///     .attempts(5)
+///     .timeout(Duration::from_secs(10))
+///     .wait_initial(Duration::from_millis(50));
+///
+/// #[stamina::retry(policy = DB_RETRIES, on = std::io::Error)]
+/// fn load(path: &str) -> std::io::Result<String> {
+///     std::fs::read_to_string(path)
+/// }
+/// # let _off = stamina::testing::set_active(false);
+/// # assert!(load("/nonexistent").is_err());
+/// assert_eq!(DB_RETRIES.get_attempts(), Some(5));
+/// ```
+///
+/// The defaults are stamina's: 10 attempts, 45 s in all, waits from 0.1 s doubling up to 5 s,
+/// each with up to 1 s of jitter.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Policy {
+pub struct RetryPolicy {
     pub(crate) attempts: Option<u32>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) wait_initial: Duration,
@@ -30,15 +100,15 @@ pub struct Policy {
     pub(crate) wait_exp_base: f64,
 }
 
-impl Default for Policy {
+impl Default for RetryPolicy {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Policy {
+impl RetryPolicy {
     /// stamina's defaults: 10 attempts, 45 s, 0.1 s initial wait, 5 s cap, 1 s jitter, base 2.
-    pub const DEFAULT: Policy = Policy {
+    pub const DEFAULT: RetryPolicy = RetryPolicy {
         attempts: Some(10),
         timeout: Some(Duration::from_secs(45)),
         wait_initial: Duration::from_millis(100),
@@ -53,47 +123,152 @@ impl Policy {
         Self::DEFAULT
     }
 
-    /// At most `attempts` attempts in all, the first included; `None` for no limit. `Some(0)`
-    /// behaves as `Some(1)`, as in stamina.
+    /// At most `attempts` attempts in all, the first included (default 10). Like stamina, 0
+    /// means one attempt; [`try_attempts`](Self::try_attempts) reports it as an error instead.
     #[must_use]
-    pub const fn attempts(mut self, attempts: Option<u32>) -> Self {
-        self.attempts = attempts;
+    pub const fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = Some(attempts);
         self
     }
 
-    /// Give up once this much time has passed since the first attempt began; `None` for no limit.
+    /// Like [`attempts`](Self::attempts), but 0 is an error.
+    pub const fn try_attempts(self, attempts: u32) -> Result<Self, ConfigError> {
+        match check_attempts(attempts) {
+            Ok(()) => Ok(self.attempts(attempts)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// No limit on the number of attempts. Without a timeout either, a call retries until `on`
+    /// declines: right for loops that must never give up, and nowhere else.
     #[must_use]
-    pub const fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
+    pub const fn no_attempt_limit(mut self) -> Self {
+        self.attempts = None;
         self
     }
 
-    /// The backoff after the first failure, before jitter.
+    /// Gives up once `timeout` has passed since the first attempt began (default 45 s).
+    ///
+    /// It is checked after each failure that `on` wants to retry: it never interrupts an
+    /// attempt or shortens a wait, so a call can overrun it by one wait and one attempt, as in
+    /// stamina. A zero timeout allows no retry at all;
+    /// [`try_timeout`](Self::try_timeout) reports it as an error instead.
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Like [`timeout`](Self::timeout), but zero is an error.
+    pub const fn try_timeout(self, timeout: Duration) -> Result<Self, ConfigError> {
+        match check_timeout(timeout) {
+            Ok(()) => Ok(self.timeout(timeout)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// No time limit.
+    #[must_use]
+    pub const fn no_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    /// The wait after the first failure, before jitter (default 0.1 s). Zero makes every
+    /// computed wait its jitter alone.
     #[must_use]
     pub const fn wait_initial(mut self, wait: Duration) -> Self {
         self.wait_initial = wait;
         self
     }
 
-    /// The cap on every computed backoff, jitter included.
+    /// The cap on every computed wait, jitter included (default 5 s). A cap below
+    /// `wait_initial` makes every wait equal to it, as in stamina.
     #[must_use]
     pub const fn wait_max(mut self, wait: Duration) -> Self {
         self.wait_max = wait;
         self
     }
 
-    /// The upper bound of the uniform jitter added to each computed backoff.
+    /// The upper bound of the uniform jitter added to each computed wait (default 1 s).
     #[must_use]
     pub const fn wait_jitter(mut self, wait: Duration) -> Self {
         self.wait_jitter = wait;
         self
     }
 
-    /// The base of the exponential backoff.
+    /// The base of the exponential backoff (default 2).
+    ///
+    /// The formula is applied as written for any value: a base below 1 makes the waits shrink,
+    /// a negative one makes some of them zero; NaN or infinity make the first wait
+    /// `wait_initial` and every later one `wait_max`.
+    /// [`try_wait_exp_base`](Self::try_wait_exp_base) and [`validate`](Self::validate) report
+    /// such values as errors instead.
     #[must_use]
     pub const fn wait_exp_base(mut self, base: f64) -> Self {
         self.wait_exp_base = base;
         self
+    }
+
+    /// Like [`wait_exp_base`](Self::wait_exp_base), but a base below 1, NaN or infinite is an
+    /// error.
+    pub const fn try_wait_exp_base(self, base: f64) -> Result<Self, ConfigError> {
+        match check_exp_base(base) {
+            Ok(()) => Ok(self.wait_exp_base(base)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks the configuration: `attempts(0)`, a zero timeout and a `wait_exp_base` below 1,
+    /// NaN or infinite are errors.
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(attempts) = self.attempts {
+            if let Err(e) = check_attempts(attempts) {
+                return Err(e);
+            }
+        }
+        if let Some(timeout) = self.timeout {
+            if let Err(e) = check_timeout(timeout) {
+                return Err(e);
+            }
+        }
+        check_exp_base(self.wait_exp_base)
+    }
+
+    /// The attempt limit, if any.
+    #[must_use]
+    pub const fn get_attempts(&self) -> Option<u32> {
+        self.attempts
+    }
+
+    /// The timeout, if any.
+    #[must_use]
+    pub const fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The wait after the first failure, before jitter.
+    #[must_use]
+    pub const fn get_wait_initial(&self) -> Duration {
+        self.wait_initial
+    }
+
+    /// The cap on every computed wait.
+    #[must_use]
+    pub const fn get_wait_max(&self) -> Duration {
+        self.wait_max
+    }
+
+    /// The upper bound of the jitter.
+    #[must_use]
+    pub const fn get_wait_jitter(&self) -> Duration {
+        self.wait_jitter
+    }
+
+    /// The base of the exponential backoff.
+    #[must_use]
+    pub const fn get_wait_exp_base(&self) -> f64 {
+        self.wait_exp_base
     }
 
     /// The attempt limit as it applies: `Some(0)` is one attempt.
@@ -101,21 +276,102 @@ impl Policy {
     pub(crate) fn attempt_limit(&self) -> Option<u32> {
         self.attempts.map(|a| a.max(1))
     }
+}
 
-    /// Checks the configuration.
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.attempts == Some(0) {
-            return Err(ConfigError::ZeroAttempts);
-        }
-        check_exp_base(self.wait_exp_base)
+/// `attempts` is at least 1.
+pub(crate) const fn check_attempts(attempts: u32) -> Result<(), ConfigError> {
+    if attempts == 0 {
+        Err(ConfigError::ZeroAttempts)
+    } else {
+        Ok(())
     }
 }
 
-pub(crate) fn check_exp_base(base: f64) -> Result<(), ConfigError> {
-    // NaN fails every comparison, so it fails this one.
-    let at_least_one = base >= 1.0;
-    if !at_least_one || base.is_infinite() {
-        return Err(ConfigError::InvalidExpBase(base));
+/// A timeout is not zero.
+pub(crate) const fn check_timeout(timeout: Duration) -> Result<(), ConfigError> {
+    if timeout.is_zero() {
+        Err(ConfigError::ZeroTimeout)
+    } else {
+        Ok(())
     }
-    Ok(())
+}
+
+/// `wait_exp_base` is a finite number of at least 1.
+pub(crate) const fn check_exp_base(base: f64) -> Result<(), ConfigError> {
+    // NaN fails every comparison, so it fails this one.
+    if base >= 1.0 && base < f64::INFINITY {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidExpBase(base))
+    }
+}
+
+/// Calls `$m!` with `[extra tokens]`, then every setter that [`RetryingCaller`](crate::RetryingCaller) and
+/// [`BoundRetryingCaller`](crate::BoundRetryingCaller) forward to their policy, so that a new
+/// option is one setter above and one line here. `const` setters take their arguments as
+/// written; `try` setters return `Result<Self, ConfigError>`.
+macro_rules! policy_setters {
+    ($m:ident $($extra:tt)*) => {
+        $m! {
+            [$($extra)*]
+            const attempts(attempts: u32);
+            try try_attempts(attempts: u32);
+            const no_attempt_limit();
+            const timeout(timeout: Duration);
+            try try_timeout(timeout: Duration);
+            const no_timeout();
+            const wait_initial(wait: Duration);
+            const wait_max(wait: Duration);
+            const wait_jitter(wait: Duration);
+        }
+    };
+}
+pub(crate) use policy_setters;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checked_forms_report_each_rule() {
+        let p = RetryPolicy::new();
+        assert_eq!(p.try_attempts(0), Err(ConfigError::ZeroAttempts));
+        assert_eq!(p.try_attempts(1).map(|p| p.get_attempts()), Ok(Some(1)));
+        assert_eq!(p.try_timeout(Duration::ZERO), Err(ConfigError::ZeroTimeout));
+        assert_eq!(
+            p.try_wait_exp_base(0.5),
+            Err(ConfigError::InvalidExpBase(0.5))
+        );
+        assert_eq!(p.validate(), Ok(()));
+        assert_eq!(p.attempts(0).validate(), Err(ConfigError::ZeroAttempts));
+        assert_eq!(p.no_attempt_limit().no_timeout().validate(), Ok(()));
+    }
+
+    #[test]
+    fn an_invalid_base_of_nan_equals_itself() {
+        assert_eq!(
+            ConfigError::InvalidExpBase(f64::NAN),
+            ConfigError::InvalidExpBase(f64::NAN)
+        );
+        assert_ne!(
+            ConfigError::InvalidExpBase(1.0),
+            ConfigError::InvalidExpBase(0.5)
+        );
+        assert_ne!(ConfigError::ZeroAttempts, ConfigError::ZeroTimeout);
+        for base in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.99, -2.0] {
+            assert!(check_exp_base(base).is_err(), "{base}");
+        }
+    }
+
+    #[test]
+    fn messages_name_the_fix_and_not_the_opposite() {
+        let zero = ConfigError::ZeroAttempts.to_string();
+        // `None` is no limit: the opposite of one attempt, never the suggested fix.
+        assert!(zero.contains("`attempts = 1`"), "{zero}");
+        assert!(!zero.contains("no_attempt_limit"), "{zero}");
+        assert_eq!(
+            ConfigError::InvalidExpBase(0.5).to_string(),
+            format!("{} (got 0.5)", ConfigError::INVALID_EXP_BASE)
+        );
+    }
 }

@@ -8,16 +8,17 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::Decision;
 use crate::backoff;
 use crate::clock::Stamp;
-use crate::config::Switches;
-use crate::instrumentation::{self, Guards, RetryDetails};
-use crate::policy::Policy;
+use crate::decision::Decision;
+use crate::instrumentation::{Guards, RetryDetails, run_hooks};
+use crate::policy::RetryPolicy;
+use crate::rng;
+use crate::switches::Switches;
 
 /// The state of one retrying call.
 pub struct RetryState<'p> {
-    policy: &'p Policy,
+    policy: &'p RetryPolicy,
     /// When the first attempt began; taken only when the policy has a timeout.
     start: Option<Stamp>,
     /// The sum of the planned waits so far, in nanoseconds (saturating: 584 years).
@@ -44,7 +45,7 @@ impl<'p> RetryState<'p> {
     /// Starts a call, just before its first attempt.
     #[must_use]
     #[inline]
-    pub fn new(policy: &'p Policy) -> Self {
+    pub fn new(policy: &'p RetryPolicy) -> Self {
         RetryState {
             policy,
             start: if policy.timeout.is_some() {
@@ -135,7 +136,7 @@ impl<'p> RetryState<'p> {
         if self.policy.attempt_limit().is_some_and(|limit| n >= limit) || self.timed_out() {
             return None;
         }
-        Some(custom.unwrap_or_else(|| backoff::wait(self.policy, n, backoff::unit_jitter)))
+        Some(custom.unwrap_or_else(|| backoff::wait(self.policy, n, rng::unit)))
     }
 
     /// Schedules the retry: runs the hooks, then counts the wait and the attempt.
@@ -150,7 +151,7 @@ impl<'p> RetryState<'p> {
         // Guards of an earlier retry are gone by now unless the driver skipped `sleep`.
         self.release_guards();
         let n = self.attempt;
-        instrumentation::run_hooks(
+        run_hooks(
             &RetryDetails {
                 name,
                 retry_num: n,

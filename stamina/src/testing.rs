@@ -39,7 +39,7 @@
 //! # }
 //! ```
 
-pub use crate::config::{Scoped, SwitchGuard, Switches, Testing};
+pub use crate::switches::{Scoped, SwitchGuard, Switches, Testing};
 
 /// [`stamina::set_testing`](crate::set_testing) for the current thread only, until the guard is
 /// dropped; the active switch stays as it is.

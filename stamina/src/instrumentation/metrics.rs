@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use metrics::{Key, KeyName, Label, SharedString};
 
-use super::{RetryDetails, RetryGuard, RetryHook};
+use super::hook::{RetryDetails, RetryGuard, RetryHook};
 
 const NAME: &str = "stamina_retries_total";
 const DESCRIPTION: &str = "Total number of retries.";

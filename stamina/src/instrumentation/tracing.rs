@@ -1,6 +1,6 @@
 //! The default `tracing` hook.
 
-use super::{RetryDetails, RetryGuard, RetryHook};
+use super::hook::{RetryDetails, RetryGuard, RetryHook};
 
 /// Emits one `tracing` event per scheduled retry, as stamina's structlog and logging hooks do.
 ///

@@ -1,0 +1,96 @@
+//! The guards of the retry under way: see the [module docs](super#guards).
+
+use super::hook::RetryGuard;
+
+/// The guards that hooks returned for the retry under way, dropped newest first.
+///
+/// One pointer, null for the calls (nearly all) that never see a guard, so that every retrying
+/// future stays small and dropping the state is a null check. The vector is kept (emptied)
+/// across a call's retries, so a hook that returns a guard on every retry allocates once per
+/// call, not once per retry.
+#[derive(Debug, Default)]
+#[allow(
+    clippy::box_collection,
+    reason = "one pointer, not a vector's three, in every retrying future"
+)]
+pub(crate) struct Guards(Option<Box<Vec<RetryGuard>>>);
+
+impl Guards {
+    pub(crate) const fn new() -> Self {
+        Guards(None)
+    }
+
+    pub(crate) fn push(&mut self, guard: RetryGuard) {
+        self.0.get_or_insert_with(Box::default).push(guard);
+    }
+
+    /// Drops every guard, newest first. Inline, and a null check when there are none: every
+    /// retrying call runs this before each attempt after the first, and when it ends.
+    #[inline]
+    pub(crate) fn release(&mut self) {
+        if let Some(guards) = &mut self.0 {
+            release_all(guards);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |guards| guards.len())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn release_all(guards: &mut Vec<RetryGuard>) {
+    while let Some(guard) = guards.pop() {
+        drop(guard);
+    }
+}
+
+impl Drop for Guards {
+    #[inline]
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    struct Logged(&'static str, Arc<Mutex<Vec<&'static str>>>);
+
+    impl Drop for Logged {
+        fn drop(&mut self) {
+            self.1.lock().unwrap().push(self.0);
+        }
+    }
+
+    #[test]
+    fn guards_drop_newest_first_and_once() {
+        let log = Arc::default();
+        let mut guards = Guards::new();
+        guards.push(RetryGuard::new(Logged("first", Arc::clone(&log))));
+        guards.push(RetryGuard::new(Logged("second", Arc::clone(&log))));
+        assert_eq!(guards.len(), 2);
+        guards.release();
+        assert_eq!(*log.lock().unwrap(), ["second", "first"]);
+        guards.release();
+        drop(guards);
+        assert_eq!(log.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn dropping_releases() {
+        let log = Arc::default();
+        let mut guards = Guards::new();
+        guards.push(RetryGuard::new(Logged("only", Arc::clone(&log))));
+        drop(guards);
+        assert_eq!(*log.lock().unwrap(), ["only"]);
+    }
+
+    #[test]
+    fn no_guard_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Guards>(), std::mem::size_of::<usize>());
+    }
+}

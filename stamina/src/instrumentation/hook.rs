@@ -1,0 +1,171 @@
+//! What a hook is: [`RetryHook`], the [`RetryDetails`] it sees, the [`RetryGuard`] it may
+//! return, and the registry entries that hold hooks ([`Hook`], [`RetryHookFactory`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a hook learns about a scheduled retry.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct RetryDetails<'a> {
+    /// The `callable` label: the function's path for `#[retry]`, the name given to a
+    /// [`RetryingCaller`](crate::RetryingCaller), else the operation closure's type name.
+    pub name: &'a str,
+    /// The number of the attempt that failed, which is also the number of this retry: 1 for the
+    /// first retry.
+    pub retry_num: u32,
+    /// The wait before the next attempt (zero in testing mode).
+    pub wait_for: Duration,
+    /// The sum of the earlier planned waits of this call. `wait_for + waited_so_far` is the
+    /// call's total waiting if the next attempt succeeds.
+    pub waited_so_far: Duration,
+    /// The error that caused this retry.
+    pub caused_by: &'a dyn fmt::Debug,
+    /// The error's type, as `std::any::type_name` spells it: the `error_type` metrics label.
+    pub error_type: &'static str,
+}
+
+/// A value kept alive across the backoff sleep of one retry, then dropped exactly once: see the
+/// [module docs](super#guards).
+pub struct RetryGuard(#[allow(dead_code, reason = "held for its drop")] Box<dyn Send>);
+
+impl RetryGuard {
+    /// Wraps any `Send + 'static` value, a `tracing::Span` for example.
+    pub fn new<G: Send + 'static>(guard: G) -> Self {
+        RetryGuard(Box::new(guard))
+    }
+}
+
+impl fmt::Debug for RetryGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RetryGuard")
+    }
+}
+
+/// What a hook closure may return: nothing, a [`RetryGuard`], or an `Option` of one.
+pub trait IntoRetryGuard {
+    /// The guard, if any.
+    fn into_retry_guard(self) -> Option<RetryGuard>;
+}
+
+impl IntoRetryGuard for () {
+    fn into_retry_guard(self) -> Option<RetryGuard> {
+        None
+    }
+}
+
+impl IntoRetryGuard for RetryGuard {
+    fn into_retry_guard(self) -> Option<RetryGuard> {
+        Some(self)
+    }
+}
+
+impl IntoRetryGuard for Option<RetryGuard> {
+    fn into_retry_guard(self) -> Option<RetryGuard> {
+        self
+    }
+}
+
+/// Called for each scheduled retry, after the decision to retry and before the sleep.
+///
+/// Closures `Fn(&RetryDetails<'_>)` returning `()`, a [`RetryGuard`] or an `Option<RetryGuard>`
+/// are hooks.
+pub trait RetryHook: Send + Sync + 'static {
+    /// Called for each scheduled retry; may return a guard that lives across the sleep.
+    fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard>;
+}
+
+impl<F, R> RetryHook for F
+where
+    F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
+    R: IntoRetryGuard,
+{
+    fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
+        self(details).into_retry_guard()
+    }
+}
+
+/// Builds a hook lazily, on the first retry after it was registered (or on
+/// [`get_on_retry_hooks`](super::get_on_retry_hooks)): for hooks whose setup is expensive or
+/// has side effects, such as registering a metric.
+#[derive(Clone)]
+pub struct RetryHookFactory(Arc<dyn Fn() -> Arc<dyn RetryHook> + Send + Sync>);
+
+impl RetryHookFactory {
+    /// A factory that calls `build` once per registration.
+    pub fn new<H: RetryHook>(build: impl Fn() -> H + Send + Sync + 'static) -> Self {
+        RetryHookFactory(Arc::new(move || Arc::new(build()) as Arc<dyn RetryHook>))
+    }
+}
+
+impl fmt::Debug for RetryHookFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RetryHookFactory")
+    }
+}
+
+/// An entry of the hook registry: a hook, a shared hook or a factory.
+///
+/// Anything that implements [`RetryHook`] (closures included) converts into a `Hook`, and so do
+/// a [`RetryHookFactory`] and an `Arc<dyn RetryHook>`, such as
+/// [`get_on_retry_hooks`](super::get_on_retry_hooks) returns:
+///
+/// ```
+/// use stamina::instrumentation::{get_on_retry_hooks, set_on_retry_hooks, reset_on_retry_hooks};
+///
+/// let defaults = get_on_retry_hooks();
+/// set_on_retry_hooks(defaults); // the same hooks again, shared
+/// # reset_on_retry_hooks();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Hook(HookKind);
+
+#[derive(Clone)]
+enum HookKind {
+    Ready(Arc<dyn RetryHook>),
+    Factory(RetryHookFactory),
+}
+
+impl fmt::Debug for HookKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HookKind::Ready(_) => f.write_str("Hook"),
+            HookKind::Factory(factory) => factory.fmt(f),
+        }
+    }
+}
+
+impl Hook {
+    /// A registry entry for a shared hook: the same as `Hook::from(hook)`.
+    pub fn shared(hook: Arc<dyn RetryHook>) -> Self {
+        Hook(HookKind::Ready(hook))
+    }
+
+    /// The hook, built by its factory if it has one.
+    pub(super) fn resolve(&self) -> Arc<dyn RetryHook> {
+        match &self.0 {
+            HookKind::Ready(hook) => Arc::clone(hook),
+            HookKind::Factory(factory) => (factory.0)(),
+        }
+    }
+}
+
+impl<H: RetryHook> From<H> for Hook {
+    fn from(hook: H) -> Self {
+        Hook(HookKind::Ready(Arc::new(hook)))
+    }
+}
+
+impl From<Arc<dyn RetryHook>> for Hook {
+    /// A shared hook, registered as it is (not wrapped in another `Arc`).
+    fn from(hook: Arc<dyn RetryHook>) -> Self {
+        Hook::shared(hook)
+    }
+}
+
+impl From<RetryHookFactory> for Hook {
+    fn from(factory: RetryHookFactory) -> Self {
+        Hook(HookKind::Factory(factory))
+    }
+}

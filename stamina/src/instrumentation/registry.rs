@@ -1,0 +1,134 @@
+//! The process's hooks: [`set_on_retry_hooks`], [`reset_on_retry_hooks`],
+//! [`get_on_retry_hooks`], and how a retry reads them.
+//!
+//! One mechanism reads the registry: [`current`], a lock and an `Arc` clone. A retry does that
+//! only when the registry changed since its thread last looked (one atomic load of a generation
+//! counter tells), and otherwise runs the hooks of its thread's copy, without a lock or a
+//! reference count. A thread whose thread-locals are gone (a retry from a thread-local's
+//! destructor) or whose copy is being replaced by a hook that retries, reads the registry
+//! directly.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use super::guards::Guards;
+use super::hook::{Hook, RetryDetails, RetryHook};
+
+struct Registry {
+    hooks: Vec<Hook>,
+    /// The hooks, factories called: on the first retry that reads them.
+    resolved: OnceLock<Box<[Arc<dyn RetryHook>]>>,
+}
+
+impl Registry {
+    fn new(hooks: Vec<Hook>) -> Self {
+        Registry {
+            hooks,
+            resolved: OnceLock::new(),
+        }
+    }
+
+    fn hooks(&self) -> &[Arc<dyn RetryHook>] {
+        self.resolved
+            .get_or_init(|| self.hooks.iter().map(Hook::resolve).collect())
+    }
+}
+
+/// The hooks set by `set_on_retry_hooks`; `None`: the defaults.
+static SET: Mutex<Option<Arc<Registry>>> = Mutex::new(None);
+static DEFAULTS: OnceLock<Arc<Registry>> = OnceLock::new();
+/// Bumped by every change of `SET`, after the change.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of the registry, and the generation it was read at.
+    static CACHED: RefCell<Option<(u64, Arc<Registry>)>> = const { RefCell::new(None) };
+}
+
+/// The registry in force.
+fn current() -> Arc<Registry> {
+    let set = SET.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    set.unwrap_or_else(|| {
+        Arc::clone(DEFAULTS.get_or_init(|| Arc::new(Registry::new(default_hooks()))))
+    })
+}
+
+fn replace(registry: Option<Arc<Registry>>) {
+    let old = std::mem::replace(
+        &mut *SET.lock().unwrap_or_else(PoisonError::into_inner),
+        registry,
+    );
+    GENERATION.fetch_add(1, Ordering::Release);
+    // Dropped outside the lock: a hook's destructor may read the registry.
+    drop(old);
+}
+
+/// The default hooks, in order: metrics first, then tracing (stamina: Prometheus, then logging).
+fn default_hooks() -> Vec<Hook> {
+    vec![
+        #[cfg(feature = "metrics")]
+        Hook::from(super::MetricsOnRetryHook::new()),
+        #[cfg(feature = "tracing")]
+        Hook::from(super::TracingOnRetryHook::new()),
+    ]
+}
+
+/// Replaces the process's hooks; an empty iterator turns all instrumentation off.
+///
+/// Factories are called again on the next retry (or [`get_on_retry_hooks`]).
+///
+/// ```
+/// use stamina::instrumentation::{set_on_retry_hooks, get_on_retry_hooks, reset_on_retry_hooks, Hook};
+///
+/// set_on_retry_hooks(Vec::<Hook>::new());   // no instrumentation at all
+/// assert!(get_on_retry_hooks().is_empty());
+/// reset_on_retry_hooks();                   // back to the defaults
+/// ```
+pub fn set_on_retry_hooks<I>(hooks: I)
+where
+    I: IntoIterator,
+    I::Item: Into<Hook>,
+{
+    let hooks = hooks.into_iter().map(Into::into).collect();
+    replace(Some(Arc::new(Registry::new(hooks))));
+}
+
+/// Restores the default hooks (stamina's `set_on_retry_hooks(None)`).
+pub fn reset_on_retry_hooks() {
+    replace(None);
+}
+
+/// The hooks in force, with factories resolved (which calls them if no retry did yet).
+#[must_use]
+pub fn get_on_retry_hooks() -> Vec<Arc<dyn RetryHook>> {
+    current().hooks().to_vec()
+}
+
+/// Runs every hook for one scheduled retry, pushing their guards onto `guards`.
+pub(crate) fn run_hooks(details: &RetryDetails<'_>, guards: &mut Guards) {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let ran = CACHED.try_with(|cached| {
+        let fresh = matches!(&*cached.borrow(), Some((g, _)) if *g == generation);
+        if !fresh {
+            let Ok(mut cached) = cached.try_borrow_mut() else {
+                return run(&current(), details, guards);
+            };
+            *cached = Some((generation, current()));
+        }
+        if let Some((_, registry)) = &*cached.borrow() {
+            run(registry, details, guards);
+        }
+    });
+    if ran.is_err() {
+        run(&current(), details, guards);
+    }
+}
+
+fn run(registry: &Registry, details: &RetryDetails<'_>, guards: &mut Guards) {
+    for hook in registry.hooks() {
+        if let Some(guard) = hook.on_retry(details) {
+            guards.push(guard);
+        }
+    }
+}
