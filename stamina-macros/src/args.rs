@@ -232,8 +232,12 @@ impl Parse for Args {
             if input.is_empty() || input.peek(Token![,]) {
                 return Err(missing());
             }
-            let span = input.span();
+            let first = input.span();
             let value = parse_value(input, spec)?;
+            let span = match &value {
+                Value::Const(expr) | Value::Runtime(expr) => expr.span(),
+                _ => first,
+            };
             // The one place that detects duplicates, for every key alike.
             if list.iter().any(|arg| arg.spec.name == name) {
                 return Err(Error::new(

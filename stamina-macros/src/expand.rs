@@ -3,7 +3,7 @@
 //! ```text
 //! fn f(args) -> Ret {
 //!     // The value arguments, as `RetryPolicy` setters, checked by const evaluation:
-//!     static __STAMINA_POLICY: RetryPolicy = RetryPolicy::new().attempts(check(5))..;
+//!     const __STAMINA_POLICY: RetryPolicy = RetryPolicy::new().attempts(check(5))..;
 //!     // (`policy = BASE`: `let policy: &RetryPolicy = &BASE;`, the arguments applied on top.)
 //!     fn __stamina_name_probe() {}                                   // its type name is the fn's path
 //!     let mut __stamina_state = RetryState::new(&__STAMINA_POLICY);
@@ -87,7 +87,7 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
 
 /// The identifiers of generated code: `__stamina_` and hygienic where the name is a local.
 struct Names {
-    /// The `static` of the policy.
+    /// The `const` of the policy.
     policy_static: Ident,
     /// The local that holds the policy (or a reference to it) with `policy = ..`.
     policy: Ident,
@@ -140,11 +140,13 @@ fn allow(lints: &[&str]) -> TokenStream {
 /// The statements that set up the call's policy, and the expression of a `&RetryPolicy` that
 /// lives for the call.
 ///
-/// Without `policy = ..`, the value arguments make a `static`, evaluated once at compile time
-/// (also by `cargo check`), whose const evaluation applies the runtime's rules to them. A
-/// `static` cannot name `Self` or the fn's generic parameters: when an argument does
-/// (`attempts = Self::ATTEMPTS`), it is an inline `const` block instead, promoted to a
-/// `&'static` all the same, whose checks run when the fn is compiled to code.
+/// Without `policy = ..`, the value arguments make a `const` item, evaluated once at compile
+/// time (also by `cargo check`), whose const evaluation applies the runtime's rules to them, and
+/// which `&` promotes to a `&'static`. (A `const`, not a `static`: for a value that is not
+/// constant, rustc's error then does not suggest a `LazyLock`, where `policy = ..` is the fix.)
+/// An item cannot name `Self` or the fn's generic parameters: when an argument does
+/// (`attempts = Self::ATTEMPTS`), it is an inline `const` block instead, promoted all the same,
+/// whose checks run when the fn is compiled to code.
 ///
 /// With `policy = ..`, the base is read on each call: borrowed if it is an item, copied if it is
 /// anything else, and the value arguments are applied to a copy of it, after the same checks.
@@ -162,11 +164,12 @@ fn policy(plan: &Plan, names: &Names, generics: &Generics) -> (TokenStream, Toke
         None => {
             let checked = setters(plan, new, true);
             let name = &names.policy_static;
-            (quote!(static #name: #policy_ty = #checked;), quote!(&#name))
+            (quote!(const #name: #policy_ty = #checked;), quote!(&#name))
         }
         Some(base) => {
             let expr = &base.expr;
-            let mut setup = quote!(let #var: &#policy_ty = &(#expr););
+            // Located at the expression: a value of another type is an error there.
+            let mut setup = quote_spanned!(expr.span()=> let #var: &#policy_ty = &(#expr););
             if !plan.config.is_empty() {
                 let checked = setters(plan, new, true);
                 setup.extend(if generic {

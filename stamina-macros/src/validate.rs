@@ -91,8 +91,8 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
             Value::Const(ref expr) => {
                 if let Some(local) = first_mention(quote::ToTokens::to_token_stream(expr), &params)
                 {
-                    errors.push(Error::new(
-                        arg.span,
+                    errors.push(Error::new_spanned(
+                        expr,
                         format!(
                             "`{}` is a constant, evaluated once at compile time, and `{local}` is an argument of the fn; for a configuration chosen at run time, pass a policy: `policy = RetryPolicy::new().{}(..)`",
                             arg.spec.name, arg.spec.name

@@ -5,9 +5,9 @@
 //! them instant in tests; every retry is a `tracing` event and a Prometheus counter.
 //!
 //! ```
-//! use std::{io, time::Duration};
+//! use std::io;
 //!
-//! #[stamina::retry(on = io::Error, attempts = 5, timeout = Duration::from_secs(10))]
+//! #[stamina::retry(on = io::Error, attempts = 5, timeout = 10s)]
 //! fn read_config(path: &str) -> io::Result<String> {
 //!     std::fs::read_to_string(path)
 //! }
@@ -18,7 +18,14 @@
 //! The defaults are stamina's, chosen for calls across a network: 10 attempts, at most 45 s in
 //! all, waits starting at 0.1 s and doubling up to 5 s, each with up to 1 s of random jitter.
 //! On giving up, the last error comes back unchanged; an error that `on` does not name comes back
-//! at once.
+//! at once. The [`retry`] attribute's docs are the reference.
+//!
+//! # One configuration
+//!
+//! [`RetryPolicy`] holds the limits and the backoff: the attribute's arguments are its setters
+//! (`attempts = 5` is `.attempts(5)`), `#[retry(policy = DB_RETRIES, on = ..)]` shares one
+//! between fns or reads it at run time (a `LazyLock` filled from the environment, or a config file
+//! with the `serde` feature), and [`RetryingCaller`] holds one for closures.
 //!
 //! # Sync and async
 //!
@@ -51,6 +58,7 @@
 //! | `tracing` | yes     | the default `tracing` hook ([`instrumentation::TracingOnRetryHook`]) |
 //! | `metrics` | yes     | the default `metrics` hook ([`instrumentation::MetricsOnRetryHook`]) |
 //! | `anyhow`  | no      | `on = SomeType` also matches inside `anyhow::Error` |
+//! | `serde`   | no      | [`RetryPolicy`] deserializes from a configuration file (`"250ms"`) |
 //!
 //! `tracing` 0.1 and `metrics` 0.24 are public dependencies: a subscriber or recorder built on
 //! another major version would silently see nothing.

@@ -10,6 +10,9 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "serde")]
+mod serde;
+
 /// An invalid retry configuration, as the checked forms report it.
 ///
 /// The plain setters of [`RetryPolicy`] and [`RetryingCaller`](crate::RetryingCaller) never fail:
@@ -67,8 +70,8 @@ impl Eq for ConfigError {}
 /// share (`#[retry(policy = DB_RETRIES, on = ..)]`), and `Copy`. The setters chain and never
 /// fail: each says what it does with an out-of-range value; the `try_*` setters and
 /// [`validate`](Self::validate) report such values instead. With the `serde` feature a policy
-/// deserializes from a service's own configuration file (see [`RetryPolicy`'s `Deserialize`
-/// impl](#impl-Deserialize<'de>-for-RetryPolicy)).
+/// deserializes from a service's own configuration file, durations in human form (`"250ms"`):
+/// see its `Deserialize` impl.
 ///
 /// ```
 /// use std::time::Duration;

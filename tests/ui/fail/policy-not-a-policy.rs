@@ -1,10 +1,10 @@
 use std::io;
 
-#[stamina::retry(on = io::Error, attempt = 3)]
+const ATTEMPTS: u32 = 3;
+
+#[stamina::retry(on = io::Error, policy = ATTEMPTS)]
 fn read(path: &str) -> io::Result<String> {
     std::fs::read_to_string(path)
 }
 
-fn main() {
-    let _ = read("config.toml");
-}
+fn main() {}

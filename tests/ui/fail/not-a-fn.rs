@@ -1,0 +1,4 @@
+#[stamina::retry(on = std::io::Error)]
+struct Client;
+
+fn main() {}
