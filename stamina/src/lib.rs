@@ -102,7 +102,7 @@ pub use stamina_macros::retry;
 // reachable only through a hidden module with its full path (`stamina::__private::IsResult`), and
 // these by their name alone. Not public API.
 #[doc(hidden)]
-pub use __private::{Timer, decide, predicate};
+pub use __private::{Timer, Tokio, decide, predicate, sleep};
 #[doc(hidden)]
 pub use on::{CanHold, MatchOutcome, Mismatched, matched};
 #[doc(hidden)]
