@@ -1,5 +1,5 @@
 //! The report behind `BENCHMARKS.md`: every contender timed in one run, as ratios to its
-//! baseline, with heap allocations per call, future sizes, the concurrency test and the bars.
+//! baselines, with heap allocations per call, future sizes, concurrency and the bars.
 //!
 //! ```text
 //! cargo bench -p stamina-benches --features tryhard --bench report
@@ -14,12 +14,10 @@
 //! a contender's time is the median of its batches, divided by the batch size. Async contenders
 //! run many calls inside one `block_on` of a current-thread runtime.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::future::Future;
 use std::hint::black_box;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use stamina::instrumentation::{Hook, reset_on_retry_hooks, set_on_retry_hooks};
@@ -27,107 +25,23 @@ use stamina_benches::{self as s, OpError};
 use tokio::runtime::Runtime;
 
 // ---------------------------------------------------------------------------------------------
-// The counting allocator.
-// ---------------------------------------------------------------------------------------------
-
-/// Allocations (and reallocations) since the start.
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-/// Bytes allocated and not yet freed.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-/// The most `LIVE` has been since it was last reset.
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-struct Counting;
-
-fn grew(by: usize) {
-    let live = LIVE.fetch_add(by, Relaxed) + by;
-    PEAK.fetch_max(live, Relaxed);
-}
-
-#[allow(
-    unsafe_code,
-    reason = "a global allocator is an `unsafe impl`; this one forwards every call to `System` \
-              unchanged and only counts"
-)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, forwarded.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            ALLOCS.fetch_add(1, Relaxed);
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, forwarded.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            ALLOCS.fetch_add(1, Relaxed);
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract, forwarded.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            ALLOCS.fetch_add(1, Relaxed);
-            LIVE.fetch_sub(layout.size(), Relaxed);
-            grew(new_size);
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-// ---------------------------------------------------------------------------------------------
 // The contenders.
 // ---------------------------------------------------------------------------------------------
 
-struct Ctx {
-    /// The current-thread runtime of the async contenders.
-    rt: Runtime,
-}
-
-/// One contender of one table. `run(ctx, n, failures)` makes `n` calls, each failing `failures`
+/// One contender of one table: `run(rt, n, failures)` makes `n` calls, each failing `failures`
 /// times before it succeeds (the happy-path contenders ignore `failures`).
 #[derive(Clone, Copy)]
 struct Contender {
-    /// Stable, for `--count`.
+    /// Stable, for `--count` and the bars.
     id: &'static str,
     label: &'static str,
-    run: fn(&Ctx, u64, u32),
-    /// A `#[retry]` contender: left out while the attribute is a stub.
-    attr: bool,
+    run: fn(&Runtime, u64, u32),
 }
 
-const fn c(id: &'static str, label: &'static str, run: fn(&Ctx, u64, u32)) -> Contender {
-    Contender {
-        id,
-        label,
-        run,
-        attr: false,
-    }
-}
-
-const fn attr(id: &'static str, label: &'static str, run: fn(&Ctx, u64, u32)) -> Contender {
-    Contender {
-        id,
-        label,
-        run,
-        attr: true,
-    }
+macro_rules! contenders {
+    ($($(#[$attr:meta])* $id:literal $label:literal => $run:expr;)*) => {
+        &[$($(#[$attr])* Contender { id: $id, label: $label, run: $run },)*]
+    };
 }
 
 fn sync_many<R>(n: u64, f: impl Fn(u64) -> R) {
@@ -136,202 +50,92 @@ fn sync_many<R>(n: u64, f: impl Fn(u64) -> R) {
     }
 }
 
+fn async_many<Fut: Future>(rt: &Runtime, n: u64, f: impl FnMut(u64) -> Fut) {
+    s::block_on_many(rt, n, f);
+}
+
+/// stamina's waits are zero in testing mode (the peers have zero delays of their own).
 fn sync_retry_many<R>(n: u64, failures: u32, f: impl Fn(u32) -> R) {
-    // Every wait of stamina's is zero in testing mode (the peers have zero delays of their own).
     let _instant = stamina::testing::set_testing(true, 10, false);
-    for _ in 0..n {
-        black_box(f(black_box(failures)));
-    }
+    sync_many(n, |_| f(failures));
 }
 
-fn async_retry_many<Fut: Future>(ctx: &Ctx, n: u64, failures: u32, f: impl Fn(u32) -> Fut) {
+fn async_retry_many<Fut: Future>(rt: &Runtime, n: u64, failures: u32, f: impl Fn(u32) -> Fut) {
     let _instant = stamina::testing::set_testing(true, 10, false);
-    s::block_on_many(&ctx.rt, n, |_| f(black_box(failures)));
+    async_many(rt, n, |_| f(failures));
 }
 
-/// Runs a contender with no hooks at all, then restores the default hooks.
+/// Runs `f` with no hooks at all, then restores the default hooks.
 fn without_hooks(f: impl FnOnce()) {
     set_on_retry_hooks(Vec::<Hook>::new());
     f();
     reset_on_retry_hooks();
 }
 
-const HAPPY_SYNC: &[Contender] = &[
-    c("hs-bare", "bare call (floor)", |_, n, _| {
-        sync_many(n, s::bare_happy);
-    }),
-    c("hs-hand", "hand-written loop", |_, n, _| {
-        sync_many(n, s::hand_happy);
-    }),
-    c(
-        "hs-hand-timed",
-        "hand-written loop + `Instant::now()`",
-        |_, n, _| sync_many(n, s::hand_timed_happy),
-    ),
-    c("hs-backon", "backon `BlockingRetryable`", |_, n, _| {
-        sync_many(n, s::backon_happy);
-    }),
-    c(
-        "hs-caller-none",
-        "stamina `RetryingCaller::call`, `no_timeout()`",
-        |_, n, _| sync_many(n, s::caller_no_timeout_happy),
-    ),
-    c(
-        "hs-caller",
-        "stamina `RetryingCaller::call`, default (45 s)",
-        |_, n, _| sync_many(n, s::caller_happy),
-    ),
-    attr(
-        "hs-attr-none",
-        "stamina `#[retry]`, `timeout = None`",
-        |_, n, _| sync_many(n, s::attr_no_timeout_happy),
-    ),
-    attr(
-        "hs-attr",
-        "stamina `#[retry]`, default (45 s)",
-        |_, n, _| sync_many(n, s::attr_happy),
-    ),
-];
+const HAPPY_SYNC: &[Contender] = contenders! {
+    "hs-bare" "bare call (floor)" => |_, n, _| sync_many(n, s::bare_happy);
+    "hs-hand" "hand-written loop" => |_, n, _| sync_many(n, s::hand_happy);
+    "hs-hand-timed" "hand-written loop + `Instant::now()`" => |_, n, _| sync_many(n, s::hand_timed_happy);
+    "hs-backon" "backon `BlockingRetryable`" => |_, n, _| sync_many(n, s::backon_happy);
+    "hs-caller-none" "stamina `RetryingCaller::call`, `no_timeout()`" => |_, n, _| sync_many(n, s::caller_no_timeout_happy);
+    "hs-caller" "stamina `RetryingCaller::call`, default (45 s)" => |_, n, _| sync_many(n, s::caller_happy);
+    "hs-attr-none" "stamina `#[retry]`, `timeout = None`" => |_, n, _| sync_many(n, s::attr_no_timeout_happy);
+    "hs-attr" "stamina `#[retry]`, default (45 s)" => |_, n, _| sync_many(n, s::attr_happy);
+};
 
-const HAPPY_ASYNC: &[Contender] = &[
-    c("ha-bare", "bare `.await` (floor)", |ctx, n, _| {
-        s::block_on_many(&ctx.rt, n, s::bare_happy_async);
-    }),
-    c("ha-hand", "hand-written loop", |ctx, n, _| {
-        s::block_on_many(&ctx.rt, n, s::hand_happy_async);
-    }),
-    c(
-        "ha-hand-timed",
-        "hand-written loop + `Instant::now()`",
-        |ctx, n, _| s::block_on_many(&ctx.rt, n, s::hand_timed_happy_async),
-    ),
-    c("ha-backon", "backon `Retryable`", |ctx, n, _| {
-        s::block_on_many(&ctx.rt, n, s::backon_happy_async);
-    }),
+const HAPPY_ASYNC: &[Contender] = contenders! {
+    "ha-bare" "bare `.await` (floor)" => |rt, n, _| async_many(rt, n, s::bare_happy_async);
+    "ha-hand" "hand-written loop" => |rt, n, _| async_many(rt, n, s::hand_happy_async);
+    "ha-hand-timed" "hand-written loop + `Instant::now()`" => |rt, n, _| async_many(rt, n, s::hand_timed_happy_async);
+    "ha-backon" "backon `Retryable`" => |rt, n, _| async_many(rt, n, s::backon_happy_async);
     #[cfg(feature = "tryhard")]
-    c("ha-tryhard", "tryhard", |ctx, n, _| {
-        s::block_on_many(&ctx.rt, n, s::tryhard_happy_async);
-    }),
-    c(
-        "ha-tokio-retry2",
-        "tokio-retry2 `Retry::spawn`",
-        |ctx, n, _| {
-            s::block_on_many(&ctx.rt, n, s::tokio_retry2_happy_async);
-        },
-    ),
-    c(
-        "ha-caller-none",
-        "stamina `call_async`, `no_timeout()`",
-        |ctx, n, _| s::block_on_many(&ctx.rt, n, s::caller_no_timeout_happy_async),
-    ),
-    c(
-        "ha-caller",
-        "stamina `call_async`, default (45 s)",
-        |ctx, n, _| s::block_on_many(&ctx.rt, n, s::caller_happy_async),
-    ),
-    attr(
-        "ha-attr-none",
-        "stamina `#[retry] async fn`, `timeout = None`",
-        |ctx, n, _| s::block_on_many(&ctx.rt, n, s::attr_no_timeout_happy_async),
-    ),
-    attr(
-        "ha-attr",
-        "stamina `#[retry] async fn`, default (45 s)",
-        |ctx, n, _| s::block_on_many(&ctx.rt, n, s::attr_happy_async),
-    ),
-];
+    "ha-tryhard" "tryhard" => |rt, n, _| async_many(rt, n, s::tryhard_happy_async);
+    "ha-tokio-retry2" "tokio-retry2 `Retry::spawn`" => |rt, n, _| async_many(rt, n, s::tokio_retry2_happy_async);
+    "ha-caller-none" "stamina `call_async`, `no_timeout()`" => |rt, n, _| async_many(rt, n, s::caller_no_timeout_happy_async);
+    "ha-caller" "stamina `call_async`, default (45 s)" => |rt, n, _| async_many(rt, n, s::caller_happy_async);
+    "ha-attr-none" "stamina `#[retry] async fn`, `timeout = None`" => |rt, n, _| async_many(rt, n, s::attr_no_timeout_happy_async);
+    "ha-attr" "stamina `#[retry] async fn`, default (45 s)" => |rt, n, _| async_many(rt, n, s::attr_happy_async);
+};
 
-const RETRY_SYNC: &[Contender] = &[
-    c("rs-hand", "hand-written loop", |_, n, f| {
-        sync_retry_many(n, f, s::hand_retry);
-    }),
-    c("rs-backon", "backon `BlockingRetryable`", |_, n, f| {
-        sync_retry_many(n, f, s::backon_retry);
-    }),
-    c(
-        "rs-caller",
-        "stamina `RetryingCaller::call` (default hooks)",
-        |_, n, f| sync_retry_many(n, f, s::caller_retry),
-    ),
-    c(
-        "rs-caller-nohooks",
-        "stamina `RetryingCaller::call`, no hooks",
-        |_, n, f| without_hooks(|| sync_retry_many(n, f, s::caller_retry)),
-    ),
-    attr(
-        "rs-attr",
-        "stamina `#[retry]` (default hooks)",
-        |_, n, f| sync_retry_many(n, f, s::attr_retry),
-    ),
-];
+const RETRY_SYNC: &[Contender] = contenders! {
+    "rs-hand" "hand-written loop" => |_, n, f| sync_retry_many(n, f, s::hand_retry);
+    "rs-backon" "backon `BlockingRetryable`" => |_, n, f| sync_retry_many(n, f, s::backon_retry);
+    "rs-caller" "stamina `RetryingCaller::call` (default hooks)" => |_, n, f| sync_retry_many(n, f, s::caller_retry);
+    "rs-caller-nohooks" "stamina `RetryingCaller::call`, no hooks" => |_, n, f| without_hooks(|| sync_retry_many(n, f, s::caller_retry));
+    "rs-attr" "stamina `#[retry]` (default hooks)" => |_, n, f| sync_retry_many(n, f, s::attr_retry);
+    "rs-attr-nohooks" "stamina `#[retry]`, no hooks" => |_, n, f| without_hooks(|| sync_retry_many(n, f, s::attr_retry));
+};
 
-const RETRY_ASYNC: &[Contender] = &[
-    c("ra-hand", "hand-written loop", |ctx, n, f| {
-        async_retry_many(ctx, n, f, s::hand_retry_async);
-    }),
-    c(
-        "ra-backon",
-        "backon `Retryable` (tokio sleeper)",
-        |ctx, n, f| {
-            async_retry_many(ctx, n, f, s::backon_retry_async);
-        },
-    ),
-    c(
-        "ra-backon-notimer",
-        "backon `Retryable`, no-op sleeper",
-        |ctx, n, f| async_retry_many(ctx, n, f, s::backon_retry_async_no_timer),
-    ),
+const RETRY_ASYNC: &[Contender] = contenders! {
+    "ra-hand" "hand-written loop" => |rt, n, f| async_retry_many(rt, n, f, s::hand_retry_async);
+    "ra-backon" "backon `Retryable` (tokio sleeper)" => |rt, n, f| async_retry_many(rt, n, f, s::backon_retry_async);
+    "ra-backon-notimer" "backon `Retryable`, no-op sleeper" => |rt, n, f| async_retry_many(rt, n, f, s::backon_retry_async_no_timer);
     #[cfg(feature = "tryhard")]
-    c("ra-tryhard", "tryhard", |ctx, n, f| {
-        async_retry_many(ctx, n, f, s::tryhard_retry_async);
-    }),
-    c("ra-tokio-retry2", "tokio-retry2", |ctx, n, f| {
-        async_retry_many(ctx, n, f, s::tokio_retry2_retry_async);
-    }),
-    c(
-        "ra-caller",
-        "stamina `call_async` (default hooks)",
-        |ctx, n, f| async_retry_many(ctx, n, f, s::caller_retry_async),
-    ),
-    c(
-        "ra-caller-nohooks",
-        "stamina `call_async`, no hooks",
-        |ctx, n, f| without_hooks(|| async_retry_many(ctx, n, f, s::caller_retry_async)),
-    ),
-    attr(
-        "ra-attr",
-        "stamina `#[retry] async fn` (default hooks)",
-        |ctx, n, f| async_retry_many(ctx, n, f, s::attr_retry_async),
-    ),
+    "ra-tryhard" "tryhard" => |rt, n, f| async_retry_many(rt, n, f, s::tryhard_retry_async);
+    "ra-tokio-retry2" "tokio-retry2" => |rt, n, f| async_retry_many(rt, n, f, s::tokio_retry2_retry_async);
+    "ra-caller" "stamina `call_async` (default hooks)" => |rt, n, f| async_retry_many(rt, n, f, s::caller_retry_async);
+    "ra-caller-nohooks" "stamina `call_async`, no hooks" => |rt, n, f| without_hooks(|| async_retry_many(rt, n, f, s::caller_retry_async));
+    "ra-attr" "stamina `#[retry] async fn` (default hooks)" => |rt, n, f| async_retry_many(rt, n, f, s::attr_retry_async);
+};
+
+/// The stamina contenders of the retry path, again once a subscriber and a recorder listen.
+const INSTRUMENTED: [&str; 5] = [
+    "rs-caller",
+    "rs-caller-nohooks",
+    "rs-attr",
+    "ra-caller",
+    "ra-attr",
 ];
 
-const INSTRUMENTED: &[Contender] = &[
-    c(
-        "rs-caller",
-        "stamina `RetryingCaller::call` (default hooks)",
-        |_, n, f| sync_retry_many(n, f, s::caller_retry),
-    ),
-    c(
-        "rs-caller-nohooks",
-        "stamina `RetryingCaller::call`, no hooks",
-        |_, n, f| without_hooks(|| sync_retry_many(n, f, s::caller_retry)),
-    ),
-    attr(
-        "rs-attr",
-        "stamina `#[retry]` (default hooks)",
-        |_, n, f| sync_retry_many(n, f, s::attr_retry),
-    ),
-    c(
-        "ra-caller",
-        "stamina `call_async` (default hooks)",
-        |ctx, n, f| async_retry_many(ctx, n, f, s::caller_retry_async),
-    ),
-    attr(
-        "ra-attr",
-        "stamina `#[retry] async fn` (default hooks)",
-        |ctx, n, f| async_retry_many(ctx, n, f, s::attr_retry_async),
-    ),
-];
+fn all() -> impl Iterator<Item = &'static Contender> {
+    [HAPPY_SYNC, HAPPY_ASYNC, RETRY_SYNC, RETRY_ASYNC]
+        .into_iter()
+        .flatten()
+}
+
+fn by_id(id: &str) -> Contender {
+    *all().find(|c| c.id == id).expect("a contender id")
+}
 
 // ---------------------------------------------------------------------------------------------
 // Measuring.
@@ -341,23 +145,22 @@ struct Config {
     rounds: usize,
     sample: Duration,
     instructions: bool,
-    attr_is_real: bool,
 }
 
-fn time_batch(ctx: &Ctx, c: &Contender, n: u64, failures: u32) -> Duration {
+fn time_batch(rt: &Runtime, c: &Contender, n: u64, failures: u32) -> f64 {
     let start = Instant::now();
-    (c.run)(ctx, n, failures);
-    start.elapsed()
+    (c.run)(rt, n, failures);
+    start.elapsed().as_secs_f64() * 1e9
 }
 
 /// The batch size that takes about `target`.
-fn calibrate(ctx: &Ctx, c: &Contender, failures: u32, target: Duration) -> u64 {
+fn calibrate(rt: &Runtime, c: &Contender, failures: u32, target: Duration) -> u64 {
+    let target = target.as_secs_f64() * 1e9;
     let mut n = 1;
     loop {
-        let t = time_batch(ctx, c, n, failures);
-        if t >= target / 8 || n >= 1 << 32 {
-            let scaled = (n as f64 * target.as_secs_f64() / t.as_secs_f64().max(1e-9)) as u64;
-            return scaled.max(1);
+        let ns = time_batch(rt, c, n, failures);
+        if ns >= target / 8.0 || n >= 1 << 32 {
+            return ((n as f64 * target / ns.max(1.0)) as u64).max(1);
         }
         n *= 4;
     }
@@ -374,33 +177,28 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The median ns per call of each `(contender, failures)`, the contenders taking turns.
-fn time_all(ctx: &Ctx, cfg: &Config, list: &[(Contender, u32)]) -> Vec<f64> {
+fn time_all(rt: &Runtime, cfg: &Config, list: &[(Contender, u32)]) -> Vec<f64> {
     let batches: Vec<u64> = list
         .iter()
-        .map(|(c, f)| calibrate(ctx, c, *f, cfg.sample))
+        .map(|(c, f)| calibrate(rt, c, *f, cfg.sample))
         .collect();
     let mut samples = vec![Vec::with_capacity(cfg.rounds); list.len()];
     for _ in 0..cfg.rounds {
         for (i, (c, f)) in list.iter().enumerate() {
-            let t = time_batch(ctx, c, batches[i], *f);
-            samples[i].push(t.as_nanos() as f64 / batches[i] as f64);
+            samples[i].push(time_batch(rt, c, batches[i], *f) / batches[i] as f64);
         }
     }
     samples.into_iter().map(median).collect()
 }
 
 /// Heap allocations per call: the difference between `2n` and `n` calls, so that the batch's
-/// own setup (a `block_on`, a testing-mode guard) cancels out.
-fn allocs_per_call(ctx: &Ctx, c: &Contender, failures: u32, n: u64) -> f64 {
-    (c.run)(ctx, n, failures); // warm-up: thread-locals, caches, lazily built hooks
-    let count = |n| {
-        let before = ALLOCS.load(Relaxed);
-        (c.run)(ctx, n, failures);
-        ALLOCS.load(Relaxed) - before
-    };
+/// own setup (a `block_on`, a testing-mode guard) cancels out. The calls run on this thread,
+/// where `allocation_counter` counts.
+fn allocs_per_call(rt: &Runtime, c: &Contender, failures: u32, n: u64) -> f64 {
+    (c.run)(rt, n, failures); // warm-up: thread-locals, caches, lazily built hooks
+    let count = |n| allocation_counter::measure(|| (c.run)(rt, n, failures)).count_total;
     let one = count(n);
-    let two = count(2 * n);
-    two.saturating_sub(one) as f64 / n as f64
+    count(2 * n).saturating_sub(one) as f64 / n as f64
 }
 
 /// Instructions per call from valgrind's cachegrind: this binary runs the contender `n` and `2n`
@@ -420,12 +218,7 @@ fn instructions_per_call(c: &Contender, failures: u32, n: u64) -> Option<f64> {
             .ok()?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         let line = stderr.lines().find(|l| l.contains("I refs:"))?;
-        let digits: String = line
-            .rsplit(':')
-            .next()?
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect();
+        let digits: String = line.chars().filter(char::is_ascii_digit).collect();
         digits.parse().ok()
     };
     Some((count(2 * n)? - count(n)?) / n as f64)
@@ -453,151 +246,145 @@ fn fmt_allocs(a: f64) -> String {
     }
 }
 
-struct Measured {
-    label: &'static str,
-    id: &'static str,
+/// One row of a table: for the retry path, `ns` is per retry and `call_ns` per call.
+struct Row {
+    c: Contender,
     ns: f64,
+    call_ns: f64,
     allocs: f64,
     instructions: Option<f64>,
 }
 
-fn enabled(cfg: &Config, list: &[Contender]) -> Vec<Contender> {
-    list.iter()
-        .copied()
-        .filter(|c| cfg.attr_is_real || !c.attr)
-        .collect()
-}
+struct Table(Vec<Row>);
 
-fn find<'m>(rows: &'m [Measured], id: &str) -> Option<&'m Measured> {
-    rows.iter().find(|m| m.id == id)
+/// A column of a table: its header and how a row fills it.
+type Column = (&'static str, fn(&Row) -> String);
+
+impl Table {
+    fn get(&self, id: &str) -> Option<&Row> {
+        self.0.iter().find(|r| r.c.id == id)
+    }
+
+    fn ratio(&self, num: &str, den: &str) -> Option<f64> {
+        Some(self.get(num)?.ns / self.get(den)?.ns)
+    }
+
+    /// Prints the table: `columns` are the extra leading columns, then the ratios to each of
+    /// `baselines`, the allocations and, if measured, the instructions.
+    fn print(&self, columns: &[Column], baselines: &[&str]) {
+        let mut header = "| contender |".to_owned();
+        let mut rule = "|---|".to_owned();
+        for (name, _) in columns {
+            write!(header, " {name} |").expect("a String");
+            rule += "--:|";
+        }
+        for b in baselines {
+            let label = self.get(b).map_or(*b, |r| r.c.label);
+            write!(header, " ÷ {label} |").expect("a String");
+            rule += "--:|";
+        }
+        header += " allocs per call |";
+        rule += "--:|";
+        let instructions = self.0.iter().any(|r| r.instructions.is_some());
+        if instructions {
+            header += " instructions |";
+            rule += "--:|";
+        }
+        println!("{header}\n{rule}");
+        for r in &self.0 {
+            let mut line = format!("| {} |", r.c.label);
+            for (_, cell) in columns {
+                write!(line, " {} |", cell(r)).expect("a String");
+            }
+            for b in baselines {
+                match self.get(b) {
+                    Some(base) => write!(line, " {:.2} |", r.ns / base.ns),
+                    None => write!(line, " – |"),
+                }
+                .expect("a String");
+            }
+            write!(line, " {} |", fmt_allocs(r.allocs)).expect("a String");
+            if instructions {
+                let i = r.instructions.map_or("–".to_owned(), |i| format!("{i:.0}"));
+                write!(line, " {i} |").expect("a String");
+            }
+            println!("{line}");
+        }
+        println!();
+    }
 }
 
 /// A happy-path table: ns per call and its ratio to each baseline.
-fn happy_table(ctx: &Ctx, cfg: &Config, list: &[Contender], baselines: &[&str]) -> Vec<Measured> {
-    let list = enabled(cfg, list);
+fn happy_table(rt: &Runtime, cfg: &Config, list: &[Contender], baselines: &[&str]) -> Table {
     let pairs: Vec<_> = list.iter().map(|c| (*c, 0)).collect();
-    let ns = time_all(ctx, cfg, &pairs);
-    let rows: Vec<Measured> = list
-        .iter()
-        .zip(ns)
-        .map(|(c, ns)| Measured {
-            label: c.label,
-            id: c.id,
-            ns,
-            allocs: allocs_per_call(ctx, c, 0, 10_000),
-            instructions: if cfg.instructions {
-                instructions_per_call(c, 0, 20_000)
-            } else {
-                None
-            },
-        })
-        .collect();
-    let mut header = "| contender | time per call |".to_owned();
-    let mut rule = "|---|--:|".to_owned();
-    for b in baselines {
-        let label = find(&rows, b).map_or(*b, |m| m.label);
-        write!(header, " ÷ {label} |").expect("a String");
-        rule += "--:|";
-    }
-    header += " allocs per call |";
-    rule += "--:|";
-    if cfg.instructions {
-        header += " instructions per call |";
-        rule += "--:|";
-    }
-    println!("{header}\n{rule}");
-    for m in &rows {
-        let mut line = format!("| {} | {} |", m.label, fmt_ns(m.ns));
-        for b in baselines {
-            match find(&rows, b) {
-                Some(base) => write!(line, " {:.2} |", m.ns / base.ns).expect("a String"),
-                None => line += " – |",
-            }
-        }
-        write!(line, " {} |", fmt_allocs(m.allocs)).expect("a String");
-        if cfg.instructions {
-            line += &m
-                .instructions
-                .map_or(" – |".to_owned(), |i| format!(" {i:.0} |"));
-        }
-        println!("{line}");
-    }
-    println!();
-    rows
+    let ns = time_all(rt, cfg, &pairs);
+    let table = Table(
+        list.iter()
+            .zip(ns)
+            .map(|(c, ns)| Row {
+                c: *c,
+                ns,
+                call_ns: ns,
+                allocs: allocs_per_call(rt, c, 0, 10_000),
+                instructions: cfg
+                    .instructions
+                    .then(|| instructions_per_call(c, 0, 20_000))
+                    .flatten(),
+            })
+            .collect(),
+    );
+    table.print(&[("time per call", |r| fmt_ns(r.ns))], baselines);
+    table
 }
 
 /// A retry-path table: each contender with 3 failures and with none, so that the cost of one
-/// retry is `(t3 - t0) / 3`.
-fn retry_table(ctx: &Ctx, cfg: &Config, list: &[Contender], baseline: &str) -> Vec<Measured> {
-    let list = enabled(cfg, list);
-    let mut pairs = Vec::new();
-    for c in &list {
-        pairs.push((*c, s::RETRY_FAILURES));
-        pairs.push((*c, 0));
-    }
-    let ns = time_all(ctx, cfg, &pairs);
-    let per_retry = |i: usize| (ns[2 * i] - ns[2 * i + 1]) / f64::from(s::RETRY_FAILURES);
-    let rows: Vec<Measured> = list
+/// retry is `(t3 - t0) / 3`: the op and the call's setup cancel out.
+fn retry_table(rt: &Runtime, cfg: &Config, list: &[Contender], baseline: &str) -> Table {
+    let failures = s::RETRY_FAILURES;
+    let pairs: Vec<_> = list
         .iter()
-        .enumerate()
-        .map(|(i, c)| Measured {
-            label: c.label,
-            id: c.id,
-            ns: per_retry(i),
-            allocs: allocs_per_call(ctx, c, s::RETRY_FAILURES, 200),
-            instructions: if cfg.instructions {
-                let with = instructions_per_call(c, s::RETRY_FAILURES, 20_000);
-                let without = instructions_per_call(c, 0, 20_000);
-                with.zip(without)
-                    .map(|(w, o)| (w - o) / f64::from(s::RETRY_FAILURES))
-            } else {
-                None
-            },
-        })
+        .flat_map(|c| [(*c, failures), (*c, 0)])
         .collect();
-    let base_label = find(&rows, baseline).map_or(baseline, |m| m.label);
-    let mut header = format!(
-        "| contender | time per call (3 retries) | time per retry | ÷ {base_label} | allocs per call |"
+    let ns = time_all(rt, cfg, &pairs);
+    let per_retry = |with: f64, without: f64| (with - without) / f64::from(failures);
+    let table = Table(
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| Row {
+                c: *c,
+                ns: per_retry(ns[2 * i], ns[2 * i + 1]),
+                call_ns: ns[2 * i],
+                allocs: allocs_per_call(rt, c, failures, 200),
+                instructions: cfg
+                    .instructions
+                    .then(|| {
+                        let with = instructions_per_call(c, failures, 20_000)?;
+                        Some(per_retry(with, instructions_per_call(c, 0, 20_000)?))
+                    })
+                    .flatten(),
+            })
+            .collect(),
     );
-    let mut rule = "|---|--:|--:|--:|--:|".to_owned();
-    if cfg.instructions {
-        header += " instructions per retry |";
-        rule += "--:|";
-    }
-    println!("{header}\n{rule}");
-    for (i, m) in rows.iter().enumerate() {
-        let ratio =
-            find(&rows, baseline).map_or("–".to_owned(), |b| format!("{:.2}", m.ns / b.ns));
-        let mut line = format!(
-            "| {} | {} | {} | {ratio} | {} |",
-            m.label,
-            fmt_ns(ns[2 * i]),
-            fmt_ns(m.ns),
-            fmt_allocs(m.allocs)
-        );
-        if cfg.instructions {
-            line += &m
-                .instructions
-                .map_or(" – |".to_owned(), |i| format!(" {i:.0} |"));
-        }
-        println!("{line}");
-    }
-    println!();
-    rows
+    table.print(
+        &[
+            ("time per call (3 retries)", |r| fmt_ns(r.call_ns)),
+            ("time per retry", |r| fmt_ns(r.ns)),
+        ],
+        &[baseline],
+    );
+    table
 }
 
 /// Whether a contender's zero-wait retry reaches the tokio timer: on a runtime without one, a
 /// `tokio::time::sleep` panics.
 fn touches_timer(c: &Contender) -> bool {
-    let ctx = Ctx {
-        rt: tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a runtime"),
-    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        (c.run)(&ctx, 1, s::RETRY_FAILURES);
+        (c.run)(&rt, 1, s::RETRY_FAILURES);
     }))
     .is_err();
     std::panic::set_hook(hook);
@@ -605,211 +392,192 @@ fn touches_timer(c: &Contender) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Future sizes.
+// Future sizes and concurrency.
 // ---------------------------------------------------------------------------------------------
 
-struct Sizes {
-    /// The overhead of `call_async` and of `#[retry] async fn`, the worse of the two ops.
-    overheads: Vec<(&'static str, i64)>,
-}
-
-fn signed(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn future_sizes(cfg: &Config) -> Sizes {
+/// The overhead of each stamina future over the larger of the op's future and a `Sleep`.
+fn future_sizes() -> Vec<(&'static str, i64)> {
     use std::mem::{size_of, size_of_val};
     let sleep = size_of::<tokio::time::Sleep>();
-    let small = size_of_val(&s::op_async(0));
-    let big = size_of_val(&s::op_big_async(0));
+    let (small, big) = (
+        size_of_val(&s::op_async(0)),
+        size_of_val(&s::op_big_async(0)),
+    );
     println!(
         "The op's own future: {small} B (ready at once) or {big} B (holds 1 KiB across an \
          await); a tokio `Sleep`: {sleep} B. Overhead = size − max(op's future, `Sleep`).\n"
     );
-    println!("| future | small op | overhead | 1 KiB op | overhead |");
-    println!("|---|--:|--:|--:|--:|");
-    let row = |label: &str, sm: usize, sm_op: usize, bg: usize, bg_op: usize| {
+    println!("| future | small op | overhead | 1 KiB op | overhead |\n|---|--:|--:|--:|--:|");
+    let signed = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let row = |label: &str, [sm, sm_op, bg, bg_op]: [usize; 4]| {
         let o1 = signed(sm) - signed(sm_op.max(sleep));
         let o2 = signed(bg) - signed(bg_op.max(sleep));
         println!("| {label} | {sm} B | {o1:+} B | {bg} B | {o2:+} B |");
         o1.max(o2)
     };
+    let peer = |f: usize, b: usize| [f, small, b, big];
     row(
         "backon `Retryable`",
-        size_of_val(&s::backon_happy_async(0)),
-        small,
-        size_of_val(&s::backon_big_async(0)),
-        big,
+        peer(
+            size_of_val(&s::backon_happy_async(0)),
+            size_of_val(&s::backon_big_async(0)),
+        ),
     );
     #[cfg(feature = "tryhard")]
     row(
         "tryhard",
-        size_of_val(&s::tryhard_happy_async(0)),
-        small,
-        size_of_val(&s::tryhard_big_async(0)),
-        big,
+        peer(
+            size_of_val(&s::tryhard_happy_async(0)),
+            size_of_val(&s::tryhard_big_async(0)),
+        ),
     );
     row(
         "tokio-retry2",
-        size_of_val(&s::tokio_retry2_happy_async(0)),
-        small,
-        size_of_val(&s::tokio_retry2_big_async(0)),
-        big,
+        peer(
+            size_of_val(&s::tokio_retry2_happy_async(0)),
+            size_of_val(&s::tokio_retry2_big_async(0)),
+        ),
     );
-    let mut overheads = Vec::new();
     let caller = row(
         "stamina `call_async`",
-        size_of_val(&s::caller_happy_async(0)),
-        small,
-        size_of_val(&s::caller_big_async(0)),
-        big,
+        peer(
+            size_of_val(&s::caller_happy_async(0)),
+            size_of_val(&s::caller_big_async(0)),
+        ),
     );
-    overheads.push(("stamina `call_async`", caller));
-    if cfg.attr_is_real {
-        let attr = row(
-            "stamina `#[retry] async fn` (op: the same fn without `#[retry]`)",
+    let attr = row(
+        "stamina `#[retry] async fn` (op: the same fn without `#[retry]`)",
+        [
             size_of_val(&s::attr_happy_async(0)),
             size_of_val(&s::plain_happy_async(0)),
             size_of_val(&s::attr_big_async(0)),
             size_of_val(&s::plain_big_async(0)),
-        );
-        overheads.push(("stamina `#[retry] async fn`", attr));
-    }
+        ],
+    );
     println!();
-    Sizes { overheads }
+    vec![
+        ("stamina `call_async`", caller),
+        ("stamina `#[retry] async fn`", attr),
+    ]
 }
 
-// ---------------------------------------------------------------------------------------------
-// Concurrency.
-// ---------------------------------------------------------------------------------------------
+const TASKS: u64 = 10_000;
 
-const TASKS: usize = 10_000;
+type TaskFn<Fut> = fn(u32) -> Fut;
 
-/// Spawns `TASKS` tasks on the multi-thread runtime, each failing `failures` times: the wall time
-/// until all are done, and the peak of the heap above where it started.
-fn run_tasks<Fut>(rt: &Runtime, failures: u32, f: fn(u32) -> Fut) -> (Duration, usize)
+/// `TASKS` tasks spawned at once, each failing `failures` times: the wall time until all are
+/// done on `rt`.
+fn run_tasks<Fut>(rt: &Runtime, failures: u32, f: TaskFn<Fut>) -> f64
 where
     Fut: Future<Output = Result<u64, OpError>> + Send + 'static,
 {
-    let mut handles = Vec::with_capacity(TASKS);
-    let base = LIVE.load(Relaxed);
-    PEAK.store(base, Relaxed);
     let start = Instant::now();
     rt.block_on(async {
-        for _ in 0..TASKS {
-            handles.push(tokio::spawn(f(failures)));
-        }
-        for h in handles.drain(..) {
+        let handles: Vec<_> = (0..TASKS).map(|_| tokio::spawn(f(failures))).collect();
+        for h in handles {
             assert_eq!(h.await.expect("a task"), Ok(u64::from(failures) + 1));
         }
     });
-    let elapsed = start.elapsed();
-    (elapsed, PEAK.load(Relaxed).saturating_sub(base))
+    start.elapsed().as_secs_f64()
 }
 
-fn concurrency_row<Fut>(rt: &Runtime, label: &str, f: fn(u32) -> Fut) -> f64
+fn concurrency_row<Fut>(multi: &Runtime, label: &str, f: TaskFn<Fut>)
 where
     Fut: Future<Output = Result<u64, OpError>> + Send + 'static,
 {
-    let mut with = Vec::new();
-    let mut without = Vec::new();
-    let mut peaks = Vec::new();
-    for _ in 0..5 {
-        let (t, peak) = run_tasks(rt, s::SMALL_WAIT_FAILURES, f);
-        with.push(t.as_secs_f64());
-        peaks.push(peak as f64);
-        without.push(run_tasks(rt, 0, f).0.as_secs_f64());
-    }
-    let with = median(with);
-    let without = median(without);
-    let peak = median(peaks);
-    let waits = s::SMALL_WAITS_SUM.as_secs_f64();
+    let failures = s::SMALL_WAIT_FAILURES;
+    let with = median((0..5).map(|_| run_tasks(multi, failures, f)).collect());
+    let without = median((0..5).map(|_| run_tasks(multi, 0, f)).collect());
+    // The heap's peak, with every task on this thread, where `allocation_counter` counts.
+    let single = s::current_thread_runtime();
+    let peak = allocation_counter::measure(|| {
+        run_tasks(&single, failures, f);
+    })
+    .bytes_max as f64;
     println!(
         "| {label} | {:.1} ms | {:.1} ms | {:.1} | {:.2} MiB | {:.0} B |",
         with * 1e3,
         without * 1e3,
-        with / waits,
+        with / s::SMALL_WAITS_SUM.as_secs_f64(),
         peak / (1024.0 * 1024.0),
         peak / TASKS as f64,
     );
-    with / waits
 }
 
-fn concurrency(cfg: &Config) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn concurrency() {
+    let multi = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a multi-thread runtime");
     println!(
         "{TASKS} tasks spawned at once on a 2-worker multi-thread runtime, each failing twice \
-         with waits of 1 ms then 2 ms (no jitter; one task's waits add up to {} ms). Median of 5.\n",
+         with waits of 1 ms then 2 ms (no jitter; one task's waits add up to {} ms). Median of \
+         5. The peak heap is measured with the same tasks on a current-thread runtime.\n",
         s::SMALL_WAITS_SUM.as_millis()
     );
     println!(
         "| contender | wall time, 2 retries each | same tasks, no failure | ÷ one task's waits | peak heap | heap per task |"
     );
     println!("|---|--:|--:|--:|--:|--:|");
-    concurrency_row(&rt, "backon `Retryable`", s::backon_small_waits);
+    concurrency_row(&multi, "backon `Retryable`", s::backon_small_waits);
     #[cfg(feature = "tryhard")]
-    concurrency_row(&rt, "tryhard", s::tryhard_small_waits);
-    concurrency_row(&rt, "tokio-retry2", s::tokio_retry2_small_waits);
-    concurrency_row(&rt, "stamina `call_async`", s::caller_small_waits);
-    if cfg.attr_is_real {
-        concurrency_row(&rt, "stamina `#[retry] async fn`", s::attr_small_waits);
-    }
+    concurrency_row(&multi, "tryhard", s::tryhard_small_waits);
+    concurrency_row(&multi, "tokio-retry2", s::tokio_retry2_small_waits);
+    concurrency_row(&multi, "stamina `call_async`", s::caller_small_waits);
+    concurrency_row(&multi, "stamina `#[retry] async fn`", s::attr_small_waits);
     println!();
 }
 
-/// The time per call of `f` on two threads at once, over its time alone (1.0: no contention).
+/// The time per call of `f` on two threads at once over its time alone (1.0: no contention),
+/// and that over the control's.
 fn scaling(label: &str, f: fn(u64), control: Option<f64>) -> f64 {
-    let n = {
-        let mut n = 1_000u64;
-        loop {
-            let start = Instant::now();
-            f(n);
-            if start.elapsed() >= Duration::from_millis(5) {
-                break n * 4; // about 20 ms
-            }
-            n *= 2;
-        }
-    };
+    let mut n = 1_000u64;
+    while {
+        let start = Instant::now();
+        f(n);
+        start.elapsed() < Duration::from_millis(5)
+    } {
+        n *= 2;
+    }
+    let n = n * 4; // about 20 ms
     let timed = move || {
         let start = Instant::now();
         f(n);
         start.elapsed().as_secs_f64()
     };
-    let mut ratios = Vec::new();
-    for _ in 0..7 {
-        let alone = std::thread::scope(|sc| sc.spawn(timed).join().expect("a thread"));
-        let together = std::thread::scope(|sc| {
-            let a = sc.spawn(timed);
-            let b = sc.spawn(timed);
-            f64::midpoint(a.join().expect("a thread"), b.join().expect("a thread"))
-        });
-        ratios.push(together / alone);
-    }
-    let ratio = median(ratios);
-    let control = control.unwrap_or(ratio);
-    println!("| {label} | {ratio:.2} | {:.2} |", ratio / control);
+    let ratio = median(
+        (0..7)
+            .map(|_| {
+                let alone = std::thread::scope(|sc| sc.spawn(timed).join().expect("a thread"));
+                let together = std::thread::scope(|sc| {
+                    let (a, b) = (sc.spawn(timed), sc.spawn(timed));
+                    f64::midpoint(a.join().expect("a thread"), b.join().expect("a thread"))
+                });
+                together / alone
+            })
+            .collect(),
+    );
+    println!(
+        "| {label} | {ratio:.2} | {:.2} |",
+        ratio / control.unwrap_or(ratio)
+    );
     ratio
 }
 
-fn two_threads(cfg: &Config) {
+fn two_threads() {
     println!(
         "The same calls on one thread, then on two threads at once (2 cores): time per call on \
          two threads ÷ on one, median of 7. 1.0 means no shared state is contended, on an idle \
          machine; on a busy one the two threads also compete for the cores, so the last column \
          divides by backon's ratio (backon shares no state: the control).\n"
     );
-    println!("| contender | two threads ÷ one | ÷ backon's |");
-    println!("|---|--:|--:|");
-    let control = scaling(
+    println!("| contender | two threads ÷ one | ÷ backon's |\n|---|--:|--:|");
+    let control = Some(scaling(
         "backon `BlockingRetryable`, happy path",
         |n| sync_many(n, s::backon_happy),
         None,
-    );
-    let control = Some(control);
+    ));
     scaling(
         "stamina `call`, `no_timeout()`, happy path",
         |n| sync_many(n, s::caller_no_timeout_happy),
@@ -820,13 +588,11 @@ fn two_threads(cfg: &Config) {
         |n| sync_many(n, s::caller_happy),
         control,
     );
-    if cfg.attr_is_real {
-        scaling(
-            "stamina `#[retry]`, default (45 s), happy path",
-            |n| sync_many(n, s::attr_happy),
-            control,
-        );
-    }
+    scaling(
+        "stamina `#[retry]`, default (45 s), happy path",
+        |n| sync_many(n, s::attr_happy),
+        control,
+    );
     scaling(
         "stamina `call`, 3 retries (testing mode, default hooks)",
         |n| sync_retry_many(n, s::RETRY_FAILURES, s::caller_retry),
@@ -839,29 +605,37 @@ fn two_threads(cfg: &Config) {
 // The bars.
 // ---------------------------------------------------------------------------------------------
 
+#[derive(Default)]
 struct Bars(Vec<(String, String, bool)>);
 
 impl Bars {
-    fn ratio(&mut self, what: &str, rows: &[Measured], num: &str, den: &str, max: f64) {
-        let (Some(n), Some(d)) = (find(rows, num), find(rows, den)) else {
-            return;
-        };
-        let r = n.ns / d.ns;
-        self.0.push((
-            format!("{what}: {} ÷ {} ≤ {max}", n.label, d.label),
-            format!("{r:.2}"),
-            r <= max,
-        ));
+    fn push(&mut self, what: String, measured: String, met: bool) {
+        self.0.push((what, measured, met));
+    }
+
+    /// `num ÷ den ≤ max` in one table.
+    fn ratio(&mut self, what: &str, table: &Table, num: &str, den: &str, max: f64) {
+        if let (Some(r), Some(n), Some(d)) = (table.ratio(num, den), table.get(num), table.get(den))
+        {
+            let what = format!("{what}: {} ÷ {} ≤ {max}", n.c.label, d.c.label);
+            self.push(what, format!("{r:.2}"), r <= max);
+        }
+    }
+
+    fn no_allocations(&mut self, path: &str, table: &Table) {
+        for r in table.0.iter().filter(|r| r.c.label.starts_with("stamina")) {
+            if !r.c.id.ends_with("nohooks") {
+                let what = format!("0 allocations per call, {path}: {}", r.c.label);
+                self.push(what, fmt_allocs(r.allocs), r.allocs == 0.0);
+            }
+        }
     }
 
     fn print(&self) {
-        println!("| bar | measured | met |");
-        println!("|---|--:|:-:|");
+        println!("| bar | measured | met |\n|---|--:|:-:|");
         for (what, measured, met) in &self.0 {
-            println!(
-                "| {what} | {measured} | {} |",
-                if *met { "yes" } else { "**no**" }
-            );
+            let met = if *met { "yes" } else { "**no**" };
+            println!("| {what} | {measured} | {met} |");
         }
         println!();
     }
@@ -875,46 +649,33 @@ fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
+            let line = s.lines().find(|l| l.starts_with("model name"))?;
+            Some(line.split(':').nth(1)?.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
         .arg("--version")
         .output()
-        .ok()
         .map_or_else(
-            || "rustc (unknown version)".to_owned(),
+            |_| "rustc (unknown version)".to_owned(),
             |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
         );
     format!("{cores} cores ({cpu}), {rustc}")
 }
 
-fn count_mode(args: &[String]) {
-    let [id, failures, n] = args else {
-        panic!("usage: --count ID FAILURES N");
-    };
-    let failures: u32 = failures.parse().expect("FAILURES");
-    let n: u64 = n.parse().expect("N");
-    let ctx = Ctx {
-        rt: s::current_thread_runtime(),
-    };
-    let all = HAPPY_SYNC
-        .iter()
-        .chain(HAPPY_ASYNC)
-        .chain(RETRY_SYNC)
-        .chain(RETRY_ASYNC);
-    let c = all.clone().find(|c| c.id == id).expect("a contender id");
-    (c.run)(&ctx, n, failures);
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--count") {
-        count_mode(&args[i + 1..]);
+        let [id, failures, n] = &args[i + 1..] else {
+            panic!("usage: --count ID FAILURES N");
+        };
+        let rt = s::current_thread_runtime();
+        (by_id(id).run)(
+            &rt,
+            n.parse().expect("N"),
+            failures.parse().expect("FAILURES"),
+        );
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -922,146 +683,46 @@ fn main() {
         rounds: if quick { 7 } else { 31 },
         sample: Duration::from_millis(if quick { 1 } else { 3 }),
         instructions: args.iter().any(|a| a == "--instructions"),
-        attr_is_real: s::retry_attr_is_real(),
     };
-    let ctx = Ctx {
-        rt: s::current_thread_runtime(),
-    };
+    let rt = s::current_thread_runtime();
     let started = Instant::now();
+    let mut bars = Bars::default();
 
-    println!("# stamina benchmark report\n");
-    println!("Machine: {}.\n", machine());
-    if !cfg.attr_is_real {
-        println!("`#[retry]` rows: {}.\n", s::RETRY_ATTR_STUB);
-    }
+    println!("# stamina benchmark report\n\nMachine: {}.\n", machine());
     if cfg!(not(feature = "tryhard")) {
         println!("tryhard rows: left out (build with `--features tryhard`).\n");
     }
-    let mut bars = Bars(Vec::new());
-    let happy = happy_sections(&ctx, &cfg, &mut bars);
-    let retry = retry_sections(&ctx, &cfg, &mut bars);
-    allocation_bars(&happy, &retry, &mut bars);
+
+    let (hs, ha) = happy_paths(&rt, &cfg, &mut bars);
+    let (rs, ra) = retry_paths(&rt, &cfg, &mut bars);
+    for (path, table) in [
+        ("happy sync", &hs),
+        ("happy async", &ha),
+        ("retry sync", &rs),
+    ] {
+        bars.no_allocations(path, table);
+    }
+    bars.no_allocations("retry async", &ra);
 
     println!("## Future sizes\n");
-    for (label, overhead) in future_sizes(&cfg).overheads {
-        bars.0.push((
-            format!("{label}: future ≤ max(op's future, `Sleep`) + 64 B"),
-            format!("{overhead:+} B"),
-            overhead <= 64,
-        ));
+    for (label, overhead) in future_sizes() {
+        let what = format!("{label}: future ≤ max(op's future, `Sleep`) + 64 B");
+        bars.push(what, format!("{overhead:+} B"), overhead <= 64);
     }
 
     println!("## Concurrency\n");
-    concurrency(&cfg);
-    two_threads(&cfg);
+    concurrency();
+    two_threads();
 
-    instrumented_section(&ctx, &cfg, &retry);
+    instrumented(&rt, &cfg, &rs, &ra);
 
     println!("## The bars\n");
     bars.print();
     eprintln!("report: {:.0} s", started.elapsed().as_secs_f64());
 }
 
-fn happy_sections(ctx: &Ctx, cfg: &Config, bars: &mut Bars) -> [Vec<Measured>; 2] {
-    println!("## Happy path, sync (the op succeeds at once)\n");
-    let hs = happy_table(
-        ctx,
-        cfg,
-        HAPPY_SYNC,
-        &["hs-bare", "hs-backon", "hs-hand-timed"],
-    );
-    bars.ratio("sync, no timeout", &hs, "hs-caller-none", "hs-backon", 0.5);
-    bars.ratio("sync, no timeout", &hs, "hs-attr-none", "hs-backon", 0.5);
-    bars.ratio("sync, 45 s timeout", &hs, "hs-caller", "hs-hand-timed", 0.5);
-    bars.ratio("sync, 45 s timeout", &hs, "hs-attr", "hs-hand-timed", 0.5);
-
-    println!("## Happy path, async (many calls in one `block_on`, current-thread runtime)\n");
-    let ha = happy_table(
-        ctx,
-        cfg,
-        HAPPY_ASYNC,
-        &["ha-bare", "ha-backon", "ha-tryhard", "ha-hand-timed"],
-    );
-    bars.ratio(
-        "async, no timeout",
-        &ha,
-        "ha-caller-none",
-        "ha-tryhard",
-        1.0,
-    );
-    bars.ratio("async, no timeout", &ha, "ha-attr-none", "ha-tryhard", 1.0);
-    bars.ratio("async, no timeout", &ha, "ha-caller-none", "ha-backon", 0.2);
-    bars.ratio("async, no timeout", &ha, "ha-attr-none", "ha-backon", 0.2);
-    bars.ratio(
-        "async, 45 s timeout",
-        &ha,
-        "ha-caller",
-        "ha-hand-timed",
-        0.5,
-    );
-    bars.ratio("async, 45 s timeout", &ha, "ha-attr", "ha-hand-timed", 0.5);
-    [hs, ha]
-}
-
-fn retry_sections(ctx: &Ctx, cfg: &Config, bars: &mut Bars) -> [Vec<Measured>; 2] {
-    println!(
-        "## Retry path, sync (3 failures then success, zero waits; stamina in testing mode)\n"
-    );
-    println!("Time per retry = (time with 3 failures − time with none) ÷ 3.\n");
-    let rs = retry_table(ctx, cfg, RETRY_SYNC, "rs-backon");
-    bars.ratio("sync retry, per retry", &rs, "rs-caller", "rs-backon", 0.7);
-    bars.ratio("sync retry, per retry", &rs, "rs-attr", "rs-backon", 0.7);
-
-    println!("## Retry path, async (3 failures then success, zero waits)\n");
-    let ra = retry_table(ctx, cfg, RETRY_ASYNC, "ra-backon-notimer");
-    let timer: Vec<&str> = enabled(cfg, RETRY_ASYNC)
-        .iter()
-        .filter(|c| touches_timer(c))
-        .map(|c| c.label)
-        .collect();
-    println!(
-        "Reach the tokio timer for a zero wait (they panic on a runtime without one): {}.\n",
-        if timer.is_empty() {
-            "none".to_owned()
-        } else {
-            timer.join(", ")
-        }
-    );
-    for id in ["ra-caller", "ra-attr"] {
-        if let Some(m) = find(&ra, id) {
-            bars.0.push((
-                format!("zero-wait async retry: {} < 1 µs per retry", m.label),
-                fmt_ns(m.ns),
-                m.ns < 1_000.0,
-            ));
-        }
-    }
-    [rs, ra]
-}
-
-fn allocation_bars(happy: &[Vec<Measured>; 2], retry: &[Vec<Measured>; 2], bars: &mut Bars) {
-    let paths = [
-        (&happy[0], "happy sync"),
-        (&happy[1], "happy async"),
-        (&retry[0], "retry sync"),
-        (&retry[1], "retry async"),
-    ];
-    for (rows, path) in paths {
-        for m in rows.iter().filter(|m| m.label.starts_with("stamina")) {
-            if m.id.ends_with("nohooks") {
-                continue;
-            }
-            bars.0.push((
-                format!("0 allocations per call, {path}: {}", m.label),
-                fmt_allocs(m.allocs),
-                m.allocs == 0.0,
-            ));
-        }
-    }
-}
-
 /// Last: the subscriber and the recorder are process-wide and stay installed.
-fn instrumented_section(ctx: &Ctx, cfg: &Config, retry: &[Vec<Measured>; 2]) {
+fn instrumented(rt: &Runtime, cfg: &Config, rs: &Table, ra: &Table) {
     println!(
         "## Instrumentation on (a `tracing_subscriber::fmt` subscriber writing to `io::sink`, \
          and a Prometheus recorder)\n"
@@ -1076,17 +737,85 @@ fn instrumented_section(ctx: &Ctx, cfg: &Config, retry: &[Vec<Measured>; 2]) {
         metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder(),
     )
     .expect("no recorder yet");
-    let instrumented = retry_table(ctx, cfg, INSTRUMENTED, "rs-caller-nohooks");
-    for id in ["rs-caller", "rs-attr", "ra-caller", "ra-attr"] {
-        let off = find(&retry[0], id).or_else(|| find(&retry[1], id));
-        if let (Some(on), Some(off)) = (find(&instrumented, id), off) {
+    let list: Vec<Contender> = INSTRUMENTED.iter().map(|id| by_id(id)).collect();
+    let on = retry_table(rt, cfg, &list, "rs-caller-nohooks");
+    for id in INSTRUMENTED {
+        if let (Some(with), Some(without)) = (on.get(id), rs.get(id).or_else(|| ra.get(id))) {
             println!(
                 "- {}: {} per retry with the subscriber and recorder, {} without.",
-                on.label,
-                fmt_ns(on.ns),
-                fmt_ns(off.ns)
+                with.c.label,
+                fmt_ns(with.ns),
+                fmt_ns(without.ns)
             );
         }
     }
     println!();
+}
+
+fn happy_paths(rt: &Runtime, cfg: &Config, bars: &mut Bars) -> (Table, Table) {
+    println!("## Happy path, sync (the op succeeds at once)\n");
+    let hs = happy_table(
+        rt,
+        cfg,
+        HAPPY_SYNC,
+        &["hs-bare", "hs-backon", "hs-hand-timed"],
+    );
+    for (id, den, max) in [
+        ("hs-caller-none", "hs-backon", 0.5),
+        ("hs-attr-none", "hs-backon", 0.5),
+        ("hs-caller", "hs-hand-timed", 0.5),
+        ("hs-attr", "hs-hand-timed", 0.5),
+    ] {
+        bars.ratio("sync happy path", &hs, id, den, max);
+    }
+
+    println!("## Happy path, async (many calls in one `block_on`, current-thread runtime)\n");
+    let baselines = ["ha-bare", "ha-backon", "ha-tryhard", "ha-hand-timed"];
+    let ha = happy_table(rt, cfg, HAPPY_ASYNC, &baselines);
+    for (id, den, max) in [
+        ("ha-caller-none", "ha-tryhard", 1.0),
+        ("ha-attr-none", "ha-tryhard", 1.0),
+        ("ha-caller-none", "ha-backon", 0.2),
+        ("ha-attr-none", "ha-backon", 0.2),
+        ("ha-caller", "ha-hand-timed", 0.5),
+        ("ha-attr", "ha-hand-timed", 0.5),
+    ] {
+        bars.ratio("async happy path", &ha, id, den, max);
+    }
+
+    (hs, ha)
+}
+
+fn retry_paths(rt: &Runtime, cfg: &Config, bars: &mut Bars) -> (Table, Table) {
+    println!(
+        "## Retry path, sync (3 failures then success, zero waits; stamina in testing mode)\n"
+    );
+    println!("Time per retry = (time with 3 failures − time with none) ÷ 3.\n");
+    let rs = retry_table(rt, cfg, RETRY_SYNC, "rs-backon");
+    for id in ["rs-caller-nohooks", "rs-attr-nohooks"] {
+        bars.ratio("sync retry, no hooks, per retry", &rs, id, "rs-backon", 0.7);
+    }
+
+    println!("## Retry path, async (3 failures then success, zero waits)\n");
+    let ra = retry_table(rt, cfg, RETRY_ASYNC, "ra-backon-notimer");
+    let timer: Vec<&str> = RETRY_ASYNC
+        .iter()
+        .filter(|c| touches_timer(c))
+        .map(|c| c.label)
+        .collect();
+    println!(
+        "Reach the tokio timer for a zero wait (they panic on a runtime without one): {}.\n",
+        if timer.is_empty() {
+            "none".to_owned()
+        } else {
+            timer.join(", ")
+        }
+    );
+    for id in ["ra-caller", "ra-attr"] {
+        if let Some(r) = ra.get(id) {
+            let what = format!("zero-wait async retry: {} < 1 µs per retry", r.c.label);
+            bars.push(what, fmt_ns(r.ns), r.ns < 1_000.0);
+        }
+    }
+    (rs, ra)
 }

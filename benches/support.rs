@@ -152,7 +152,7 @@ impl HandPolicy {
     pub fn wait(&self, n: u32) -> Duration {
         let exp = self.initial * 2f64.powi(i32::try_from(n).unwrap_or(i32::MAX) - 1);
         let jitter = if self.jitter > 0.0 {
-            rand::random::<f64>() * self.jitter
+            fastrand::f64() * self.jitter
         } else {
             0.0
         };
@@ -577,26 +577,6 @@ pub async fn attr_small_waits(failures: u32) -> Result<u64, OpError> {
     let calls = AtomicU32::new(0);
     attr_flaky_small_waits(&calls, failures).await
 }
-
-/// Whether `#[stamina::retry]` really retries in this build: a failing-then-succeeding operation
-/// must be called 4 times, in testing mode. Until the attribute lands, `stamina-macros` is a
-/// pass-through stub and this is `false`: the benches then skip the `#[retry]` contenders rather
-/// than time a plain call under stamina's name.
-#[must_use]
-pub fn retry_attr_is_real() -> bool {
-    let _instant = stamina::testing::set_testing(true, 10, false);
-    let calls = AtomicU32::new(0);
-    let sync_ok = attr_flaky(&calls, RETRY_FAILURES) == Ok(4) && calls.load(Ordering::Relaxed) == 4;
-    let calls = AtomicU32::new(0);
-    let rt = current_thread_runtime();
-    let async_ok = rt.block_on(attr_flaky_async(&calls, RETRY_FAILURES)) == Ok(4)
-        && calls.load(Ordering::Relaxed) == 4;
-    sync_ok && async_ok
-}
-
-/// The message printed when the `#[retry]` contenders are skipped.
-pub const RETRY_ATTR_STUB: &str = "skipped: `#[stamina::retry]` does not retry in this build \
-     (stamina-macros is still a pass-through stub)";
 
 /// A current-thread tokio runtime with the timer, as the async benches use.
 ///
