@@ -3,21 +3,16 @@
 //! attempt and time limits are exact, `on` decides in all its forms, and the configuration checks
 //! report their errors.
 //!
-//! Hook calls are observed through the routing [`Recorder`]: by name, or by thread for sync code.
+//! Hook calls are observed through the routing [`Recorder`], by name. The caller under the
+//! switches is in `testing_mode.rs`, `inactive.rs` and `scoped_switches.rs`; what its hooks see
+//! (and its `name`) in `hook_calls.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use stamina::{ConfigError, Decision, RetryingCaller};
-use stamina_tests::{Failure, Flaky, Recorder, ms, secs, unique_name};
-
-/// A caller whose computed waits are zero: the tests below never sleep unless they mean to.
-fn instant() -> RetryingCaller {
-    RetryingCaller::new()
-        .wait_initial(Duration::ZERO)
-        .wait_jitter(Duration::ZERO)
-}
+use stamina_tests::{Failure, Flaky, Recorder, instant, ms, secs, unique_name};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -706,83 +701,6 @@ fn an_invalid_base_still_never_panics() {
             .wait_exp_base(base)
             .call(|_: &Failure| true, || flaky.attempt());
         assert_eq!(v, Ok(3), "{base}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Names
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn name_sets_the_callable_label() {
-    let name = unique_name("caller::named");
-    let recorder = Recorder::for_name(&name);
-    let caller = instant().name(name.clone());
-    assert_eq!(caller.get_name(), Some(name.as_str()));
-    let flaky = Flaky::new(2);
-    assert_eq!(caller.call(|_: &Failure| true, || flaky.attempt()), Ok(3));
-    let names: Vec<_> = recorder.retries().into_iter().map(|r| r.name).collect();
-    assert_eq!(names, [name.clone(), name]);
-}
-
-#[test]
-fn name_accepts_a_static_str() {
-    let recorder = Recorder::for_this_thread();
-    let caller = instant().name("caller::static_name");
-    assert_eq!(caller.get_name(), Some("caller::static_name"));
-    let flaky = Flaky::new(1);
-    caller.call(|_: &Failure| true, || flaky.attempt()).unwrap();
-    assert_eq!(recorder.retries()[0].name, "caller::static_name");
-}
-
-#[test]
-fn default_name_is_the_operation_closure_type_name() {
-    let recorder = Recorder::for_this_thread();
-    let caller = instant();
-    assert_eq!(caller.get_name(), None);
-    let flaky = Flaky::new(1);
-    caller.call(|_: &Failure| true, || flaky.attempt()).unwrap();
-    let bound = caller.on(|_: &Failure| true);
-    let flaky = Flaky::new(1);
-    bound.call(|| flaky.attempt()).unwrap();
-
-    let retries = recorder.retries();
-    assert_eq!(retries.len(), 2);
-    for retry in retries {
-        assert!(
-            retry
-                .name
-                .starts_with("caller::default_name_is_the_operation_closure_type_name::"),
-            "{}",
-            retry.name
-        );
-        assert!(retry.name.ends_with("{{closure}}"), "{}", retry.name);
-    }
-}
-
-#[tokio::test]
-async fn default_name_of_an_async_call_is_its_closure_type_name() {
-    let recorder = Recorder::for_this_thread();
-    let flaky = Flaky::new(1);
-    instant()
-        .call_async(|_: &Failure| true, || async { flaky.attempt() })
-        .await
-        .unwrap();
-    let flaky = Flaky::new(1);
-    instant()
-        .call_async_mut(|_: &Failure| true, async || flaky.attempt())
-        .await
-        .unwrap();
-    let retries = recorder.retries();
-    assert_eq!(retries.len(), 2);
-    for retry in retries {
-        assert!(
-            retry
-                .name
-                .contains("caller::default_name_of_an_async_call_is_its_closure_type_name"),
-            "{}",
-            retry.name
-        );
     }
 }
 

@@ -1,17 +1,14 @@
 //! The explicit loop, `RetryContext` (stamina's `retry_context`): `attempt()` reports stamina's
 //! `Attempt { num, next_wait }`, `backoff`/`backoff_async` sleep or give the error back, and
 //! `decide` hands the wait to a loop that sleeps on its own.
+//!
+//! The loop under testing mode and inactive is in `testing_mode.rs` and `inactive.rs`, under a
+//! `Switches::run` scope in `scoped_switches.rs`; its hook calls and names in `hook_calls.rs`.
 
 use std::time::Duration;
 
-use stamina::{Decision, RetryingCaller, Switches};
-use stamina_tests::{Failure, Flaky, Recorder, ms, secs};
-
-fn instant() -> RetryingCaller {
-    RetryingCaller::new()
-        .wait_initial(Duration::ZERO)
-        .wait_jitter(Duration::ZERO)
-}
+use stamina::{Decision, RetryingCaller};
+use stamina_tests::{Failure, Flaky, explicit_loop, instant, ms, secs};
 
 #[test]
 fn attempt_num_equals_the_call_count() {
@@ -35,22 +32,10 @@ fn attempt_num_equals_the_call_count() {
     assert_eq!((value, flaky.calls()), (4, 4));
 }
 
-fn give_up_at(caller: &RetryingCaller, flaky: &Flaky) -> Result<u32, Failure> {
-    let mut retry = caller.context(|_: &Failure| true);
-    loop {
-        let attempt = retry.attempt();
-        assert_eq!(attempt.num, flaky.calls() + 1);
-        match flaky.attempt() {
-            Ok(v) => return Ok(v),
-            Err(e) => retry.backoff(e)?,
-        }
-    }
-}
-
 #[test]
 fn backoff_gives_the_last_error_back_unchanged() {
     let flaky = Flaky::always();
-    let result = give_up_at(&instant().attempts(3), &flaky);
+    let result = explicit_loop(&instant().attempts(3), &flaky);
     assert_eq!(result, Err(flaky.last_error().unwrap()));
     assert_eq!(flaky.calls(), 3);
 }
@@ -130,40 +115,6 @@ fn next_wait_with_a_tiny_wait_max_is_that_cap() {
     assert_eq!(flaky.calls(), 4);
 }
 
-#[test]
-fn next_wait_is_zero_in_testing_mode_and_not_without() {
-    let caller = RetryingCaller::new().attempts(10);
-    {
-        let _testing = stamina::testing::set_testing(true, 3, false);
-        let mut retry = caller.context(|_: &Failure| true);
-        let mut nums = Vec::new();
-        let error = loop {
-            let attempt = retry.attempt();
-            nums.push(attempt.num);
-            assert_eq!(attempt.next_wait, Duration::ZERO);
-            match retry.decide(Failure::new(attempt.num)) {
-                Ok(wait) => assert_eq!(wait, Duration::ZERO),
-                Err(e) => break e,
-            }
-        };
-        assert_eq!(nums, [1, 2, 3], "testing mode's 3 attempts");
-        assert_eq!(error.attempt, 3);
-    }
-    let mut retry = caller.context(|_: &Failure| true);
-    assert_eq!(retry.attempt().next_wait, secs(0.1));
-}
-
-#[test]
-fn next_wait_is_zero_when_inactive_and_the_error_comes_back_at_once() {
-    let caller = RetryingCaller::new();
-    let _inactive = stamina::testing::set_active(false);
-    let mut retry = caller.context(|_: &Failure| -> bool { panic!("`on` asked while inactive") });
-    let attempt = retry.attempt();
-    assert_eq!((attempt.num, attempt.next_wait), (1, Duration::ZERO));
-    let e = Failure::new(1);
-    assert_eq!(retry.decide(e), Err(e));
-}
-
 #[tokio::test(start_paused = true)]
 async fn backoff_async_sleeps_the_wait() {
     let caller = RetryingCaller::new()
@@ -228,55 +179,4 @@ fn decide_returns_the_wait_for_the_loop_to_sleep() {
     };
     assert_eq!(waits, [Duration::from_secs(2), Duration::from_secs(4)]);
     assert_eq!(error.attempt, 0);
-}
-
-#[test]
-fn name_is_context_block_unless_the_caller_is_named() {
-    let recorder = Recorder::for_this_thread();
-    let flaky = Flaky::new(2);
-    let _ = give_up_at(&instant(), &flaky);
-    let flaky = Flaky::new(1);
-    let _ = give_up_at(&instant().name("context::named"), &flaky);
-    let caller = instant();
-    let bound = caller.on(|_: &Failure| true);
-    let mut retry = bound.context();
-    retry.attempt();
-    retry.backoff(Failure::new(1)).unwrap();
-
-    let names: Vec<_> = recorder.retries().into_iter().map(|r| r.name).collect();
-    assert_eq!(
-        names,
-        [
-            "<context block>",
-            "<context block>",
-            "context::named",
-            "<context block>"
-        ]
-    );
-}
-
-#[test]
-fn hooks_see_each_retry_of_the_loop() {
-    let recorder = Recorder::for_this_thread();
-    let caller = RetryingCaller::new()
-        .wait_initial(ms(1))
-        .wait_jitter(Duration::ZERO)
-        .attempts(4);
-    let flaky = Flaky::always();
-    let e = give_up_at(&caller, &flaky).unwrap_err();
-    assert_eq!(e.attempt, 4);
-    assert_eq!(recorder.retry_nums(), [1, 2, 3]);
-    assert_eq!(recorder.wait_fors(), [ms(1), ms(2), ms(4)]);
-}
-
-#[test]
-fn scoped_switches_apply_to_a_loop_started_inside_them() {
-    // `Switches::run` with testing mode: zero waits even for a 1-hour initial wait.
-    let caller = RetryingCaller::new().wait_initial(Duration::from_secs(3600));
-    let calls = Switches::new().testing(true, 4, false).run(|| {
-        let flaky = Flaky::always();
-        let _ = give_up_at(&caller, &flaky);
-        flaky.calls()
-    });
-    assert_eq!(calls, 4);
 }

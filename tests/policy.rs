@@ -1,7 +1,8 @@
 //! `policy = ..`: a `RetryPolicy` from an expression, shared by several fns or read at run time,
 //! and how the other value arguments combine with it (they apply on top, per field).
 //!
-//! Hook calls are observed through the routing [`Recorder`], by the `name` of each fn.
+//! Hook calls are observed through the routing [`Recorder`], by the `name` of each fn (or by
+//! thread, for a fn that another test calls too).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -98,7 +99,9 @@ fn arguments_apply_on_top_of_the_policy() {
 
 #[test]
 fn an_override_keeps_the_policys_waits() {
-    let recorder = Recorder::for_name("policy::overridden");
+    // By thread, not by name: `arguments_apply_on_top_of_the_policy` calls `overridden` too, in
+    // parallel, and its retry would be recorded here as well.
+    let recorder = Recorder::for_this_thread();
     let flaky = Flaky::always();
     let _ = overridden(&flaky);
     assert_eq!(recorder.wait_fors(), [Duration::ZERO]);

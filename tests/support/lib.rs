@@ -1,24 +1,32 @@
 //! Helpers shared by the test binaries of this package (`stamina_tests::...`).
 //!
+//! - [`instant`]: a caller whose computed waits are zero;
+//! - [`exclusive`]: serializes the tests of a binary that change process-wide state (the
+//!   switches, the hook registry) and restores the defaults afterwards, from sync and async tests;
 //! - [`Failure`] and [`Flaky`]: an error with a unique id, and an operation that fails a given
 //!   number of times, counting its calls and remembering the last error it returned;
+//!   [`calls_of`] and [`explicit_loop`] run one through an attribute fn or a `RetryContext` loop;
 //! - [`Recorder`]: owned copies of the [`RetryDetails`] that hooks see, either installed directly
-//!   as a hook (binaries that serialize their tests around the global hook registry) or routed
-//!   by name or thread ([`Recorder::for_name`], [`Recorder::for_this_thread`]) for binaries whose
-//!   tests run in parallel;
+//!   as a hook (binaries whose tests take [`exclusive`]) or routed by name or thread
+//!   ([`Recorder::for_name`], [`Recorder::for_this_thread`]) for binaries whose tests run in
+//!   parallel;
 //! - [`Log`] and [`LogGuard`]: an ordered log of what happened, and a guard that logs its drop;
-//! - [`Capture`]: a `tracing` layer that records events and span lifetimes in order.
+//! - [`Capture`]: records the `tracing` events and span lifetimes of one thread, in order, through
+//!   one global subscriber (see its docs for why not a scoped one).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError, Weak};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use stamina::instrumentation::{self, RetryDetails};
+use stamina::instrumentation::{self, RetryDetails, RetryGuard};
+use stamina::{RetryingCaller, Switches};
 use tracing::field::{Field, Visit};
 use tracing::span;
+use tracing::subscriber::Interest;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -44,6 +52,73 @@ pub fn ms(ms: u64) -> Duration {
 pub fn unique_name(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!("{prefix}#{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A caller whose computed waits are zero (`wait_initial` and `wait_jitter` zero; the other
+/// settings are stamina's defaults): a test with it never sleeps unless `on` asks for a wait.
+#[must_use]
+pub const fn instant() -> RetryingCaller {
+    RetryingCaller::new()
+        .wait_initial(Duration::ZERO)
+        .wait_jitter(Duration::ZERO)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process-wide state
+// ---------------------------------------------------------------------------------------------
+
+/// The lock behind [`exclusive`].
+static EXCLUSIVE: Mutex<()> = Mutex::new(());
+
+/// Set once a test of this process took [`exclusive`]; [`Recorder::routed`] refuses to run then.
+static EXCLUSIVE_USED: AtomicBool = AtomicBool::new(false);
+
+/// Set once [`Recorder::routed`] installed the routing hook; [`exclusive`] refuses to run then.
+static ROUTING_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Holds the lock of [`exclusive`]; restores the defaults when dropped, before the lock is
+/// released, even when the test fails.
+#[derive(Debug)]
+#[must_use = "the test is serialized only while the guard lives"]
+pub struct Exclusive {
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        stamina::set_active(true);
+        stamina::set_testing(false, 1, false);
+        instrumentation::reset_on_retry_hooks();
+    }
+}
+
+/// Serializes the tests of this binary that change process-wide state: `stamina::set_active`,
+/// `stamina::set_testing` and the hook registry. Every such test takes it first; its guard
+/// restores the defaults (active, not testing, the default hooks) when it is dropped.
+///
+/// The lock is a `std::sync::Mutex`, taken with a blocking lock, so sync and async tests share
+/// it. An async test may hold the guard across `.await`s: each `#[tokio::test]` runs its own
+/// runtime on its own test thread, so a test waiting for the lock blocks only its own thread,
+/// never the runtime of the test that holds it. Take it once per test, in the test's body: a
+/// second `exclusive()` in a task of the same test would block, for good, the thread of the
+/// runtime (a current-thread one, by default) that the holder needs in order to finish.
+///
+/// # Panics
+///
+/// In a binary that uses [`Recorder::routed`] (whose hook the guard would remove): neither runs
+/// in a process where the other ran. Also if the switches are not the defaults once the lock is
+/// taken: a test changed them without the lock.
+pub fn exclusive() -> Exclusive {
+    assert!(
+        !ROUTING_INSTALLED.load(Ordering::SeqCst),
+        "this binary routes hook calls (`Recorder::routed`): `exclusive()` would remove the routing hook"
+    );
+    EXCLUSIVE_USED.store(true, Ordering::SeqCst);
+    let lock = lock(&EXCLUSIVE);
+    // A test that failed before restoring the defaults cannot have left them changed: its
+    // `Exclusive` restored them while unwinding. Check anyway, so a leak cannot go unnoticed.
+    assert_eq!(Switches::global(), Switches::new(), "defaults not restored");
+    Exclusive { _lock: lock }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,6 +211,37 @@ impl Flaky {
     }
 }
 
+/// Runs `f` (an attribute fn, say) with an operation that never succeeds, checks that the error
+/// it gives back is the operation's last, unchanged, and returns the number of attempts made.
+///
+/// # Panics
+///
+/// If `f` succeeds, or gives back another error.
+pub fn calls_of(f: impl FnOnce(&Flaky) -> Result<u32, Failure>) -> u32 {
+    let flaky = Flaky::always();
+    let error = f(&flaky).unwrap_err();
+    assert_eq!(Some(error), flaky.last_error());
+    flaky.calls()
+}
+
+/// `flaky` through the explicit loop of `caller` (`RetryContext::attempt` and `backoff`), which
+/// checks that each attempt's number is the operation's call count.
+///
+/// # Panics
+///
+/// If an attempt's number is not the operation's call count.
+pub fn explicit_loop(caller: &RetryingCaller, flaky: &Flaky) -> Result<u32, Failure> {
+    let mut retry = caller.context(|_: &Failure| true);
+    loop {
+        let attempt = retry.attempt();
+        assert_eq!(attempt.num, flaky.calls() + 1);
+        match flaky.attempt() {
+            Ok(v) => return Ok(v),
+            Err(e) => retry.backoff(e)?,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hook calls
 // ---------------------------------------------------------------------------------------------
@@ -203,11 +309,22 @@ impl Recorder {
     ///
     /// For binaries whose tests run in parallel: each test routes its own calls to its own
     /// recorder. A binary that uses this must not set the hooks any other way.
+    ///
+    /// # Panics
+    ///
+    /// In a binary whose tests take [`exclusive`].
     pub fn routed(
         matches: impl Fn(&RetryDetails<'_>) -> bool + Send + Sync + 'static,
     ) -> Arc<Self> {
         static INSTALL: Once = Once::new();
-        INSTALL.call_once(|| instrumentation::set_on_retry_hooks([route]));
+        assert!(
+            !EXCLUSIVE_USED.load(Ordering::SeqCst),
+            "this binary sets the hooks under `exclusive()`: routing would be reset by its guard"
+        );
+        INSTALL.call_once(|| {
+            ROUTING_INSTALLED.store(true, Ordering::SeqCst);
+            instrumentation::set_on_retry_hooks([route]);
+        });
         let recorder = Self::new();
         let mut routes = lock(&ROUTES);
         routes.retain(|(_, r)| r.strong_count() > 0);
@@ -304,6 +421,23 @@ impl Log {
         LogGuard {
             log: self.clone(),
             label: label.into(),
+        }
+    }
+
+    /// One attempt of `flaky` that first logs `attempt N` (N its call number, from 1).
+    pub fn attempt(&self, flaky: &Flaky) -> Result<u32, Failure> {
+        self.push(format!("attempt {}", flaky.calls() + 1));
+        flaky.attempt()
+    }
+
+    /// A hook that logs `hook N` (N the `retry_num`) and returns a guard that logs `drop N`.
+    pub fn guarding_hook(
+        &self,
+    ) -> impl Fn(&RetryDetails<'_>) -> RetryGuard + Send + Sync + 'static + use<> {
+        let log = self.clone();
+        move |d| {
+            log.push(format!("hook {}", d.retry_num));
+            RetryGuard::new(log.guard(d.retry_num.to_string()))
         }
     }
 }
@@ -416,22 +550,89 @@ impl Visit for FieldVisitor {
     }
 }
 
-/// A `tracing` layer that records every event and span lifetime, in order.
+/// Records the `tracing` events and span lifetimes of one thread, in order, while it is the
+/// thread's capture ([`with_default`](Self::with_default), [`set_default`](Self::set_default)).
 ///
 /// ```
 /// let capture = stamina_tests::Capture::default();
-/// tracing::subscriber::with_default(capture.subscriber(), || tracing::warn!("hi"));
+/// capture.with_default(|| tracing::warn!("hi"));
 /// assert_eq!(capture.events()[0].message.as_deref(), Some("hi"));
 /// ```
+///
+/// It is not a scoped subscriber of its own, on purpose. `tracing` caches each callsite's
+/// *interest* process-wide, computed when the callsite is first hit; while a single dispatcher
+/// is registered, it is computed against the default subscriber of whichever thread gets there
+/// first (tokio-rs/tracing#3611). A scoped subscriber (`tracing::subscriber::with_default`,
+/// `set_default`) on one test thread and a retry on another test thread with no subscriber make
+/// that thread's `Interest::never()` win now and then: stamina's event is then skipped even on
+/// the thread that is capturing. So the first capture of a process installs one global
+/// subscriber for good, a registry with a layer that is interested in every callsite and hands
+/// each event to the capture of the thread it happens on (and each span to the capture that saw
+/// it open). Every thread's default is then that subscriber, every callsite's interest
+/// "always", and captures of parallel tests stay apart.
+///
+/// The installation runs once, and other threads that start a capture meanwhile wait for it;
+/// it then rebuilds the interest of the callsites registered before it. In a binary where every
+/// test that retries begins with a capture, no callsite is ever registered against another
+/// subscriber. The binary must install no global subscriber of its own.
 #[derive(Clone, Debug, Default)]
 pub struct Capture(Arc<Mutex<Vec<Captured>>>);
 
+thread_local! {
+    /// The capture of this thread, if any.
+    static CURRENT: RefCell<Option<Capture>> = const { RefCell::new(None) };
+}
+
+/// The capture of the current thread (none in a thread-local destructor).
+fn current_capture() -> Option<Capture> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// Installs the routing subscriber as the process's global default, once.
+fn install_routing_subscriber() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Router))
+            .expect("a test binary that uses `Capture` installs no global subscriber of its own");
+        // Callsites registered between the dispatcher's registration and its becoming the
+        // global default were computed against no subscriber: compute them again, from this
+        // thread, whose default is now the global one.
+        tracing::callsite::rebuild_interest_cache();
+    });
+}
+
+/// Restores the thread's previous capture when dropped.
+#[derive(Debug)]
+#[must_use = "the capture ends when the guard is dropped"]
+pub struct CaptureGuard {
+    previous: Option<Capture>,
+}
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
 impl Capture {
-    /// A subscriber made of this layer alone (on a registry), to install with
-    /// `tracing::subscriber::with_default` or `set_default`.
-    #[must_use]
-    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
-        tracing_subscriber::registry().with(self.clone())
+    /// Makes this the current thread's capture until the guard is dropped (as
+    /// `tracing::subscriber::set_default` does for a subscriber).
+    pub fn set_default(&self) -> CaptureGuard {
+        install_routing_subscriber();
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        CaptureGuard { previous }
+    }
+
+    /// Runs `f` with this as the current thread's capture (as
+    /// `tracing::subscriber::with_default` does for a subscriber).
+    pub fn with_default<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.set_default();
+        f()
+    }
+
+    fn push(&self, captured: Captured) {
+        lock(&self.0).push(captured);
     }
 
     /// Everything captured so far.
@@ -453,23 +654,40 @@ impl Capture {
     }
 }
 
-impl<S> Layer<S> for Capture
+/// The layer of the global subscriber behind [`Capture`]: interested in everything, it hands
+/// each event to the current thread's capture, and each span to the capture that saw it open.
+struct Router;
+
+impl<S> Layer<S> for Router
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, _id: &span::Id, _ctx: Context<'_, S>) {
+    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> Interest {
+        Interest::always()
+    }
+
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        let Some(capture) = current_capture() else {
+            return;
+        };
         let meta = attrs.metadata();
-        lock(&self.0).push(Captured::NewSpan {
+        capture.push(Captured::NewSpan {
             name: meta.name(),
             target: meta.target().to_owned(),
         });
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(capture);
+        }
     }
 
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let Some(capture) = current_capture() else {
+            return;
+        };
         let mut visitor = FieldVisitor::default();
         event.record(&mut visitor);
         let meta = event.metadata();
-        lock(&self.0).push(Captured::Event(Event {
+        capture.push(Captured::Event(Event {
             target: meta.target().to_owned(),
             level: *meta.level(),
             message: visitor.message,
@@ -479,7 +697,9 @@ where
 
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(&id) {
-            lock(&self.0).push(Captured::CloseSpan { name: span.name() });
+            if let Some(capture) = span.extensions().get::<Capture>() {
+                capture.push(Captured::CloseSpan { name: span.name() });
+            }
         }
     }
 }

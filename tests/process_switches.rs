@@ -1,37 +1,15 @@
 //! The process-wide switches, as in stamina: `set_active`/`is_active` and
-//! `set_testing`/`is_testing`, and how scoped overrides beat them.
+//! `set_testing`/`is_testing`, for every thread and task, read again at each failure; and how
+//! the scoped overrides (thread guards, `Switches::set_for_thread`, `Switches::scope`) beat them.
 //!
 //! The state is process-wide, so every test takes [`exclusive`], which serializes the tests of
 //! this binary and restores the defaults when it is dropped, even if the test fails.
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use stamina::testing::Testing;
 use stamina::{RetryingCaller, Switches, is_active, is_testing, set_active, set_testing};
-use stamina_tests::{Failure, Flaky, lock};
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Holds [`LOCK`]; restores the default switches on drop, before the lock is released.
-struct Exclusive {
-    _lock: MutexGuard<'static, ()>,
-}
-
-impl Drop for Exclusive {
-    fn drop(&mut self) {
-        set_active(true);
-        set_testing(false, 1, false);
-    }
-}
-
-fn exclusive() -> Exclusive {
-    let lock = lock(&LOCK);
-    // A test that failed before restoring the defaults cannot have left them changed: its
-    // `Exclusive` restored them while unwinding. Check anyway, so a leak cannot go unnoticed.
-    assert_eq!(Switches::global(), Switches::new(), "defaults not restored");
-    Exclusive { _lock: lock }
-}
+use stamina_tests::{Failure, Flaky, exclusive, instant};
 
 /// Runs a call that always fails, and returns its attempts.
 fn attempts_made(caller: &RetryingCaller) -> u32 {
@@ -75,10 +53,7 @@ fn set_active_false_makes_every_call_run_once() {
     set_active(true);
     assert!(is_active());
     let flaky = Flaky::new(1);
-    let v = RetryingCaller::new()
-        .wait_initial(Duration::ZERO)
-        .wait_jitter(Duration::ZERO)
-        .call(|_: &Failure| true, || flaky.attempt());
+    let v = instant().call(|_: &Failure| true, || flaky.attempt());
     assert_eq!(v, Ok(2), "retries again once active");
 }
 
@@ -230,10 +205,7 @@ fn global_state_changes_reach_calls_under_way() {
     // process turns inactive under it.
     let _x = exclusive();
     let flaky = Flaky::always();
-    let caller = RetryingCaller::new()
-        .wait_initial(Duration::ZERO)
-        .wait_jitter(Duration::ZERO)
-        .attempts(10);
+    let caller = instant().attempts(10);
     let _ = caller.call(
         |_: &Failure| true,
         || {

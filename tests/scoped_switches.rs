@@ -1,9 +1,13 @@
-//! The scoped switches: `stamina::testing::{set_testing, set_active}` (thread guards) and
-//! `stamina::Switches` (`current`, `active`, `testing`, `set_for_thread`, `scope`, `run`).
+//! The scoped switches: the thread guards (`stamina::testing::set_testing`, `set_active`,
+//! `Switches::set_for_thread`, `Switches::run`) and the task scope (`Switches::scope`), with
+//! `Switches`' values (`new`, `current`, `global`, `active`, `testing`).
 //!
-//! stamina's testing and inactive semantics, then isolation: guards nest and restore (even on a
-//! panic), two threads at once and two tasks on a multi-thread runtime each see their own state.
-//! No test here touches the process-wide switches (that is `global_switches.rs`).
+//! Guards nest and restore (even on a panic); a scoped future carries its switches only while
+//! it is polled; the switches reach every door started inside them (`#[retry]` fns, the caller,
+//! the explicit loop); and two threads, two futures on one thread and two tasks on a
+//! multi-thread runtime each see their own state. What testing mode and inactive *do* is
+//! `testing_mode.rs` and `inactive.rs`. No test here touches the process-wide switches (that is
+//! `process_switches.rs`).
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,195 +18,27 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use stamina::testing::{Testing, set_active, set_testing};
-use stamina::{Decision, RetryingCaller, Switches, is_active, is_testing};
-use stamina_tests::{Failure, Flaky, Recorder, ms};
+use stamina::{RetryingCaller, Switches, is_active, is_testing, retry};
+use stamina_tests::{Failure, Flaky, calls_of, explicit_loop, ms};
 
-fn on_panics(_: &Failure) -> bool {
-    panic!("`on` asked while inactive")
+#[retry(on = Failure, attempts = 5, wait_initial = 0.2, wait_jitter = 0)]
+fn five(flaky: &Flaky) -> Result<u32, Failure> {
+    flaky.attempt()
+}
+
+#[retry(on = Failure, attempts = 2, wait_initial = 0.2, wait_jitter = 0)]
+fn two(flaky: &Flaky) -> Result<u32, Failure> {
+    flaky.attempt()
+}
+
+#[retry(on = Failure, attempts = 2, wait_initial = 30, wait_jitter = 0)]
+async fn fetch(flaky: &Flaky) -> Result<u32, Failure> {
+    tokio::task::yield_now().await;
+    flaky.attempt()
 }
 
 // ---------------------------------------------------------------------------------------------
-// Testing mode
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn testing_mode_zeroes_every_wait_and_hooks_still_fire() {
-    let recorder = Recorder::for_this_thread();
-    let _testing = set_testing(true, 4, false);
-    // Were the waits not zeroed, this would sleep 2 + 4 + 8 s and then fail.
-    let caller = RetryingCaller::new()
-        .wait_initial(Duration::from_secs(2))
-        .wait_max(Duration::from_secs(60));
-    let flaky = Flaky::always();
-    let e = caller
-        .call(|_: &Failure| true, || flaky.attempt())
-        .unwrap_err();
-    assert_eq!((e.attempt, flaky.calls()), (4, 4));
-    assert_eq!(recorder.retry_nums(), [1, 2, 3]);
-    assert_eq!(recorder.wait_fors(), [Duration::ZERO; 3]);
-    assert!(recorder.retries().iter().all(|r| r.waited_so_far.is_zero()));
-}
-
-#[test]
-fn testing_mode_zeroes_a_custom_wait_too() {
-    let recorder = Recorder::for_this_thread();
-    let _testing = set_testing(true, 3, false);
-    let flaky = Flaky::always();
-    let _ = RetryingCaller::new().call(
-        |_: &Failure| Decision::RetryAfter(Duration::from_secs(3)),
-        || flaky.attempt(),
-    );
-    assert_eq!(flaky.calls(), 3);
-    assert_eq!(recorder.wait_fors(), [Duration::ZERO; 2]);
-}
-
-#[tokio::test]
-async fn testing_mode_zeroes_async_waits() {
-    let recorder = Recorder::for_this_thread();
-    let _testing = set_testing(true, 3, false);
-    let flaky = Flaky::always();
-    let _ = RetryingCaller::new()
-        .wait_initial(Duration::from_secs(2))
-        .call_async(|_: &Failure| true, || async { flaky.attempt() })
-        .await;
-    assert_eq!(flaky.calls(), 3);
-    assert_eq!(recorder.wait_fors(), [Duration::ZERO; 2]);
-}
-
-#[test]
-fn testing_mode_ignores_the_timeout() {
-    let _testing = set_testing(true, 3, false);
-    let flaky = Flaky::always();
-    let _ = RetryingCaller::new()
-        .timeout(Duration::ZERO)
-        .call(|_: &Failure| true, || flaky.attempt());
-    assert_eq!(
-        flaky.calls(),
-        3,
-        "a zero timeout would have allowed one attempt"
-    );
-}
-
-#[test]
-fn testing_mode_attempt_limits_follow_stamina() {
-    // (testing attempts, cap, the call's own limit) -> attempts made.
-    let cases = [
-        // stamina's `_Testing.get_attempts` cases.
-        (2, true, Some(1), 1),
-        (2, true, Some(3), 2),
-        (100, true, None, 100),
-        // Without `cap`, the testing value always, even above the call's own limit.
-        (4, false, Some(2), 4),
-        (3, false, Some(10), 3),
-        (5, false, None, 5),
-        (2, false, Some(1), 2),
-        // 0 behaves as 1, in both places (stamina: user 0 under `cap` means "no limit").
-        (0, false, Some(5), 1),
-        (2, true, Some(0), 1),
-    ];
-    for (testing, cap, own, expected) in cases {
-        let _testing = set_testing(true, testing, cap);
-        // 1 ms waits: were testing mode to keep them, this would be slow, not hang.
-        let caller = RetryingCaller::new()
-            .wait_initial(ms(1))
-            .wait_max(ms(1))
-            .wait_jitter(Duration::ZERO);
-        let caller = match own {
-            Some(n) => caller.attempts(n),
-            None => caller.no_attempt_limit(),
-        };
-        let flaky = Flaky::always();
-        let e = caller
-            .call(|_: &Failure| true, || flaky.attempt())
-            .unwrap_err();
-        let case = format!("testing {testing}, cap {cap}, own {own:?}");
-        assert_eq!(flaky.calls(), expected, "{case}");
-        assert_eq!(Some(e), flaky.last_error(), "{case}");
-        assert_eq!(
-            Testing {
-                attempts: testing,
-                cap
-            }
-            .attempt_limit(own),
-            expected,
-            "{case}"
-        );
-    }
-}
-
-#[test]
-fn testing_mode_still_honours_on() {
-    let _testing = set_testing(true, 5, false);
-    let flaky = Flaky::always();
-    let e = RetryingCaller::new()
-        .call(|_: &Failure| false, || flaky.attempt())
-        .unwrap_err();
-    assert_eq!((e.attempt, flaky.calls()), (1, 1));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Inactive
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn inactive_runs_once_ignores_on_and_fires_no_hooks() {
-    let recorder = Recorder::for_this_thread();
-    let _inactive = set_active(false);
-    assert!(!is_active());
-    let caller = RetryingCaller::new().attempts(10);
-
-    let flaky = Flaky::always();
-    let e = caller.call(on_panics, || flaky.attempt()).unwrap_err();
-    assert_eq!((Some(e), flaky.calls()), (flaky.last_error(), 1));
-
-    let flaky = Flaky::never();
-    assert_eq!(caller.call(on_panics, || flaky.attempt()), Ok(1));
-    assert_eq!(flaky.calls(), 1, "a success is not run twice (stamina #53)");
-
-    let flaky = Flaky::always();
-    let mut retry = caller.context(on_panics);
-    retry.attempt();
-    let e = flaky.attempt().unwrap_err();
-    assert_eq!(retry.backoff(e), Err(e));
-
-    assert_eq!(recorder.count(), 0);
-}
-
-#[tokio::test]
-async fn inactive_runs_async_calls_once() {
-    let recorder = Recorder::for_this_thread();
-    let _inactive = set_active(false);
-    let caller = RetryingCaller::new();
-    let flaky = Flaky::always();
-    let _ = caller
-        .call_async(on_panics, || async { flaky.attempt() })
-        .await;
-    let _ = caller
-        .call_async_mut(on_panics, async || flaky.attempt())
-        .await;
-    assert_eq!(flaky.calls(), 2);
-    assert_eq!(recorder.count(), 0);
-}
-
-#[test]
-fn inactive_beats_testing() {
-    let recorder = Recorder::for_this_thread();
-    for inactive_first in [true, false] {
-        let (_a, _b) = if inactive_first {
-            (set_active(false), set_testing(true, 5, false))
-        } else {
-            (set_testing(true, 5, false), set_active(false))
-        };
-        assert!(!is_active() && is_testing());
-        let flaky = Flaky::always();
-        let _ = RetryingCaller::new().call(on_panics, || flaky.attempt());
-        assert_eq!(flaky.calls(), 1, "inactive first: {inactive_first}");
-    }
-    assert_eq!(recorder.count(), 0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Guards and `Switches`
+// Values, guards and `Switches::run`
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -263,6 +99,20 @@ fn guards_nest_and_restore_on_drop() {
 }
 
 #[test]
+fn guards_nest_and_restore_for_attribute_fns() {
+    {
+        let _outer = set_testing(true, 3, false);
+        {
+            let _inner = set_testing(true, 5, true);
+            assert_eq!(calls_of(five), 5);
+            assert_eq!(calls_of(two), 2);
+        }
+        assert_eq!(calls_of(five), 3);
+    }
+    assert!(!stamina::is_testing());
+}
+
+#[test]
 fn set_for_thread_and_run() {
     let state = Switches::new().testing(true, 7, false).active(false);
     {
@@ -273,6 +123,18 @@ fn set_for_thread_and_run() {
     let seen = state.run(Switches::current);
     assert_eq!(seen, state);
     assert_eq!(Switches::current(), Switches::new());
+}
+
+#[test]
+fn switches_run_applies_to_a_loop_started_inside_it() {
+    // `Switches::run` with testing mode: zero waits even for a 1-hour initial wait.
+    let caller = RetryingCaller::new().wait_initial(Duration::from_secs(3600));
+    let calls = Switches::new().testing(true, 4, false).run(|| {
+        let flaky = Flaky::always();
+        let _ = explicit_loop(&caller, &flaky);
+        flaky.calls()
+    });
+    assert_eq!(calls, 4);
 }
 
 #[test]
@@ -295,6 +157,10 @@ fn guards_restore_when_the_body_panics() {
     assert!(result.is_err());
     assert_eq!(Switches::current(), base);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Async code: the task scope, and a thread guard in a current-thread test
+// ---------------------------------------------------------------------------------------------
 
 #[test]
 fn scoped_future_restores_the_thread_when_it_panics() {
@@ -346,6 +212,16 @@ impl Future for YieldOnce {
             Poll::Pending
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thread_guard_covers_a_current_thread_test() {
+    let start = tokio::time::Instant::now();
+    let _testing = set_testing(true, 4, false);
+    let flaky = Flaky::always();
+    assert!(fetch(&flaky).await.is_err());
+    assert_eq!(flaky.calls(), 4);
+    assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
 #[tokio::test]
@@ -535,4 +411,27 @@ async fn two_tasks_at_once_each_see_their_own_switches() {
     // The workers are left as they were: nothing leaked out of the scoped task.
     let after = tokio::spawn(async { is_testing() }).await.unwrap();
     assert!(!after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_task_keeps_its_switches_across_threads() {
+    let testing = Switches::current().testing(true, 6, false);
+    let inactive = Switches::current().active(false);
+    let tasks = [
+        tokio::spawn(testing.scope(async {
+            let flaky = Flaky::always();
+            let _ = fetch(&flaky).await;
+            flaky.calls()
+        })),
+        tokio::spawn(inactive.scope(async {
+            let flaky = Flaky::always();
+            let _ = fetch(&flaky).await;
+            flaky.calls()
+        })),
+    ];
+    let mut calls = Vec::new();
+    for task in tasks {
+        calls.push(task.await.unwrap());
+    }
+    assert_eq!(calls, [6, 1]);
 }

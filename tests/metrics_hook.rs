@@ -1,0 +1,132 @@
+//! The default `metrics` hook as a user sees it: a Prometheus recorder renders the counter
+//! `stamina_retries_total` (described, by `callable`, `retry_num` and `error_type`), exact past
+//! the hook's per-thread key cache, described to every recorder, and untouched without a retry.
+//!
+//! This binary never changes the hook registry. Recorders are installed for the test's thread
+//! only (`metrics::with_local_recorder`), so tests running in parallel do not see each other's
+//! counts, and each test uses its own `callable` name.
+
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+use stamina::RetryingCaller;
+use stamina_tests::{Failure, Flaky, instant, ms};
+
+/// Waits of 1, 2, 4, .. ms, no jitter.
+fn caller(name: &'static str, attempts: u32) -> RetryingCaller {
+    RetryingCaller::new()
+        .attempts(attempts)
+        .wait_initial(ms(1))
+        .wait_jitter(Duration::ZERO)
+        .name(name)
+}
+
+fn counter_line(callable: &str, retry_num: u32, error_type: &str, value: u64) -> String {
+    format!(
+        "stamina_retries_total{{callable=\"{callable}\",retry_num=\"{retry_num}\",error_type=\"{error_type}\"}} {value}\n"
+    )
+}
+
+#[test]
+fn metrics_renders_stamina_retries_total_in_prometheus() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        // Two calls of 3 failing attempts: retry 1 and retry 2, twice each.
+        for _ in 0..2 {
+            let flaky = Flaky::always();
+            let _ =
+                caller("metrics_hook::prometheus", 3).call(|_: &Failure| true, || flaky.attempt());
+        }
+        // Another callable and another error type: their own series.
+        let _ = caller("metrics_hook::prometheus_io", 2).call(
+            |_: &std::io::Error| true,
+            || Err::<(), _>(std::io::Error::other("x")),
+        );
+    });
+    let text = recorder.handle().render();
+    assert!(
+        text.contains("# HELP stamina_retries_total Total number of retries.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE stamina_retries_total counter\n"),
+        "{text}"
+    );
+    let failure = "stamina_tests::Failure";
+    for line in [
+        counter_line("metrics_hook::prometheus", 1, failure, 2),
+        counter_line("metrics_hook::prometheus", 2, failure, 2),
+        counter_line("metrics_hook::prometheus_io", 1, "std::io::error::Error", 1),
+    ] {
+        assert!(text.contains(&line), "missing {line:?} in\n{text}");
+    }
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("stamina_retries_total{"))
+        .count();
+    assert_eq!(series, 3, "{text}");
+}
+
+#[test]
+fn metrics_counts_stay_exact_past_the_key_cache() {
+    // 99 distinct keys, more than the hook caches per thread: twice each.
+    let recorder = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        for _ in 0..2 {
+            let flaky = Flaky::always();
+            let _ = instant()
+                .no_attempt_limit()
+                .name("metrics_hook::many")
+                .call(|e: &Failure| e.attempt < 100, || flaky.attempt());
+        }
+    });
+    let text = recorder.handle().render();
+    for n in [1, 50, 64, 65, 99] {
+        let line = counter_line("metrics_hook::many", n, "stamina_tests::Failure", 2);
+        assert!(text.contains(&line), "missing {line:?}");
+    }
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("stamina_retries_total{"))
+        .count();
+    assert_eq!(series, 99);
+}
+
+#[test]
+fn metrics_counts_nothing_without_a_retry() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        let flaky = Flaky::new(0);
+        caller("metrics_hook::no_retry", 3)
+            .call(|_: &Failure| true, || flaky.attempt())
+            .unwrap();
+    });
+    assert!(
+        !recorder.handle().render().contains("stamina_retries_total"),
+        "{}",
+        recorder.handle().render()
+    );
+}
+
+// Regression: the counter was described only when a key was new to the thread, so a recorder
+// that came after a retry on the same thread rendered no `# HELP` line.
+#[test]
+fn metrics_describes_the_counter_to_a_recorder_that_comes_later() {
+    let first = PrometheusBuilder::new().build_recorder();
+    let second = PrometheusBuilder::new().build_recorder();
+    for recorder in [&first, &second] {
+        metrics::with_local_recorder(recorder, || {
+            let flaky = Flaky::always();
+            let _ = caller("metrics_hook::later", 2).call(|_: &Failure| true, || flaky.attempt());
+        });
+    }
+    for recorder in [&first, &second] {
+        let text = recorder.handle().render();
+        assert!(
+            text.contains("# HELP stamina_retries_total Total number of retries.\n"),
+            "{text}"
+        );
+        let line = counter_line("metrics_hook::later", 1, "stamina_tests::Failure", 1);
+        assert!(text.contains(&line), "missing {line:?} in\n{text}");
+    }
+}
