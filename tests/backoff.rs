@@ -203,3 +203,42 @@ fn jitter_differs_between_the_waits_of_one_call() {
     let distinct: HashSet<_> = waits.iter().collect();
     assert!(distinct.len() >= 19, "{waits:?}");
 }
+
+#[test]
+fn a_zero_wait_initial_stays_zero_past_attempt_1024() {
+    // `0 * inf` is NaN, which once landed on the cap: retry 1025 of a 20 ms loop slept 5 s.
+    let name = unique_name("backoff::zero");
+    let recorder = Recorder::for_name(&name);
+    let caller = RetryingCaller::new()
+        .no_attempt_limit()
+        .no_timeout()
+        .wait_initial(Duration::ZERO)
+        .wait_max(ms(50))
+        .wait_jitter(Duration::ZERO)
+        .name(name);
+    let flaky = Flaky::always();
+    let _ = caller.call(|e: &Failure| e.attempt <= 1100, || flaky.attempt());
+    assert_eq!(flaky.calls(), 1101);
+    let waits = recorder.wait_fors();
+    assert_eq!(waits.len(), 1100);
+    assert!(
+        waits.iter().all(Duration::is_zero),
+        "{:?}",
+        waits.iter().find(|w| !w.is_zero())
+    );
+    // Every base keeps zero at zero.
+    for base in [1.0, 2.0, 1e300, f64::INFINITY, f64::NAN] {
+        let name = unique_name("backoff::zero-base");
+        let recorder = Recorder::for_name(&name);
+        let flaky = Flaky::always();
+        let _ = caller
+            .clone()
+            .wait_exp_base(base)
+            .name(name)
+            .call(|e: &Failure| e.attempt <= 1100, || flaky.attempt());
+        assert!(
+            recorder.wait_fors().iter().all(Duration::is_zero),
+            "base {base}"
+        );
+    }
+}

@@ -435,3 +435,74 @@ async fn a_scoped_task_keeps_its_switches_across_threads() {
     }
     assert_eq!(calls, [6, 1]);
 }
+
+// Guards in any order, and guards inside a scope.
+
+#[test]
+fn guards_dropped_out_of_order_leave_nothing_behind() {
+    let before = Switches::current();
+    let inactive = set_active(false);
+    let testing_mode = set_testing(true, 3, false);
+    drop(inactive); // the older guard first
+    // The newer guard still holds what it set (it was set on top of the older one).
+    assert!(is_testing());
+    drop(testing_mode);
+    // Once every guard is gone, the thread is as it was: a pooled thread runs its next job
+    // with the switches it should.
+    assert_eq!(Switches::current(), before);
+    assert!(is_active());
+}
+
+#[test]
+fn three_guards_in_any_order() {
+    let before = Switches::current();
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
+        let mut guards: Vec<Option<stamina::testing::SwitchGuard>> = vec![
+            Some(set_active(false)),
+            Some(set_testing(true, 2, true)),
+            Some(set_active(true)),
+        ];
+        for i in order {
+            guards[i] = None;
+        }
+        assert_eq!(Switches::current(), before, "order {order:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_thread_guard_inside_a_scope_holds_across_awaits() {
+    Switches::new()
+        .scope(async {
+            assert!(is_active());
+            let _off = set_active(false);
+            assert!(!is_active());
+            tokio::task::yield_now().await;
+            assert!(!is_active(), "the guard stopped applying after an await");
+            tokio::task::yield_now().await;
+            assert!(!is_active());
+        })
+        .await;
+    assert!(is_active());
+}
+
+#[tokio::test]
+async fn a_guard_dropped_inside_a_scope_ends_there() {
+    Switches::new()
+        .scope(async {
+            {
+                let _off = set_active(false);
+                tokio::task::yield_now().await;
+            }
+            assert!(is_active());
+            tokio::task::yield_now().await;
+            assert!(is_active());
+        })
+        .await;
+}
