@@ -201,7 +201,7 @@ fn attempt_limits_of_the_caller_follow_stamina() {
 
 #[retry(on = Failure, attempts = 10, timeout = 0.01, wait_initial = 0, wait_jitter = 0)]
 fn slow(flaky: &Flaky) -> Result<u32, Failure> {
-    // Longer than the timeout (and than a tick of the coarse clock).
+    // Longer than the timeout.
     std::thread::sleep(Duration::from_millis(30));
     flaky.attempt()
 }

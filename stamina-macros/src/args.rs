@@ -50,6 +50,11 @@ pub(crate) enum Kind {
     Str,
     /// A path.
     Path,
+    /// An identifier that the body sees bound to the attempt under way.
+    Binding,
+    /// A variant of the runtime's enum named here (`timeout_mode = Deadline`), or a constant
+    /// expression of that enum.
+    Variant { ty: &'static str },
 }
 
 /// Every argument, in the order the docs list them.
@@ -115,6 +120,27 @@ pub(crate) const ARGS: &[Spec] = &[
         check: Some("wait_exp_base"),
     },
     Spec {
+        name: "timeout_mode",
+        kind: Kind::Variant { ty: "TimeoutMode" },
+        example: "timeout_mode = Deadline",
+        setter: Some("timeout_mode"),
+        check: None,
+    },
+    Spec {
+        name: "min_attempt_time",
+        kind: Kind::Duration { none: None },
+        example: "min_attempt_time = 50ms",
+        setter: Some("min_attempt_time"),
+        check: None,
+    },
+    Spec {
+        name: "attempt",
+        kind: Kind::Binding,
+        example: "attempt = attempt",
+        setter: None,
+        check: None,
+    },
+    Spec {
         name: "name",
         kind: Kind::Str,
         example: "name = \"my_crate::fetch\"",
@@ -165,6 +191,8 @@ pub(crate) enum Value {
     Runtime(Expr),
     Str(LitStr),
     Path(Path),
+    /// A name to bind, or a bare variant of an enum.
+    Ident(Ident),
 }
 
 /// What `on` names: the errors to retry.
@@ -311,6 +339,34 @@ fn parse_value(input: ParseStream<'_>, spec: &'static Spec) -> syn::Result<Value
         Kind::On => parse_on(input).map(Value::On),
         Kind::Policy => Ok(Value::Runtime(input.parse()?)),
         Kind::Str => parse_as(input, name, "a string literal").map(Value::Str),
+        Kind::Binding => {
+            let error = |span| {
+                Error::new(
+                    span,
+                    format!(
+                        "`{name}` binds the attempt under way to a name for the body, like `{}`; the number of attempts is `attempts = ..`",
+                        spec.example
+                    ),
+                )
+            };
+            let ident: Ident = input.parse().map_err(|e| error(e.span()))?;
+            if ident == "_" || ident == "self" {
+                return Err(error(ident.span()));
+            }
+            Ok(Value::Ident(ident))
+        }
+        Kind::Variant { .. } => {
+            // A lone `CamelCase` name is a variant (`Deadline`); a `SCREAMING_CASE` one is a
+            // constant (`MODE`), as is any longer path or expression.
+            let expr: Expr = input.parse()?;
+            match &expr {
+                Expr::Path(p) if p.qself.is_none() => match p.path.get_ident() {
+                    Some(ident) if !is_screaming(ident) => Ok(Value::Ident(ident.clone())),
+                    _ => Ok(Value::Const(expr)),
+                },
+                _ => Ok(Value::Const(expr)),
+            }
+        }
         Kind::Path => parse_as(input, name, "a path to the `stamina` crate").map(Value::Path),
         Kind::Count { .. } => {
             let expr = unwrap_some(input.parse()?);
@@ -367,6 +423,14 @@ fn parse_value(input: ParseStream<'_>, spec: &'static Spec) -> syn::Result<Value
             }
         }
     }
+}
+
+/// `MODE`, `MY_MODE_2`: the name of a constant by Rust's naming convention.
+fn is_screaming(ident: &Ident) -> bool {
+    ident
+        .to_string()
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Parses a value of a fixed syntax, with an error that names the argument.
@@ -698,7 +762,8 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_name() {
-        assert_eq!(nearest("attempt"), Some("attempts"));
+        assert_eq!(nearest("attemps"), Some("attempts"));
+        assert_eq!(nearest("timeout_mod"), Some("timeout_mode"));
         assert_eq!(nearest("max_attempts"), Some("attempts"));
         assert_eq!(nearest("wait_exp"), Some("wait_exp_base"));
         assert_eq!(nearest("timout"), Some("timeout"));
@@ -724,6 +789,18 @@ mod tests {
         assert!(matches!(value(&parsed, "name"), Value::Str(s) if s.value() == "x"));
         assert!(matches!(value(&parsed, "policy"), Value::Runtime(_)));
         assert!(matches!(value(&parsed, "crate"), Value::Path(_)));
+        let parsed = args(
+            "on = E, attempt = a, timeout_mode = Deadline, min_attempt_time = 50ms, \
+             wait_initial = 1",
+        );
+        assert!(matches!(value(&parsed, "attempt"), Value::Ident(i) if i == "a"));
+        assert!(matches!(value(&parsed, "timeout_mode"), Value::Ident(i) if i == "Deadline"));
+        assert!(matches!(
+            value(&parsed, "min_attempt_time"),
+            Value::Duration(d) if *d == Duration::from_millis(50)
+        ));
+        let parsed = args("on = E, timeout_mode = MODE");
+        assert!(matches!(value(&parsed, "timeout_mode"), Value::Const(_)));
     }
 
     #[test]
@@ -801,6 +878,11 @@ mod tests {
             ("on = E, wait_exp_base = None", "cannot be `None`"),
             ("on = E, wait_exp_base = 2ms", "not a float type"),
             ("on = E, name = 5", "`name` takes a string literal"),
+            (
+                "on = E, attempt = 3",
+                "the number of attempts is `attempts = ..`",
+            ),
+            ("on = E, attempt = _", "binds the attempt under way"),
             ("on = ()", "names no error type"),
             ("on = (A, is_b)", "`is_b` is a fn by the naming rule"),
         ] {

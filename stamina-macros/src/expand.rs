@@ -204,7 +204,7 @@ fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStream {
             tokens.extend(quote!(.#none()));
             continue;
         }
-        let mut value = value_tokens(arg);
+        let mut value = value_tokens(krate, arg);
         if let (true, Some(check)) = (checked, arg.spec.check) {
             let check = Ident::new(check, Span::call_site());
             value = call_at(quote!(#krate::__private::#check), value, arg.span);
@@ -215,7 +215,7 @@ fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStream {
 }
 
 /// A value argument's value as an expression.
-fn value_tokens(arg: &Arg) -> TokenStream {
+fn value_tokens(krate: &Path, arg: &Arg) -> TokenStream {
     let mut tokens = match &arg.value {
         Value::Duration(d) => {
             let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
@@ -224,6 +224,13 @@ fn value_tokens(arg: &Arg) -> TokenStream {
         Value::Count(n) => Literal::u32_unsuffixed(*n).into_token_stream(),
         Value::Number(x) => Literal::f64_suffixed(*x).into_token_stream(),
         Value::Const(expr) => return expr.to_token_stream(),
+        Value::Ident(variant) => {
+            let Kind::Variant { ty } = arg.spec.kind else {
+                unreachable!("only variants are values among identifiers")
+            };
+            let ty = Ident::new(ty, variant.span());
+            return quote!(#krate::#ty::#variant);
+        }
         Value::None | Value::On(_) | Value::Runtime(_) | Value::Str(_) | Value::Path(_) => {
             unreachable!("not a value")
         }
@@ -321,9 +328,18 @@ fn retry_loop(
             #state.release_guards();
         },
     };
+    // `attempt = name`: the clock always runs, and each attempt sees its `Attempt` by that name.
+    let (new, bind) = match &plan.attempt {
+        Some(name) => (
+            quote!(measured),
+            quote!(let #name: #krate::Attempt = #state.attempt();),
+        ),
+        None => (quote!(new), TokenStream::new()),
+    };
     quote! {
-        let mut #state = #krate::__private::RetryState::new(#policy);
+        let mut #state = #krate::__private::RetryState::#new(#policy);
         loop {
+            #bind
             let #outcome_var = #outcome;
             let (#error, #rebuild) = match #split {
                 #krate::__private::Outcome::Done(#outcome_var) => return #outcome_var,

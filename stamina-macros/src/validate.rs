@@ -19,6 +19,8 @@ pub(crate) struct Plan {
     pub(crate) policy: Option<BasePolicy>,
     /// The arguments that set a policy value, in the order given.
     pub(crate) config: Vec<Arg>,
+    /// `attempt = name`: the name the body sees the attempt under way by.
+    pub(crate) attempt: Option<syn::Ident>,
     pub(crate) name: Option<LitStr>,
 }
 
@@ -78,6 +80,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut policy = None;
     let mut name = None;
     let mut krate = None;
+    let mut attempt = None;
     let mut config = Vec::new();
     for arg in args.list {
         match arg.value {
@@ -87,6 +90,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
                 policy = Some(BasePolicy { expr, borrow });
             }
             Value::Str(lit) => name = Some(lit),
+            Value::Ident(ident) if arg.spec.setter.is_none() => attempt = Some(ident),
             Value::Path(path) => krate = Some(path),
             Value::Const(ref expr) => {
                 if let Some(local) = first_mention(quote::ToTokens::to_token_stream(expr), &params)
@@ -101,7 +105,11 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
                 }
                 config.push(arg);
             }
-            Value::None | Value::Duration(_) | Value::Count(_) | Value::Number(_) => {
+            Value::None
+            | Value::Duration(_)
+            | Value::Count(_)
+            | Value::Number(_)
+            | Value::Ident(_) => {
                 config.push(arg);
             }
         }
@@ -122,6 +130,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         on_span,
         policy,
         config,
+        attempt,
         name,
     };
     Ok((plan, shape.expect("no error, so a shape")))

@@ -102,39 +102,6 @@ pub fn attempt<R, F: core::future::Future<Output = R>>(attempt: F) -> F {
     attempt
 }
 
-#[cfg(feature = "tokio")]
-pin_project_lite::pin_project! {
-    /// The backoff sleep of an `async fn`: no timer at all for a zero wait (tokio rounds every
-    /// sleep up to its 1 ms tick). The expansion awaits it in the fn's own future, then drops the
-    /// retry's guards with `RetryState::release_guards`: the same as `RetryState::sleep_async`,
-    /// whose future keeps the state's address and the wait next to the `Sleep`, 32 bytes more in
-    /// every retrying future.
-    pub struct Backoff {
-        #[pin]
-        sleep: Option<tokio::time::Sleep>,
-    }
-}
-
-#[cfg(feature = "tokio")]
-impl core::future::Future for Backoff {
-    type Output = ();
-
-    #[inline]
-    fn poll(
-        self: core::pin::Pin<&mut Self>,
-        cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<()> {
-        match self.project().sleep.as_pin_mut() {
-            Some(sleep) => sleep.poll(cx),
-            None => core::task::Poll::Ready(()),
-        }
-    }
-}
-
-/// Without a timer, `sleep` only reports the missing feature (see [`Timer`]).
-#[cfg(not(feature = "tokio"))]
-pub type Backoff = core::future::Ready<()>;
-
 /// The timer that `async fn`s sleep on: tokio's, with the `tokio` feature.
 #[diagnostic::on_unimplemented(
     message = "`#[stamina::retry]` on an `async fn` needs the `tokio` feature of `stamina`",
@@ -149,23 +116,15 @@ pub struct Tokio;
 #[cfg(feature = "tokio")]
 impl Timer for Tokio {}
 
-/// See [`Backoff`].
+/// The backoff of an `async fn`: a zero wait yields once, another sleeps on the timer. The
+/// expansion awaits it in the fn's own future, then drops the retry's guards.
 #[inline]
 #[must_use = "the backoff happens when awaited"]
-pub fn sleep<T: Timer>(_timer: T, wait: Duration) -> Backoff {
-    #[cfg(feature = "tokio")]
-    return Backoff {
-        sleep: if wait.is_zero() {
-            None
-        } else {
-            Some(tokio::time::sleep(wait))
-        },
-    };
-    #[cfg(not(feature = "tokio"))]
-    {
-        let _ = wait;
-        core::future::ready(())
-    }
+pub fn sleep<T: Timer>(
+    _timer: T,
+    wait: Duration,
+) -> crate::sleep::Backoff<impl core::future::Future<Output = ()>> {
+    crate::sleep::backoff(wait)
 }
 
 #[cfg(test)]

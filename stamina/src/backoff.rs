@@ -7,7 +7,8 @@
 //! The arithmetic is done in `f64` nanoseconds: exact for every integer up to 2^53 ns (104 days),
 //! so no wait of a sane policy loses precision, and far below a microsecond for any wait at all.
 //! An exponent that overflows `f64` (attempt 1100 with base 2) saturates to `wait_max`, as does a
-//! NaN from a nonsensical base; results below zero (a negative base) are zero. No input panics.
+//! NaN from a nonsensical base; results below zero (a negative base) are zero, and a zero
+//! `wait_initial` gives zero for every base and attempt. No input panics.
 
 use std::time::Duration;
 
@@ -31,8 +32,12 @@ fn from_nanos(ns: f64) -> Duration {
     }
 }
 
-/// `wait_initial * wait_exp_base^(n - 1)` in nanoseconds; may be infinite or NaN.
+/// `wait_initial * wait_exp_base^(n - 1)` in nanoseconds; may be infinite or NaN, but zero for
+/// a zero `wait_initial` whatever the base: `0 * inf` would be NaN, and land on the cap.
 fn exponential_ns(policy: &RetryPolicy, n: u32) -> f64 {
+    if policy.wait_initial.is_zero() {
+        return 0.0;
+    }
     let exp = n.saturating_sub(1);
     let factor = match i32::try_from(exp) {
         Ok(exp) => policy.wait_exp_base.powi(exp),
@@ -161,6 +166,23 @@ mod tests {
         assert_eq!(wait(&p.wait_exp_base(-2.0), 2, || 0.0), Duration::ZERO);
         assert_eq!(wait(&p.wait_exp_base(0.5), 2, || 0.0), secs(0.05));
         assert_eq!(wait(&p.wait_exp_base(1.0), 500, || 0.0), secs(0.1));
+    }
+
+    #[test]
+    fn zero_stays_zero_for_every_base_and_attempt() {
+        let p = policy()
+            .wait_initial(Duration::ZERO)
+            .wait_jitter(Duration::ZERO);
+        for base in [1.0, 2.0, 1e300, f64::INFINITY, f64::NAN, -1.0] {
+            for n in [1, 2, 1024, 1025, 1100, u32::MAX] {
+                assert_eq!(
+                    wait(&p.wait_exp_base(base), n, || 0.0),
+                    Duration::ZERO,
+                    "{base} {n}"
+                );
+                assert_eq!(lower_bound(&p.wait_exp_base(base), n), Duration::ZERO);
+            }
+        }
     }
 
     #[test]

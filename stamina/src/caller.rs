@@ -1,13 +1,15 @@
 //! Retrying closures without the attribute: [`RetryingCaller`] and [`BoundRetryingCaller`].
 
+use std::any::type_name;
 use std::borrow::Cow;
 use std::fmt;
 #[cfg(feature = "tokio")]
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::context::RetryContext;
+use crate::clock::Stamp;
+use crate::context::{Attempt, RetryContext};
 use crate::decision::Decision;
 use crate::policy::{ConfigError, RetryPolicy, policy_setters};
 use crate::retrying::RetryState;
@@ -34,25 +36,25 @@ macro_rules! forward_setters {
     };
 }
 
-/// The loop of `call_async` and `call_async_mut`, which differ only in the bound on `op`.
+/// The loop of the async calls, which differ in the bound on `op` and in what they pass it:
+/// `$attempt` says whether the state measures time for an `Attempt`, `$run(state)` is one
+/// attempt's future, and `$Op` names the op's type for the default label.
 #[cfg(feature = "tokio")]
 macro_rules! retry_async {
-    ($caller:ident, $on:ident, $op:ident, $Op:ty) => {{
-        let mut state = RetryState::new(&$caller.policy);
+    ($caller:ident, $on:ident, $Op:ty, $attempt:expr, |$state:ident| $run:expr) => {{
+        let mut $state = $caller.state($attempt);
         loop {
-            match $op().await {
+            match $run.await {
                 Ok(value) => return Ok(value),
                 Err(error) => {
                     // The name is the op's type name, computed when needed rather than held
                     // across the awaits: a smaller future.
                     let name = || $caller.label(std::any::type_name::<$Op>());
-                    let wait = state.failed(error, |e| $on(e).into(), name)?;
-                    // The `Sleep` right in this future, not inside another one that also holds
+                    let wait = $state.failed(error, |e| $on(e).into(), name)?;
+                    // The backoff right in this future, not inside another one that also holds
                     // the state: that keeps the future small.
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    state.release_guards();
+                    crate::sleep::backoff(wait).await;
+                    $state.release_guards();
                 }
             }
         }
@@ -90,6 +92,8 @@ macro_rules! retry_async {
 pub struct RetryingCaller {
     policy: RetryPolicy,
     name: Option<Name>,
+    /// A per-call deadline: see [`with_deadline`](RetryingCaller::with_deadline).
+    deadline: Option<Instant>,
 }
 
 /// The `callable` label: static or shared, so that cloning a caller never allocates.
@@ -124,7 +128,11 @@ impl RetryingCaller {
     /// A caller with this policy.
     #[must_use]
     pub const fn from_policy(policy: RetryPolicy) -> Self {
-        RetryingCaller { policy, name: None }
+        RetryingCaller {
+            policy,
+            name: None,
+            deadline: None,
+        }
     }
 
     /// The policy, to change it as a whole: `caller.policy(RetryPolicy::new().attempts(3))`.
@@ -184,6 +192,52 @@ impl RetryingCaller {
         self.policy.get_timeout()
     }
 
+    /// This caller for one call with a deadline, such as one handed down from an incoming
+    /// request: the call gives up by it as by its timeout (whichever comes first), enforced by
+    /// the policy's [`TimeoutMode`](crate::TimeoutMode). A `tokio::time::Instant` converts too.
+    /// It costs a clone of the caller (no allocation) and, on each call, a conversion of the
+    /// instant; the explicit loop takes one with [`RetryContext::deadline`].
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use stamina::{RetryingCaller, TimeoutMode};
+    ///
+    /// let caller = RetryingCaller::new().timeout_mode(TimeoutMode::Deadline);
+    /// // The request has 50 ms left; the backoff would wait 100 ms: no retry, at once.
+    /// let deadline = Instant::now() + Duration::from_millis(50);
+    /// let started = Instant::now();
+    /// let mut calls = 0;
+    /// let result = caller.with_deadline(deadline).call(|_: &String| true, || {
+    ///     calls += 1;
+    ///     Err::<(), _>(format!("attempt {calls} failed"))
+    /// });
+    /// assert_eq!(result, Err("attempt 1 failed".to_owned()));
+    /// assert!(started.elapsed() < Duration::from_millis(50));
+    /// ```
+    #[must_use]
+    pub fn with_deadline(&self, deadline: impl Into<Instant>) -> Self {
+        RetryingCaller {
+            deadline: Some(deadline.into()),
+            ..self.clone()
+        }
+    }
+
+    /// The per-call deadline set with [`with_deadline`](Self::with_deadline), if any.
+    #[must_use]
+    pub const fn get_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The state of a call that begins now; `measure` reads the clock for an `Attempt`.
+    #[inline]
+    fn state(&self, measure: bool) -> RetryState<'_, Option<Stamp>> {
+        RetryState::with_deadline(
+            &self.policy,
+            self.deadline.map(Stamp::from_instant),
+            measure,
+        )
+    }
+
     /// The `callable` label set with [`name`](Self::name), if any.
     #[must_use]
     pub fn get_name(&self) -> Option<&str> {
@@ -200,42 +254,67 @@ impl RetryingCaller {
     /// `on` decides per error: it returns a `bool`, a [`Duration`], an `Option<Duration>` or a
     /// [`Decision`]. Do not call this from `async` code: it blocks the thread; use
     /// [`call_async`](Self::call_async).
-    pub fn call<T, E, D>(
-        &self,
-        on: impl FnMut(&E) -> D,
-        mut op: impl FnMut() -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        E: fmt::Debug,
-        D: Into<Decision>,
-    {
-        let state = RetryState::new(&self.policy);
-        match op() {
-            Ok(value) => Ok(value),
-            Err(error) => self.retry(state, error, on, op),
-        }
-    }
-
-    /// [`call`](Self::call) after its first attempt failed: out of line, so that the first
-    /// attempt's code is as tight as a bare call.
-    #[cold]
-    #[inline(never)]
-    fn retry<T, E, D, F>(
-        &self,
-        mut state: RetryState<'_>,
-        mut error: E,
-        mut on: impl FnMut(&E) -> D,
-        mut op: F,
-    ) -> Result<T, E>
+    pub fn call<T, E, D, F>(&self, on: impl FnMut(&E) -> D, mut op: F) -> Result<T, E>
     where
         F: FnMut() -> Result<T, E>,
         E: fmt::Debug,
         D: Into<Decision>,
     {
+        let state = self.state(false);
+        match op() {
+            Ok(value) => Ok(value),
+            Err(error) => self.retry(state, error, on, type_name::<F>(), |_| op()),
+        }
+    }
+
+    /// [`call`](Self::call) for an `op` that reads its [`Attempt`]: its number, the time since
+    /// the first attempt began and the time left before the timeout or the deadline, for a
+    /// per-attempt timeout. The call reads the clock before its first attempt, timeout or not.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # fn query(limit: Duration) -> Result<u64, String> { if limit > Duration::ZERO { Ok(7) } else { Err("late".into()) } }
+    ///
+    /// let caller = stamina::RetryingCaller::new().timeout(Duration::from_secs(10));
+    /// let rows = caller.call_with_attempt(|_: &String| true, |attempt| {
+    ///     // No query outlives the call's budget, and none takes more than 2 s.
+    ///     let limit = attempt.remaining().unwrap_or(Duration::MAX).min(Duration::from_secs(2));
+    ///     query(limit)
+    /// });
+    /// assert_eq!(rows, Ok(7));
+    /// ```
+    pub fn call_with_attempt<T, E, D, F>(&self, on: impl FnMut(&E) -> D, mut op: F) -> Result<T, E>
+    where
+        F: FnMut(Attempt) -> Result<T, E>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        let state = self.state(true);
+        match op(state.attempt()) {
+            Ok(value) => Ok(value),
+            Err(error) => self.retry(state, error, on, type_name::<F>(), |s| op(s.attempt())),
+        }
+    }
+
+    /// The sync calls after their first attempt failed: out of line, so that the first
+    /// attempt's code is as tight as a bare call.
+    #[cold]
+    #[inline(never)]
+    fn retry<T, E, D>(
+        &self,
+        mut state: RetryState<'_, Option<Stamp>>,
+        mut error: E,
+        mut on: impl FnMut(&E) -> D,
+        op_type: &'static str,
+        mut run: impl FnMut(&RetryState<'_, Option<Stamp>>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
         loop {
-            let name = || self.label(std::any::type_name::<F>());
-            state.retry_or_give_up(error, |e| on(e).into(), name)?;
-            match op() {
+            state.retry_or_give_up(error, |e| on(e).into(), || self.label(op_type))?;
+            match run(&state) {
                 Ok(value) => return Ok(value),
                 Err(next) => error = next,
             }
@@ -281,7 +360,40 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, op, F)
+        retry_async!(self, on, F, false, |state| op())
+    }
+
+    /// [`call_async`](Self::call_async) for an `op` that reads its [`Attempt`], as
+    /// [`call_with_attempt`](Self::call_with_attempt) does: `|attempt| async move { .. }`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// # async fn fetch() -> Result<u32, String> { Ok(1) }
+    ///
+    /// let caller = stamina::RetryingCaller::new().timeout(Duration::from_secs(10));
+    /// let body = caller
+    ///     .call_async_with_attempt(|_: &String| true, |attempt| async move {
+    ///         let limit = attempt.remaining().unwrap_or(Duration::MAX).min(Duration::from_secs(2));
+    ///         tokio::time::timeout(limit, fetch()).await.map_err(|e| e.to_string())?
+    ///     })
+    ///     .await;
+    /// assert_eq!(body, Ok(1));
+    /// # }
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub async fn call_async_with_attempt<T, E, D, F, Fut>(
+        &self,
+        mut on: impl FnMut(&E) -> D,
+        mut op: F,
+    ) -> Result<T, E>
+    where
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        retry_async!(self, on, F, true, |state| op(state.attempt()))
     }
 
     /// [`call_async`](Self::call_async) for an async closure that mutates what it captures
@@ -317,7 +429,7 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, op, F)
+        retry_async!(self, on, F, false, |state| op())
     }
 
     /// Binds `on`, for a caller that retries one kind of error.
@@ -339,7 +451,12 @@ impl RetryingCaller {
         P: FnMut(&E) -> D,
         D: Into<Decision>,
     {
-        RetryContext::new(&self.policy, on).name(self.label(crate::context::CONTEXT_BLOCK))
+        let context =
+            RetryContext::new(&self.policy, on).name(self.label(crate::context::CONTEXT_BLOCK));
+        match self.deadline {
+            Some(deadline) => context.deadline(deadline),
+            None => context,
+        }
     }
 }
 
@@ -386,6 +503,46 @@ impl<P> BoundRetryingCaller<P> {
         D: Into<Decision>,
     {
         self.caller.call(&self.on, op)
+    }
+
+    /// [`RetryingCaller::with_deadline`]: this bound caller for one call with a deadline.
+    #[must_use]
+    pub fn with_deadline(&self, deadline: impl Into<Instant>) -> Self
+    where
+        P: Clone,
+    {
+        BoundRetryingCaller {
+            caller: self.caller.with_deadline(deadline),
+            on: self.on.clone(),
+        }
+    }
+
+    /// [`RetryingCaller::call_with_attempt`] with the bound `on`.
+    pub fn call_with_attempt<T, E, D>(
+        &self,
+        op: impl FnMut(Attempt) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        P: Fn(&E) -> D,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        self.caller.call_with_attempt(&self.on, op)
+    }
+
+    /// [`RetryingCaller::call_async_with_attempt`] with the bound `on`.
+    #[cfg(feature = "tokio")]
+    pub async fn call_async_with_attempt<T, E, D, Fut>(
+        &self,
+        op: impl FnMut(Attempt) -> Fut,
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        P: Fn(&E) -> D,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        self.caller.call_async_with_attempt(&self.on, op).await
     }
 
     /// [`RetryingCaller::call_async`] with the bound `on`.

@@ -2,8 +2,9 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::clock::Stamp;
 use crate::decision::Decision;
 use crate::policy::RetryPolicy;
 use crate::retrying::RetryState;
@@ -40,7 +41,7 @@ pub(crate) const CONTEXT_BLOCK: &str = "<context block>";
 /// # Ok::<(), io::Error>(())
 /// ```
 pub struct RetryContext<'c, E, P> {
-    state: RetryState<'c>,
+    state: RetryState<'c, Option<Stamp>>,
     name: &'c str,
     on: P,
     _error: PhantomData<fn(&E)>,
@@ -55,7 +56,25 @@ impl<E, P> fmt::Debug for RetryContext<'_, E, P> {
     }
 }
 
-/// One attempt of an explicit retry loop: stamina's `Attempt`.
+/// What an attempt knows: stamina's `Attempt`, and the time it has.
+///
+/// The explicit loop's [`attempt`](RetryContext::attempt) gives one, the attribute binds one to
+/// a name (`#[retry(attempt = a, ..)]`), the callers pass one to their `*_with_attempt` forms,
+/// and hooks see the failed one ([`RetryDetails::elapsed`](crate::instrumentation::RetryDetails::elapsed)).
+/// A per-attempt timeout is then one line, as gRPC and google-cloud-gax hand each attempt its
+/// remaining time:
+///
+/// ```
+/// # use std::time::Duration;
+/// # fn request(limit: Duration) -> Result<u32, std::io::Error> { Ok(limit.as_secs() as u32) }
+/// #[stamina::retry(on = std::io::Error, timeout = 10s, attempt = attempt)]
+/// fn fetch() -> std::io::Result<u32> {
+///     // No attempt outlives the call's budget, and none takes more than 2 s.
+///     let limit = attempt.remaining().unwrap_or(Duration::MAX).min(Duration::from_secs(2));
+///     request(limit)
+/// }
+/// # assert_eq!(fetch().unwrap(), 2);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Attempt {
@@ -66,6 +85,48 @@ pub struct Attempt {
     /// inactive. It does not know whether a retry will follow, nor what a predicate's
     /// [`Decision::RetryAfter`] will ask for.
     pub next_wait: Duration,
+    start: Option<Stamp>,
+    timeout: Option<Duration>,
+    deadline: Option<Stamp>,
+}
+
+impl Attempt {
+    pub(crate) fn new(
+        num: u32,
+        start: Option<Stamp>,
+        timeout: Option<Duration>,
+        deadline: Option<Stamp>,
+    ) -> Self {
+        Attempt {
+            num,
+            next_wait: Duration::ZERO,
+            start,
+            timeout,
+            deadline,
+        }
+    }
+
+    pub(crate) fn with_next_wait(mut self, next_wait: Duration) -> Self {
+        self.next_wait = next_wait;
+        self
+    }
+
+    /// The time since the call's first attempt began, read now; `None` for a call that does not
+    /// measure time (no timeout, no deadline, and an attempt no one reads).
+    #[must_use]
+    pub fn elapsed(&self) -> Option<Duration> {
+        self.start.map(Stamp::elapsed)
+    }
+
+    /// The time left before the call's timeout or deadline, whichever comes first, read now;
+    /// `None` without either (and in testing mode, which ignores both). Zero once it has passed.
+    #[must_use]
+    pub fn remaining(&self) -> Option<Duration> {
+        let elapsed = self.elapsed().unwrap_or_default();
+        let by_timeout = self.timeout.map(|t| t.saturating_sub(elapsed));
+        let by_deadline = self.deadline.map(Stamp::remaining);
+        by_timeout.into_iter().chain(by_deadline).min()
+    }
 }
 
 impl<'c, E, P> RetryContext<'c, E, P> {
@@ -79,7 +140,9 @@ impl<'c, E, P> RetryContext<'c, E, P> {
         D: Into<Decision>,
     {
         RetryContext {
-            state: RetryState::new(policy),
+            // The clock starts at the first `attempt`, not here: setting a loop up is not part
+            // of its time.
+            state: RetryState::unstarted(policy, None),
             name: CONTEXT_BLOCK,
             on,
             _error: PhantomData,
@@ -93,13 +156,24 @@ impl<'c, E, P> RetryContext<'c, E, P> {
         self
     }
 
-    /// Begins the next attempt (the first, on the first call).
+    /// A deadline for this call, such as one handed down from an incoming request: the call
+    /// gives up by it as by its timeout (whichever comes first), enforced by the policy's
+    /// [`TimeoutMode`](crate::TimeoutMode). A `tokio::time::Instant` converts too.
+    #[must_use]
+    pub fn deadline(mut self, deadline: impl Into<Instant>) -> Self {
+        self.state = self
+            .state
+            .deadline(Some(Stamp::from_instant(deadline.into())));
+        self
+    }
+
+    /// Begins the next attempt (the first, on the first call, which also starts the clock of
+    /// the timeout): the attempt's number, the next wait's lower bound, the time elapsed since
+    /// the first attempt began and the time left.
     pub fn attempt(&mut self) -> Attempt {
         self.state.release_guards();
-        Attempt {
-            num: self.state.attempt_num(),
-            next_wait: self.state.next_wait(),
-        }
+        self.state.begin(true);
+        self.state.attempt()
     }
 
     /// Handles a failed attempt's error: `Err(error)`, unchanged, if the call gives up, else
@@ -125,7 +199,8 @@ impl<'c, E, P> RetryContext<'c, E, P> {
         E: fmt::Debug,
     {
         let wait = self.decide(error)?;
-        self.state.sleep_async(wait).await;
+        crate::sleep::backoff(wait).await;
+        self.state.release_guards();
         Ok(())
     }
 

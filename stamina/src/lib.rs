@@ -59,6 +59,7 @@
 //! | `metrics` | yes     | the default `metrics` hook ([`instrumentation::MetricsOnRetryHook`]) |
 //! | `anyhow`  | no      | `on = SomeType` also matches inside `anyhow::Error` |
 //! | `serde`   | no      | [`RetryPolicy`] deserializes from a configuration file (`"250ms"`) |
+//! | `test-util` | no    | for dev-dependencies: timeouts read tokio's (pausable) clock inside a runtime |
 //!
 //! `tracing` 0.1 and `metrics` 0.24 are public dependencies: a subscriber or recorder built on
 //! another major version would silently see nothing.
@@ -82,6 +83,7 @@ mod outcome;
 mod policy;
 mod retrying;
 mod rng;
+mod sleep;
 mod switches;
 pub mod testing;
 
@@ -91,6 +93,7 @@ pub mod __private;
 pub use caller::{BoundRetryingCaller, RetryingCaller};
 pub use context::{Attempt, RetryContext};
 pub use decision::Decision;
+pub use policy::TimeoutMode;
 pub use policy::{ConfigError, RetryPolicy};
 pub use switches::{Switches, is_active, is_testing, set_active, set_testing};
 

@@ -64,6 +64,38 @@ impl PartialEq for ConfigError {
 
 impl Eq for ConfigError {}
 
+/// How `timeout` (and a caller's per-call deadline) is enforced.
+///
+/// ```
+/// use std::time::Duration;
+/// use stamina::{RetryPolicy, TimeoutMode};
+///
+/// const POLICY: RetryPolicy = RetryPolicy::new()
+///     .timeout(Duration::from_secs(5))
+///     .timeout_mode(TimeoutMode::Deadline);
+/// assert_eq!(POLICY.get_timeout_mode(), TimeoutMode::Deadline);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutMode {
+    /// stamina's rule, the default: after each failure that `on` wants to retry, the call gives
+    /// up if the time since the first attempt began is at least the timeout (or the deadline has
+    /// passed). The wait is then slept in full, so a call can overrun its timeout by one wait and
+    /// one attempt.
+    #[default]
+    AfterFailure,
+    /// The timeout is a deadline that holds: a retry whose wait would end at or past it is not
+    /// scheduled, and the call gives up at once, without sleeping, with the last error. A
+    /// predicate's [`Decision::RetryAfter`](crate::Decision::RetryAfter) beyond the deadline
+    /// gives up likewise, and no attempt starts with
+    /// [`min_attempt_time`](RetryPolicy::min_attempt_time) or less left. stamina never interrupts
+    /// an attempt: the last one can still end after the deadline, unless it bounds itself with
+    /// the time its [`Attempt`](crate::Attempt) has
+    /// [`remaining`](crate::Attempt::remaining). Testing mode ignores the deadline, as it
+    /// ignores the timeout.
+    Deadline,
+}
+
 /// The configuration of a retrying call: its limits, its backoff and its modes.
 ///
 /// `const`-constructible, so that a policy can be a `const` or a `static` that several fns
@@ -101,6 +133,8 @@ pub struct RetryPolicy {
     pub(crate) wait_max: Duration,
     pub(crate) wait_jitter: Duration,
     pub(crate) wait_exp_base: f64,
+    pub(crate) timeout_mode: TimeoutMode,
+    pub(crate) min_attempt_time: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -118,6 +152,8 @@ impl RetryPolicy {
         wait_max: Duration::from_secs(5),
         wait_jitter: Duration::from_secs(1),
         wait_exp_base: 2.0,
+        timeout_mode: TimeoutMode::AfterFailure,
+        min_attempt_time: Duration::ZERO,
     };
 
     /// stamina's defaults.
@@ -152,9 +188,10 @@ impl RetryPolicy {
 
     /// Gives up once `timeout` has passed since the first attempt began (default 45 s).
     ///
-    /// It is checked after each failure that `on` wants to retry: it never interrupts an
-    /// attempt or shortens a wait, so a call can overrun it by one wait and one attempt, as in
-    /// stamina. A zero timeout allows no retry at all;
+    /// How it is enforced is the [`timeout_mode`](Self::timeout_mode): by default stamina's
+    /// rule, checked after each failure that `on` wants to retry, never interrupting an attempt
+    /// or shortening a wait, so that a call can overrun it by one wait and one attempt. A zero
+    /// timeout allows no retry at all;
     /// [`try_timeout`](Self::try_timeout) reports it as an error instead.
     #[must_use]
     pub const fn timeout(mut self, timeout: Duration) -> Self {
@@ -222,6 +259,23 @@ impl RetryPolicy {
         }
     }
 
+    /// How `timeout` (and a caller's per-call deadline) is enforced: stamina's rule by default,
+    /// or as a deadline that holds; see [`TimeoutMode`].
+    #[must_use]
+    pub const fn timeout_mode(mut self, mode: TimeoutMode) -> Self {
+        self.timeout_mode = mode;
+        self
+    }
+
+    /// In [`TimeoutMode::Deadline`], the time an attempt needs: a retry is scheduled only if
+    /// more than its wait plus this is left before the deadline (default zero: more than the
+    /// wait). Ignored in the default mode.
+    #[must_use]
+    pub const fn min_attempt_time(mut self, time: Duration) -> Self {
+        self.min_attempt_time = time;
+        self
+    }
+
     /// Checks the configuration: `attempts(0)`, a zero timeout and a `wait_exp_base` below 1,
     /// NaN or infinite are errors.
     pub const fn validate(&self) -> Result<(), ConfigError> {
@@ -274,6 +328,18 @@ impl RetryPolicy {
         self.wait_exp_base
     }
 
+    /// How the timeout is enforced.
+    #[must_use]
+    pub const fn get_timeout_mode(&self) -> TimeoutMode {
+        self.timeout_mode
+    }
+
+    /// The time an attempt needs, in deadline mode.
+    #[must_use]
+    pub const fn get_min_attempt_time(&self) -> Duration {
+        self.min_attempt_time
+    }
+
     /// The attempt limit as it applies: `Some(0)` is one attempt.
     #[inline]
     pub(crate) fn attempt_limit(&self) -> Option<u32> {
@@ -320,12 +386,14 @@ macro_rules! policy_setters {
             const attempts(attempts: u32);
             try try_attempts(attempts: u32);
             const no_attempt_limit();
-            const timeout(timeout: Duration);
-            try try_timeout(timeout: Duration);
+            const timeout(timeout: std::time::Duration);
+            try try_timeout(timeout: std::time::Duration);
             const no_timeout();
-            const wait_initial(wait: Duration);
-            const wait_max(wait: Duration);
-            const wait_jitter(wait: Duration);
+            const wait_initial(wait: std::time::Duration);
+            const wait_max(wait: std::time::Duration);
+            const wait_jitter(wait: std::time::Duration);
+            const timeout_mode(mode: crate::policy::TimeoutMode);
+            const min_attempt_time(time: std::time::Duration);
         }
     };
 }

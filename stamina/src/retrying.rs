@@ -2,24 +2,52 @@
 //! all drive.
 //!
 //! Per failed attempt, in stamina's order: the active switch (inactive: give up), the `on`
-//! predicate, the stop check (attempts, then time), the wait, the hooks, and then the caller
-//! sleeps. Before the first failure nothing runs but, with a timeout, one read of the coarse clock.
+//! predicate, the attempt limit, the time limit (the timeout, a per-call deadline, the deadline
+//! mode), the wait, the hooks, and then the driver sleeps. Before the first failure nothing runs
+//! but, for a call that measures time, one read of the clock.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::backoff;
 use crate::clock::Stamp;
+use crate::context::Attempt;
 use crate::decision::Decision;
 use crate::instrumentation::{Guards, RetryDetails, run_hooks};
-use crate::policy::RetryPolicy;
+use crate::policy::{RetryPolicy, TimeoutMode};
 use crate::rng;
 use crate::switches::Switches;
 
+/// A per-call deadline, or none: the attribute's calls never have one and pay nothing for it
+/// (a zero-sized [`NoDeadline`]); the callers and the explicit loop hold an `Option<Stamp>`.
+pub trait Deadline: Copy {
+    /// The deadline, if any.
+    fn get(self) -> Option<Stamp>;
+}
+
+/// No per-call deadline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDeadline;
+
+impl Deadline for NoDeadline {
+    #[inline]
+    fn get(self) -> Option<Stamp> {
+        None
+    }
+}
+
+impl Deadline for Option<Stamp> {
+    #[inline]
+    fn get(self) -> Option<Stamp> {
+        self
+    }
+}
+
 /// The state of one retrying call.
-pub struct RetryState<'p> {
+pub struct RetryState<'p, D: Deadline = NoDeadline> {
     policy: &'p RetryPolicy,
-    /// When the first attempt began; taken only when the policy has a timeout.
+    /// When the first attempt began; taken only for a call that measures time (a timeout, a
+    /// deadline, or a body that reads its [`Attempt`]). Made exact at the first failure.
     start: Option<Stamp>,
     /// The sum of the planned waits so far, in nanoseconds (saturating: 584 years).
     waited_ns: u64,
@@ -28,9 +56,10 @@ pub struct RetryState<'p> {
     /// The guards that hooks returned for the retry under way: one pointer, null for the calls
     /// (nearly all) that never have one, so its drop is a null check.
     guards: Guards,
+    deadline: D,
 }
 
-impl fmt::Debug for RetryState<'_> {
+impl<D: Deadline> fmt::Debug for RetryState<'_, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryState")
             .field("policy", self.policy)
@@ -42,20 +71,53 @@ impl fmt::Debug for RetryState<'_> {
 }
 
 impl<'p> RetryState<'p> {
-    /// Starts a call, just before its first attempt.
+    /// Starts a call, just before its first attempt: reads the clock if the policy has a
+    /// timeout.
     #[must_use]
     #[inline]
     pub fn new(policy: &'p RetryPolicy) -> Self {
+        Self::with_deadline(policy, NoDeadline, false)
+    }
+
+    /// Starts a call whose attempts read their [`Attempt`]: always reads the clock.
+    #[must_use]
+    #[inline]
+    pub fn measured(policy: &'p RetryPolicy) -> Self {
+        Self::with_deadline(policy, NoDeadline, true)
+    }
+}
+
+impl<'p, D: Deadline> RetryState<'p, D> {
+    /// Starts a call with a per-call deadline, just before its first attempt; `measure` reads
+    /// the clock even without a timeout or a deadline.
+    #[must_use]
+    #[inline]
+    pub fn with_deadline(policy: &'p RetryPolicy, deadline: D, measure: bool) -> Self {
+        let mut state = Self::unstarted(policy, deadline);
+        state.begin(measure);
+        state
+    }
+
+    /// A call whose first attempt has not begun yet: see [`begin`](Self::begin).
+    #[must_use]
+    #[inline]
+    pub fn unstarted(policy: &'p RetryPolicy, deadline: D) -> Self {
         RetryState {
             policy,
-            start: if policy.timeout.is_some() {
-                Some(Stamp::now())
-            } else {
-                None
-            },
+            start: None,
             waited_ns: 0,
             attempt: 1,
             guards: Guards::new(),
+            deadline,
+        }
+    }
+
+    /// The first attempt begins: reads the clock if the call measures time. Idempotent.
+    #[inline]
+    pub fn begin(&mut self, measure: bool) {
+        let measures = measure || self.policy.timeout.is_some() || self.deadline.get().is_some();
+        if measures && self.start.is_none() {
+            self.start = Some(Stamp::now());
         }
     }
 
@@ -66,26 +128,63 @@ impl<'p> RetryState<'p> {
         self.attempt
     }
 
+    /// What the attempt under way may know: its number, the next wait's lower bound, the time
+    /// since the first attempt began and the time left. Testing mode and inactivity make the
+    /// next wait zero and remove the time limit, as they do for the call.
+    #[must_use]
+    pub fn attempt(&self) -> Attempt {
+        let switches = Switches::current();
+        let next_wait = if plain(switches) {
+            backoff::lower_bound(self.policy, self.attempt)
+        } else {
+            Duration::ZERO
+        };
+        self.attempt_in(switches).with_next_wait(next_wait)
+    }
+
+    /// The per-call deadline, replaced.
+    #[must_use]
+    pub fn deadline<E: Deadline>(self, deadline: E) -> RetryState<'p, E> {
+        RetryState {
+            policy: self.policy,
+            start: self.start,
+            waited_ns: self.waited_ns,
+            attempt: self.attempt,
+            guards: self.guards,
+            deadline,
+        }
+    }
+
+    /// The attempt under way under `switches`, without its next wait.
+    fn attempt_in(&self, switches: Switches) -> Attempt {
+        if plain(switches) {
+            Attempt::new(
+                self.attempt,
+                self.start,
+                self.policy.timeout,
+                self.deadline.get(),
+            )
+        } else {
+            Attempt::new(self.attempt, self.start, None, None)
+        }
+    }
+
     /// The jitter-less wait that follows if the attempt under way fails: stamina's
     /// `Attempt.next_wait`. Zero in testing mode and when inactive.
     #[must_use]
     pub fn next_wait(&self) -> Duration {
-        let switches = Switches::current();
-        if !switches.is_active() || switches.testing_mode().is_some() {
-            Duration::ZERO
-        } else {
-            backoff::lower_bound(self.policy, self.attempt)
-        }
+        self.attempt().next_wait
     }
 
     /// Handles the error of the attempt under way.
     ///
     /// `Err(error)`, unchanged, when the call gives up: inactive, `on` declines, or a limit is
     /// reached. Otherwise the hooks have run and `Ok(wait)` is the wait before the next attempt,
-    /// which the caller sleeps (see [`sleep`](Self::sleep) and [`sleep_async`](Self::sleep_async)).
-    /// `name` gives the `callable` label, and is only called when hooks run.
+    /// which the driver sleeps (see [`sleep`](Self::sleep)); a zero wait is the driver's cue to
+    /// yield instead (an `async` driver) or to go on at once (a sync one). `name` gives the
+    /// `callable` label, and is only called when hooks run.
     ///
-    /// Out of line and cold: it is never on the happy path, and keeping it out of the caller's
+    /// Out of line and cold: it is never on the happy path, and keeping it out of the driver's
     /// body keeps the first attempt's code tight.
     #[cold]
     #[inline(never)]
@@ -102,7 +201,7 @@ impl<'p> RetryState<'p> {
         let Some(wait) = self.plan(switches, on(&error)) else {
             return Err(error);
         };
-        self.schedule(wait, &error, std::any::type_name::<E>(), name());
+        self.schedule(switches, wait, &error, std::any::type_name::<E>(), name());
         Ok(wait)
     }
 
@@ -123,7 +222,7 @@ impl<'p> RetryState<'p> {
 
     /// The wait before the next attempt, or `None` to give up: the decision and the limits.
     #[inline]
-    fn plan(&self, switches: Switches, decision: Decision) -> Option<Duration> {
+    fn plan(&mut self, switches: Switches, decision: Decision) -> Option<Duration> {
         let custom = match decision {
             Decision::NoRetry => return None,
             Decision::Retry => None,
@@ -133,16 +232,49 @@ impl<'p> RetryState<'p> {
         if let Some(testing) = switches.testing_mode() {
             return (n < testing.attempt_limit(self.policy.attempts)).then_some(Duration::ZERO);
         }
-        if self.policy.attempt_limit().is_some_and(|limit| n >= limit) || self.timed_out() {
+        if self.policy.attempt_limit().is_some_and(|limit| n >= limit) {
             return None;
         }
-        Some(custom.unwrap_or_else(|| backoff::wait(self.policy, n, rng::unit)))
+        let wait = custom.unwrap_or_else(|| backoff::wait(self.policy, n, rng::unit));
+        match (self.remaining(), self.policy.timeout_mode) {
+            (Some(left), TimeoutMode::AfterFailure) if left.is_zero() => None,
+            (Some(left), TimeoutMode::Deadline)
+                if wait.saturating_add(self.policy.min_attempt_time) >= left =>
+            {
+                None
+            }
+            _ => Some(wait),
+        }
+    }
+
+    /// The time left before the timeout or the deadline, whichever comes first; `None` without
+    /// either. The start becomes exact here, at the first failure.
+    ///
+    /// The elapsed time is the larger of the clock's reading and the sum of the planned waits:
+    /// in a real run the clock is always the larger (sleeps take at least their time), but under
+    /// a paused tokio clock without the `test-util` feature sleeps take no real time, and the
+    /// waits are what the test means.
+    fn remaining(&mut self) -> Option<Duration> {
+        let deadline = self.deadline.get();
+        if self.policy.timeout.is_none() && deadline.is_none() {
+            return None;
+        }
+        // A loop that never called `attempt` starts now.
+        let start = self.start.get_or_insert_with(Stamp::now).exact();
+        self.start = Some(start);
+        let by_timeout = self
+            .policy
+            .timeout
+            .map(|timeout| timeout.saturating_sub(start.elapsed().max(self.waited())));
+        let by_deadline = deadline.map(Stamp::remaining);
+        by_timeout.into_iter().chain(by_deadline).min()
     }
 
     /// Schedules the retry: runs the hooks, then counts the wait and the attempt.
     #[inline]
     fn schedule(
         &mut self,
+        switches: Switches,
         wait: Duration,
         caused_by: &dyn fmt::Debug,
         error_type: &'static str,
@@ -159,6 +291,7 @@ impl<'p> RetryState<'p> {
                 waited_so_far: self.waited(),
                 caused_by,
                 error_type,
+                attempt: self.attempt_in(switches),
             },
             &mut self.guards,
         );
@@ -166,19 +299,6 @@ impl<'p> RetryState<'p> {
             .waited_ns
             .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
         self.attempt = n.saturating_add(1);
-    }
-
-    /// Whether the time since the first attempt began is at least the timeout.
-    ///
-    /// The elapsed time is the larger of the clock's reading and the sum of the planned waits:
-    /// in a real run the clock is always the larger (sleeps take at least their time), but under
-    /// a paused tokio clock (`#[tokio::test(start_paused = true)]`) sleeps take no real time, and
-    /// the waits are what the test means.
-    fn timed_out(&self) -> bool {
-        match (self.policy.timeout, self.start) {
-            (Some(timeout), Some(start)) => start.elapsed().max(self.waited()) >= timeout,
-            _ => false,
-        }
     }
 
     #[inline]
@@ -199,18 +319,11 @@ impl<'p> RetryState<'p> {
         }
         self.release_guards();
     }
+}
 
-    /// Sleeps on the tokio timer for `wait`, then drops the retry's guards.
-    ///
-    /// A zero wait (testing mode) never touches the timer: tokio rounds every sleep up to its
-    /// 1 ms tick, which would make each instant retry cost a millisecond.
-    #[cfg(feature = "tokio")]
-    pub async fn sleep_async(&mut self, wait: Duration) {
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-        self.release_guards();
-    }
+/// Neither inactive nor in testing mode: the policy's waits and limits apply.
+fn plain(switches: Switches) -> bool {
+    switches.is_active() && switches.testing_mode().is_none()
 }
 
 #[cfg(test)]
@@ -220,11 +333,9 @@ mod tests {
     #[test]
     fn state_is_small() {
         // The state lives in every retrying future next to the operation's own future or a
-        // tokio `Sleep`: keep it within a cache line.
-        assert!(
-            std::mem::size_of::<RetryState<'_>>() <= 40,
-            "{}",
-            std::mem::size_of::<RetryState<'_>>()
-        );
+        // tokio `Sleep`: keep it within a cache line, and without a per-call deadline for the
+        // attribute's calls.
+        assert!(std::mem::size_of::<RetryState<'_>>() <= 40);
+        assert!(std::mem::size_of::<RetryState<'_, Option<Stamp>>>() <= 48);
     }
 }

@@ -261,6 +261,10 @@ pub struct Retry {
     pub caused_by: String,
     /// `RetryDetails::error_type`.
     pub error_type: &'static str,
+    /// `RetryDetails::elapsed()`, read in the hook.
+    pub elapsed: Option<Duration>,
+    /// `RetryDetails::remaining()`, read in the hook.
+    pub remaining: Option<Duration>,
 }
 
 impl From<&RetryDetails<'_>> for Retry {
@@ -272,6 +276,8 @@ impl From<&RetryDetails<'_>> for Retry {
             waited_so_far: d.waited_so_far,
             caused_by: format!("{:?}", d.caused_by),
             error_type: d.error_type,
+            elapsed: d.elapsed(),
+            remaining: d.remaining(),
         }
     }
 }

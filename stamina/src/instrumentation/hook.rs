@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::context::Attempt;
+
 /// What a hook learns about a scheduled retry.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
@@ -24,6 +26,24 @@ pub struct RetryDetails<'a> {
     pub caused_by: &'a dyn fmt::Debug,
     /// The error's type, as `std::any::type_name` spells it: the `error_type` metrics label.
     pub error_type: &'static str,
+    /// The attempt that failed, for its time.
+    pub(crate) attempt: Attempt,
+}
+
+impl RetryDetails<'_> {
+    /// The time since the call's first attempt began, as the attempts see it
+    /// ([`Attempt::elapsed`]): `None` for a call that does not measure time.
+    #[must_use]
+    pub fn elapsed(&self) -> Option<Duration> {
+        self.attempt.elapsed()
+    }
+
+    /// The time left before the call's timeout or deadline ([`Attempt::remaining`]), before the
+    /// wait: `None` without either, and in testing mode.
+    #[must_use]
+    pub fn remaining(&self) -> Option<Duration> {
+        self.attempt.remaining()
+    }
 }
 
 /// A value kept alive across the backoff sleep of one retry, then dropped exactly once: see the

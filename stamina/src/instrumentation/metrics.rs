@@ -87,7 +87,8 @@ impl RetryHook for MetricsOnRetryHook {
                     SharedString::const_str(DESCRIPTION),
                 );
             };
-            KEYS.with(|cache| {
+            // A retry from a thread-local's destructor may find the cache gone: a fresh key.
+            let cached = KEYS.try_with(|cache| {
                 // A recorder that retries through stamina while registering finds the cache
                 // busy: it gets a fresh key instead of a panic.
                 let Ok(mut cache) = cache.try_borrow_mut() else {
@@ -128,6 +129,12 @@ impl RetryHook for MetricsOnRetryHook {
                     .register_counter(&keys[index].key, &metadata)
                     .increment(1);
             });
+            if cached.is_err() {
+                describe();
+                recorder
+                    .register_counter(&new_key(details), &metadata)
+                    .increment(1);
+            }
         });
         None
     }

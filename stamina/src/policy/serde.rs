@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, RetryPolicy};
+use super::{ConfigError, RetryPolicy, TimeoutMode};
 
 const FIELDS: &[&str] = &[
     "attempts",
@@ -19,6 +19,8 @@ const FIELDS: &[&str] = &[
     "wait_max",
     "wait_jitter",
     "wait_exp_base",
+    "timeout_mode",
+    "min_attempt_time",
 ];
 
 /// The units of a duration, as the attribute's literals take them, and their length in
@@ -42,6 +44,8 @@ const UNITS: [(&str, u128); 7] = [
 /// | `timeout` | a duration, or `"none"` (or `null`) for no limit | `"10s"` |
 /// | `wait_initial`, `wait_max`, `wait_jitter` | a duration | `"250ms"` |
 /// | `wait_exp_base` | a number of at least 1 | `2` |
+/// | `timeout_mode` | `"after_failure"` (stamina's) or `"deadline"`: see [`TimeoutMode`] | `"deadline"` |
+/// | `min_attempt_time` | a duration | `"50ms"` |
 ///
 /// A duration is a string with a unit (`"250ms"`, `"1.5s"`, `"2min"`, `"1h"`; the units are
 /// `ns`, `us` or `µs`, `ms`, `s`, `min` and `h`, as in the attribute) or a number of seconds
@@ -96,6 +100,17 @@ impl<'de> Visitor<'de> for PolicyVisitor {
                 "wait_initial" => policy.wait_initial(map.next_value::<Human>()?.0),
                 "wait_max" => policy.wait_max(map.next_value::<Human>()?.0),
                 "wait_jitter" => policy.wait_jitter(map.next_value::<Human>()?.0),
+                "min_attempt_time" => policy.min_attempt_time(map.next_value::<Human>()?.0),
+                "timeout_mode" => policy.timeout_mode(match map.next_value::<String>()?.as_str() {
+                    "after_failure" => TimeoutMode::AfterFailure,
+                    "deadline" => TimeoutMode::Deadline,
+                    other => {
+                        return Err(de::Error::unknown_variant(
+                            other,
+                            &["after_failure", "deadline"],
+                        ));
+                    }
+                }),
                 _ => policy
                     .try_wait_exp_base(map.next_value::<f64>()?)
                     .map_err(invalid)?,
@@ -278,6 +293,12 @@ impl Serialize for RetryPolicy {
         s.serialize_field("wait_max", &format_duration(self.wait_max))?;
         s.serialize_field("wait_jitter", &format_duration(self.wait_jitter))?;
         s.serialize_field("wait_exp_base", &self.wait_exp_base)?;
+        let mode = match self.timeout_mode {
+            TimeoutMode::AfterFailure => "after_failure",
+            TimeoutMode::Deadline => "deadline",
+        };
+        s.serialize_field("timeout_mode", mode)?;
+        s.serialize_field("min_attempt_time", &format_duration(self.min_attempt_time))?;
         s.end()
     }
 }
@@ -351,6 +372,7 @@ mod tests {
             (r#"{"wait_max": -1}"#, "a duration"),
             (r#"{"wait_max": "none"}"#, "a duration"),
             (r#"{"atempts": 3}"#, "unknown field `atempts`"),
+            (r#"{"timeout_mode": "hard"}"#, "unknown variant `hard`"),
             (
                 r#"{"attempts": 3, "attempts": 4}"#,
                 "duplicate field `attempts`",
@@ -371,14 +393,16 @@ mod tests {
                 .wait_initial(Duration::from_millis(250))
                 .wait_max(Duration::from_nanos(1_500_000_001))
                 .wait_jitter(Duration::ZERO)
-                .wait_exp_base(1.5),
+                .wait_exp_base(1.5)
+                .timeout_mode(TimeoutMode::Deadline)
+                .min_attempt_time(Duration::from_millis(50)),
         ] {
             let json = serde_json::to_string(&policy).unwrap();
             assert_eq!(from(&json), Ok(policy), "{json}");
         }
         assert_eq!(
             serde_json::to_string(&RetryPolicy::new()).unwrap(),
-            r#"{"attempts":10,"timeout":"45s","wait_initial":"100ms","wait_max":"5s","wait_jitter":"1s","wait_exp_base":2.0}"#
+            r#"{"attempts":10,"timeout":"45s","wait_initial":"100ms","wait_max":"5s","wait_jitter":"1s","wait_exp_base":2.0,"timeout_mode":"after_failure","min_attempt_time":"0s"}"#
         );
     }
 }

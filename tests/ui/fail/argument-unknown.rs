@@ -1,7 +1,7 @@
 use std::io;
 
 // A typo: the nearest argument is suggested.
-#[stamina::retry(on = io::Error, attempt = 3)]
+#[stamina::retry(on = io::Error, atempts = 3)]
 fn typo(path: &str) -> io::Result<String> {
     std::fs::read_to_string(path)
 }

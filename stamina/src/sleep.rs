@@ -1,0 +1,99 @@
+//! How an `async` driver waits between attempts.
+//!
+//! A zero wait (testing mode, a predicate's `RetryAfter(Duration::ZERO)`) yields to the executor
+//! once, as stamina's `asyncio.sleep(0)` does, so that other tasks on the thread run between the
+//! attempts: an operation that waits for one of them would otherwise fail every attempt. It
+//! never touches a timer (tokio rounds every sleep up to its 1 ms tick). On tokio the yield is
+//! tokio's own, which defers the wake-up until the runtime has polled its other tasks and
+//! drivers; elsewhere it wakes the task and returns `Pending` once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+pin_project_lite::pin_project! {
+    /// The backoff of an `async` driver: the timer's sleep, or a yield for a zero wait.
+    ///
+    /// A named enum rather than an `async fn`, so that a retrying future holds one `Sleep` and
+    /// nothing around it (the wait, a second state machine).
+    #[project = BackoffProj]
+    pub enum Backoff<Y> {
+        /// A wait on the timer.
+        Sleep { #[pin] sleep: Sleep },
+        /// A zero wait.
+        Yield { #[pin] yielding: Y },
+    }
+}
+
+impl<Y: Future<Output = ()>> Future for Backoff<Y> {
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project() {
+            BackoffProj::Sleep { sleep } => sleep.poll(cx),
+            BackoffProj::Yield { yielding } => yielding.poll(cx),
+        }
+    }
+}
+
+/// Waits `wait` on the timer, or yields once for a zero wait.
+#[inline]
+pub(crate) fn backoff(wait: Duration) -> Backoff<impl Future<Output = ()>> {
+    if wait.is_zero() {
+        Backoff::Yield {
+            yielding: yield_now(),
+        }
+    } else {
+        Backoff::Sleep { sleep: sleep(wait) }
+    }
+}
+
+/// Yields to the executor once.
+#[cfg(feature = "tokio")]
+fn yield_now() -> impl Future<Output = ()> {
+    tokio::task::yield_now()
+}
+
+/// Yields to the executor once.
+#[cfg(not(feature = "tokio"))]
+fn yield_now() -> impl Future<Output = ()> {
+    YieldNow(false)
+}
+
+#[cfg(feature = "tokio")]
+type Sleep = tokio::time::Sleep;
+
+#[cfg(feature = "tokio")]
+fn sleep(wait: Duration) -> Sleep {
+    tokio::time::sleep(wait)
+}
+
+/// No timer: `__private::Timer` makes an `async fn` without one a compile error, and the callers'
+/// async forms only exist with a timer.
+#[cfg(not(feature = "tokio"))]
+type Sleep = std::future::Ready<()>;
+
+#[cfg(not(feature = "tokio"))]
+fn sleep(_: Duration) -> Sleep {
+    std::future::ready(())
+}
+
+/// A future that wakes its task and returns `Pending` once.
+#[cfg_attr(feature = "tokio", allow(dead_code))]
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
