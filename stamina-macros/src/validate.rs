@@ -3,7 +3,6 @@
 //! errors are reported together (one per mistake).
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use syn::visit_mut::VisitMut;
 use syn::{Error, Expr, FnArg, LitStr, Pat, Path, ReturnType, Type};
 
 use crate::args::{Arg, Args, On, Value};
@@ -174,20 +173,41 @@ fn shape(item: &RetryFn) -> syn::Result<Shape> {
     })
 }
 
-/// `impl Trait` cannot be written inside a fn body; `_` infers the same type.
+/// `impl Trait` cannot be written inside a fn body; `_` infers the same type. (A walk of its
+/// own rather than syn's `visit-mut`, a syn feature no other common proc macro turns on: users
+/// would compile it for this alone.)
 fn erase_impl_trait(ty: &Type) -> Type {
-    struct Erase;
-    impl VisitMut for Erase {
-        fn visit_type_mut(&mut self, ty: &mut Type) {
-            if let Type::ImplTrait(impl_trait) = ty {
+    fn erase(ty: &mut Type) {
+        match ty {
+            Type::ImplTrait(impl_trait) => {
                 *ty = syn::parse_quote_spanned!(impl_trait.impl_token.span=> _);
-            } else {
-                syn::visit_mut::visit_type_mut(self, ty);
             }
+            Type::Path(path) => {
+                if let Some(qself) = &mut path.qself {
+                    erase(&mut qself.ty);
+                }
+                for segment in &mut path.path.segments {
+                    if let syn::PathArguments::AngleBracketed(args) = &mut segment.arguments {
+                        for arg in &mut args.args {
+                            if let syn::GenericArgument::Type(ty) = arg {
+                                erase(ty);
+                            }
+                        }
+                    }
+                }
+            }
+            Type::Tuple(tuple) => tuple.elems.iter_mut().for_each(erase),
+            Type::Reference(reference) => erase(&mut reference.elem),
+            Type::Array(array) => erase(&mut array.elem),
+            Type::Slice(slice) => erase(&mut slice.elem),
+            Type::Paren(paren) => erase(&mut paren.elem),
+            Type::Group(group) => erase(&mut group.elem),
+            Type::Ptr(ptr) => erase(&mut ptr.elem),
+            _ => {}
         }
     }
     let mut ty = ty.clone();
-    Erase.visit_type_mut(&mut ty);
+    erase(&mut ty);
     ty
 }
 
@@ -319,6 +339,23 @@ mod tests {
         assert!(!borrow("on = E, policy = policy"));
         assert!(!borrow("on = E, policy = self.policy"));
         assert!(!borrow("on = E, policy = RetryPolicy::new().attempts(3)"));
+    }
+
+    #[test]
+    fn impl_trait_becomes_inferred_wherever_it_is() {
+        let erased = |s: &str| {
+            let ty = erase_impl_trait(&syn::parse_str(s).unwrap());
+            quote::ToTokens::to_token_stream(&ty).to_string()
+        };
+        assert_eq!(erased("Result<impl Display, E>"), "Result < _ , E >");
+        assert_eq!(
+            erased("io::Result<(impl A, &'a [impl B])>"),
+            "io :: Result < (_ , & 'a [_]) >"
+        );
+        assert_eq!(
+            erased("Result<Vec<impl C>, Box<dyn Error>>"),
+            "Result < Vec < _ > , Box < dyn Error > >"
+        );
     }
 
     #[test]

@@ -4,29 +4,28 @@
 //! of a `timeout` on the happy path, so it has to be cheap, and the elapsed time has to be exact
 //! (stamina decides at the timeout's boundary; a 4 ms coarse clock made it flip).
 //!
-//! Measured on the 2-core VM of `BENCHMARKS.md` (2026-12-01): `Instant::now()` 35 ns;
-//! `CLOCK_MONOTONIC_COARSE` 11 ns but 4 ms steps; `quanta` 0.12's `Clock::raw()` (the TSC) 13 ns.
-//! quanta's own tick-to-nanosecond scale comes from a 0.68 ms calibration loop: it stayed within
-//! 2.7 µs of `Instant` over 20 ms, but 11 µs over 5 s, and one preemption of that loop at the
-//! wrong moment skews it for the life of the process.
+//! Measured on the 2-core VM of `BENCHMARKS.md` (2026-12-01, AMD EPYC): `Instant::now()` 35 ns;
+//! `CLOCK_MONOTONIC_COARSE` 11 ns but 4 ms steps; `rdtsc` 13 ns. `quanta` 0.12 reads the TSC as
+//! cheaply, but its tick-to-nanosecond scale comes from a 0.68 ms calibration loop (2.7 µs off
+//! `Instant` over 20 ms here, 11 µs over 5 s, and skewed for the process's life by one
+//! preemption at the wrong moment), and it brings `raw-cpuid` and four more crates: 6 s of a
+//! user's clean build, for two instructions.
 //!
 //! The choice:
 //!
-//! - **The start stamp is a raw TSC read** through quanta (safe code, already in every
-//!   Prometheus user's tree; 0.12 for Rust 1.85): the 13 ns that keep a call with a timeout
-//!   under half the cost of a loop that reads `Instant::now()` first.
+//! - **The start stamp is a raw TSC read** where the CPU has an invariant TSC (x86-64 with the
+//!   `cpuid` bit that says so; Linux, macOS and Windows keep it in step across cores on such
+//!   CPUs): the 13 ns that keep a call with a timeout near half the cost of a loop that reads
+//!   `Instant::now()` first. Elsewhere, `Instant`. The two `unsafe` intrinsics below are the
+//!   crate's only `unsafe` code.
 //! - **Ticks become time on the cold path, against `Instant`**: a pair of readings (the TSC
-//!   between two `Instant` reads, the tightest of three) taken when the clock was set up, and
-//!   another taken at the conversion, give the tick rate over the whole time since; a
-//!   preemption between two reads shows as a wide pair and is not used. The error of an
-//!   elapsed time is then about one pair's width (tens of nanoseconds), whatever its length.
-//! - **At the first failure the stamp becomes exact**: it is rebased on `Instant`, so every
-//!   later reading is `Instant`'s.
-//! - **Setting up does not land on a call**: quanta's `Clock::new()` (its detection of an
-//!   invariant TSC, and its calibration, which is not used) runs on a short-lived thread
-//!   (`stamina-clock`) that the first call that measures time starts; until it is done, calls
-//!   start on `Instant`, exactly, at `Instant`'s cost. Where no thread can be spawned, every
-//!   call uses `Instant`. Nothing runs before `main`.
+//!   between two `Instant` reads, the tightest of three) taken when the clock is first used, and
+//!   another taken at the conversion, give the tick rate over the whole time since; a preemption
+//!   between two reads shows as a wide pair and is not used. The error of an elapsed time is
+//!   about one pair's width (tens of nanoseconds), whatever its length. There is no calibration
+//!   to run: the first use costs the detection and one pair, about 200 ns.
+//! - **At the first failure the stamp becomes exact**: it is rebased on `Instant`, so every later
+//!   reading is `Instant`'s.
 //! - **Under the `test-util` feature** a reading inside a tokio runtime is tokio's clock instead,
 //!   so that a paused runtime (`#[tokio::test(start_paused = true)]`) counts the time it says
 //!   passed, in attempts as in waits. Finding the runtime costs a thread-local lookup and a
@@ -34,11 +33,10 @@
 //!   Outside a runtime, readings are the same as without the feature.
 //!
 //! A stamp is 8 bytes: a raw TSC reading, or nanoseconds on the monotonic clock since a
-//! process-wide base, told apart by the top bit.
+//! process-wide base, told apart by the top bit. Nothing runs before `main`.
 
 use std::num::NonZeroU64;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A point in time: when a call's first attempt began, or a deadline.
@@ -48,29 +46,68 @@ pub struct Stamp(NonZeroU64);
 /// The top bit: set for a monotonic reading, clear for a raw TSC one.
 const MONOTONIC: u64 = 1 << 63;
 
-/// The TSC, once the set-up thread is done.
-static TSC: OnceLock<Tsc> = OnceLock::new();
+/// The TSC, if it can be trusted here, and the pair of readings its ticks convert by.
+static TSC: OnceLock<Option<Tsc>> = OnceLock::new();
 
-/// quanta's clock, for its raw reads, and a pair of readings to convert them by.
+#[derive(Clone, Copy)]
 struct Tsc {
-    clock: quanta::Clock,
     anchor: (u64, Instant),
 }
 
+/// The TSC, set up on first use.
+#[inline]
+fn tsc() -> Option<Tsc> {
+    *TSC.get_or_init(|| invariant_tsc().then(|| Tsc { anchor: pair() }))
+}
+
+/// The CPU's time-stamp counter.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn rdtsc() -> u64 {
+    // SAFETY: `rdtsc` reads the time-stamp counter into two registers. It touches no memory and
+    // has no precondition beyond the instruction itself, which every x86-64 CPU has.
+    #[allow(unsafe_code)]
+    unsafe {
+        core::arch::x86_64::_rdtsc()
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn rdtsc() -> u64 {
+    unreachable!("`invariant_tsc` is false off x86-64")
+}
+
+/// Whether the TSC ticks at a constant rate whatever the CPU's power state (the invariant TSC,
+/// `cpuid` leaf `0x8000_0007`, `edx` bit 8): only then do its ticks measure time.
+#[cfg(target_arch = "x86_64")]
+fn invariant_tsc() -> bool {
+    use core::arch::x86_64::__cpuid;
+    // SAFETY: `cpuid` is on every x86-64 CPU, and reads no memory; leaf `0x8000_0000` tells the
+    // highest extended leaf, and `0x8000_0007` is asked for only if it exists. (The intrinsic is
+    // a safe fn since Rust 1.87, an `unsafe` one before: hence the `unused_unsafe`.)
+    #[allow(unsafe_code, unused_unsafe)]
+    let (highest, power) = unsafe {
+        let highest = __cpuid(0x8000_0000).eax;
+        let power = if highest >= 0x8000_0007 {
+            __cpuid(0x8000_0007).edx
+        } else {
+            0
+        };
+        (highest, power)
+    };
+    highest >= 0x8000_0007 && power & (1 << 8) != 0
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn invariant_tsc() -> bool {
+    false
+}
+
 impl Tsc {
-    fn new() -> Self {
-        let clock = quanta::Clock::new();
-        let anchor = pair(&clock);
-        Tsc { clock, anchor }
-    }
-
-    fn raw(&self) -> u64 {
-        self.clock.raw()
-    }
-
     /// The instant of the raw reading `ticks`, from a pair read now and the anchor.
-    fn instant_of(&self, ticks: u64) -> Instant {
-        let (now_ticks, now) = pair(&self.clock);
+    fn instant_of(self, ticks: u64) -> Instant {
+        let (now_ticks, now) = pair();
         let (anchor_ticks, anchor) = self.anchor;
         let span_ticks = now_ticks.saturating_sub(anchor_ticks) as f64;
         let span_ns = now.saturating_duration_since(anchor).as_nanos() as f64;
@@ -87,13 +124,13 @@ impl Tsc {
 
 /// A raw reading and the `Instant` it was taken at: the TSC between two `Instant` reads, the
 /// tightest pair of three, so that a preemption between the reads does not count.
-fn pair(clock: &quanta::Clock) -> (u64, Instant) {
+fn pair() -> (u64, Instant) {
     let mut best: Option<(Duration, u64, Instant)> = None;
     for _ in 0..3 {
         let before = Instant::now();
-        let ticks = clock.raw();
+        let ticks = rdtsc();
         let after = Instant::now();
-        let width = after - before;
+        let width = after.saturating_duration_since(before);
         if best.is_none_or(|(w, ..)| width < w) {
             best = Some((width, ticks, before + width / 2));
         }
@@ -101,7 +138,6 @@ fn pair(clock: &quanta::Clock) -> (u64, Instant) {
     let (_, ticks, at) = best.expect("three pairs");
     (ticks, at)
 }
-static CALIBRATING: AtomicBool = AtomicBool::new(false);
 
 /// The monotonic clock's zero: the first reading stamina makes, less an hour when the clock goes
 /// back that far, so that a paused tokio clock started before it still reads after it.
@@ -118,6 +154,7 @@ fn base() -> Instant {
 
 /// Whether readings are tokio's: with `test-util`, inside a tokio runtime (whose clock a test
 /// may pause). Outside one, tokio's clock is `Instant` anyway, and readings take the TSC path.
+#[inline]
 fn on_tokio_clock() -> bool {
     #[cfg(feature = "test-util")]
     return tokio::runtime::Handle::try_current().is_ok();
@@ -135,28 +172,12 @@ fn monotonic_now() -> Instant {
 }
 
 impl Stamp {
-    /// Reads the clock: the TSC when it is calibrated, else the monotonic clock.
+    /// Reads the clock: the TSC when it can be trusted, else the monotonic clock.
     #[inline]
     #[must_use]
     pub fn now() -> Self {
-        if let Some(tsc) = TSC.get() {
-            if !on_tokio_clock() {
-                return Stamp::raw(tsc.raw());
-            }
-        }
-        Self::first_readings()
-    }
-
-    /// The readings before the TSC is calibrated (start calibrating, read the monotonic clock),
-    /// and those on tokio's clock.
-    #[cold]
-    #[inline(never)]
-    fn first_readings() -> Self {
-        if !CALIBRATING.swap(true, Ordering::Relaxed) {
-            // A thread that cannot be spawned leaves every reading on the monotonic clock.
-            let _ = std::thread::Builder::new()
-                .name("stamina-clock".to_owned())
-                .spawn(|| TSC.get_or_init(Tsc::new));
+        if tsc().is_some() && !on_tokio_clock() {
+            return Stamp::raw(rdtsc());
         }
         Self::from_instant(monotonic_now())
     }
@@ -175,11 +196,11 @@ impl Stamp {
         Stamp(NonZeroU64::new(nanos | MONOTONIC).expect("the top bit is set"))
     }
 
-    /// This stamp on the monotonic clock: a raw reading is rebased on a reading of both clocks
+    /// This stamp on the monotonic clock: a raw reading is rebased on a pair of readings taken
     /// now, so that later readings are exact.
     #[must_use]
     pub fn exact(self) -> Self {
-        match (self.0.get() & MONOTONIC == 0, TSC.get()) {
+        match (self.0.get() & MONOTONIC == 0, tsc()) {
             (true, Some(tsc)) => Self::from_instant(tsc.instant_of(self.0.get())),
             _ => self,
         }
@@ -211,22 +232,8 @@ impl Stamp {
 mod tests {
     use super::*;
 
-    /// Waits until the calibration thread is done (it takes about a millisecond).
-    fn calibrated() -> &'static Tsc {
-        let _ = Stamp::now();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(tsc) = TSC.get() {
-                return tsc;
-            }
-            assert!(Instant::now() < deadline, "the clock never calibrated");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
     #[test]
     fn readings_track_the_monotonic_clock_to_microseconds() {
-        let _ = calibrated();
         for stamp in [Stamp::now, || Stamp::from_instant(Instant::now())] {
             let stamp = stamp();
             let std_start = Instant::now();
@@ -241,12 +248,11 @@ mod tests {
 
     #[test]
     fn an_exact_stamp_keeps_the_start() {
-        let _ = calibrated();
         let start = Stamp::now();
         std::thread::sleep(Duration::from_millis(5));
         let before = start.elapsed();
         let exact = start.exact();
-        assert!(exact.0.get() & MONOTONIC != 0);
+        assert_ne!(exact.0.get() & MONOTONIC, 0);
         let after = exact.elapsed();
         assert!(after >= before, "{before:?} then {after:?}");
         assert!(
@@ -265,6 +271,15 @@ mod tests {
         assert!(past.elapsed() > Duration::ZERO);
         // At the base: saturates instead of panicking.
         assert_eq!(Stamp::from_instant(base()).remaining(), Duration::ZERO);
+    }
+
+    #[test]
+    fn this_machine_reads_the_tsc() {
+        // The measurements of `BENCHMARKS.md` assume it; elsewhere readings are `Instant`'s.
+        if cfg!(target_arch = "x86_64") && invariant_tsc() {
+            assert!(tsc().is_some());
+            assert_eq!(Stamp::now().0.get() & MONOTONIC, 0);
+        }
     }
 
     #[test]
