@@ -37,25 +37,35 @@ macro_rules! forward_setters {
 }
 
 /// The loop of the async calls, which differ in the bound on `op` and in what they pass it:
-/// `$attempt` says whether the state measures time for an `Attempt`, `$run(state)` is one
-/// attempt's future, and `$Op` names the op's type for the default label.
+/// `$measure` says whether the call reads the clock for an `Attempt`, and `$run` is one
+/// attempt's future, in which `$attempt()` gives the attempt under way. `$Op` names the op's
+/// type for the default label. Only the start stamp lives across the first attempt: the state
+/// is built if it fails.
 #[cfg(feature = "tokio")]
 macro_rules! retry_async {
-    ($caller:ident, $on:ident, $Op:ty, $attempt:expr, |$state:ident| $run:expr) => {{
-        let mut $state = $caller.state($attempt);
+    ($caller:ident, $on:ident, $Op:ty, $measure:expr, |$attempt:ident| $run:expr) => {{
+        let start = $caller.start($measure);
+        #[allow(unused_variables)]
+        let $attempt = || $caller.resume(start).attempt();
+        let mut error = match $run.await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let mut state = $caller.resume(start);
         loop {
+            // The name is the op's type name, computed when needed rather than held across the
+            // awaits: a smaller future.
+            let name = || $caller.label(std::any::type_name::<$Op>());
+            let wait = state.failed(error, |e| $on(e).into(), name)?;
+            // The backoff right in this future, not inside another one that also holds the
+            // state: that keeps the future small.
+            crate::sleep::backoff(wait).await;
+            state.release_guards();
+            #[allow(unused_variables)]
+            let $attempt = || state.attempt();
             match $run.await {
                 Ok(value) => return Ok(value),
-                Err(error) => {
-                    // The name is the op's type name, computed when needed rather than held
-                    // across the awaits: a smaller future.
-                    let name = || $caller.label(std::any::type_name::<$Op>());
-                    let wait = $state.failed(error, |e| $on(e).into(), name)?;
-                    // The backoff right in this future, not inside another one that also holds
-                    // the state: that keeps the future small.
-                    crate::sleep::backoff(wait).await;
-                    $state.release_guards();
-                }
+                Err(next) => error = next,
             }
         }
     }};
@@ -228,14 +238,17 @@ impl RetryingCaller {
         self.deadline
     }
 
-    /// The state of a call that begins now; `measure` reads the clock for an `Attempt`.
+    /// The start stamp of a call that begins now, if it measures time: all that a sync call's
+    /// first attempt needs.
     #[inline]
-    fn state(&self, measure: bool) -> RetryState<'_, Option<Stamp>> {
-        RetryState::with_deadline(
-            &self.policy,
-            self.deadline.map(Stamp::from_instant),
-            measure,
-        )
+    fn start(&self, measure: bool) -> Option<Stamp> {
+        let measures = measure || self.policy.timeout.is_some() || self.deadline.is_some();
+        measures.then(Stamp::now)
+    }
+
+    /// The state of a call that began at `start`, with the per-call deadline on its clock.
+    fn resume(&self, start: Option<Stamp>) -> RetryState<'_, Option<Stamp>> {
+        RetryState::resumed(&self.policy, start, self.deadline.map(Stamp::from_instant))
     }
 
     /// The `callable` label set with [`name`](Self::name), if any.
@@ -260,10 +273,11 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let state = self.state(false);
+        // Only the start stamp before the first attempt: the state is built if it fails.
+        let start = self.start(false);
         match op() {
             Ok(value) => Ok(value),
-            Err(error) => self.retry(state, error, on, type_name::<F>(), |_| op()),
+            Err(error) => self.retry(start, error, on, type_name::<F>(), |_| op()),
         }
     }
 
@@ -289,10 +303,11 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let state = self.state(true);
-        match op(state.attempt()) {
+        let start = self.start(true);
+        let first = self.resume(start).attempt();
+        match op(first) {
             Ok(value) => Ok(value),
-            Err(error) => self.retry(state, error, on, type_name::<F>(), |s| op(s.attempt())),
+            Err(error) => self.retry(start, error, on, type_name::<F>(), |s| op(s.attempt())),
         }
     }
 
@@ -302,7 +317,7 @@ impl RetryingCaller {
     #[inline(never)]
     fn retry<T, E, D>(
         &self,
-        mut state: RetryState<'_, Option<Stamp>>,
+        start: Option<Stamp>,
         mut error: E,
         mut on: impl FnMut(&E) -> D,
         op_type: &'static str,
@@ -312,6 +327,7 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
+        let mut state = self.resume(start);
         loop {
             state.retry_or_give_up(error, |e| on(e).into(), || self.label(op_type))?;
             match run(&state) {
@@ -360,7 +376,7 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, false, |state| op())
+        retry_async!(self, on, F, false, |attempt| op())
     }
 
     /// [`call_async`](Self::call_async) for an `op` that reads its [`Attempt`], as
@@ -393,7 +409,7 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, true, |state| op(state.attempt()))
+        retry_async!(self, on, F, true, |attempt| op(attempt()))
     }
 
     /// [`call_async`](Self::call_async) for an async closure that mutates what it captures
@@ -429,7 +445,7 @@ impl RetryingCaller {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, false, |state| op())
+        retry_async!(self, on, F, false, |attempt| op())
     }
 
     /// Binds `on`, for a caller that retries one kind of error.

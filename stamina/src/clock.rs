@@ -179,9 +179,17 @@ impl Stamp {
         if tsc().is_some() && !on_tokio_clock() {
             return Stamp::raw(rdtsc());
         }
+        Self::now_monotonic()
+    }
+
+    /// A reading of the monotonic clock: out of line, off the TSC's path.
+    #[cold]
+    #[inline(never)]
+    fn now_monotonic() -> Self {
         Self::from_instant(monotonic_now())
     }
 
+    #[inline]
     fn raw(ticks: u64) -> Self {
         // A raw reading with the top bit set would read as monotonic: that is 97 years of uptime
         // at 3 GHz. Zero is the niche.

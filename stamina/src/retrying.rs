@@ -98,6 +98,16 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         state
     }
 
+    /// A call whose first attempt began at `start` (the stamp it took then, if it measures
+    /// time): for a driver that builds the state only once that attempt failed.
+    #[must_use]
+    #[inline]
+    pub fn resumed(policy: &'p RetryPolicy, start: Option<Stamp>, deadline: D) -> Self {
+        let mut state = Self::unstarted(policy, deadline);
+        state.start = start;
+        state
+    }
+
     /// A call whose first attempt has not begun yet: see [`begin`](Self::begin).
     #[must_use]
     #[inline]

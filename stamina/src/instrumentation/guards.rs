@@ -1,23 +1,34 @@
 //! The guards of the retry under way: see the [module docs](super#guards).
 
+use std::mem::ManuallyDrop;
+
 use super::hook::RetryGuard;
 
 /// The guards that hooks returned for the retry under way, dropped newest first.
 ///
 /// One pointer, null for the calls (nearly all) that never see a guard, so that every retrying
-/// future stays small and dropping the state is a null check. The vector is kept (emptied)
+/// future stays small and dropping the state is a null check. The field is `ManuallyDrop` (and
+/// `drop` empties it, in safe code): without drop glue of its own, the state's drop inlines into
+/// the happy path as that one check, where the glue of a plain `Option<Box<..>>` kept it an
+/// out-of-line call on every return (6 instructions per call, measured with callgrind). The vector is kept (emptied)
 /// across a call's retries, so a hook that returns a guard on every retry allocates once per
 /// call, not once per retry.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[allow(
     clippy::box_collection,
     reason = "one pointer, not a vector's three, in every retrying future"
 )]
-pub(crate) struct Guards(Option<Box<Vec<RetryGuard>>>);
+pub(crate) struct Guards(ManuallyDrop<Option<Box<Vec<RetryGuard>>>>);
+
+impl Default for Guards {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Guards {
     pub(crate) const fn new() -> Self {
-        Guards(None)
+        Guards(ManuallyDrop::new(None))
     }
 
     pub(crate) fn push(&mut self, guard: RetryGuard) {
@@ -28,7 +39,7 @@ impl Guards {
     /// retrying call runs this before each attempt after the first, and when it ends.
     #[inline]
     pub(crate) fn release(&mut self) {
-        if let Some(guards) = &mut self.0 {
+        if let Some(guards) = &mut *self.0 {
             release_all(guards);
         }
     }
@@ -47,9 +58,22 @@ fn release_all(guards: &mut Vec<RetryGuard>) {
 }
 
 impl Drop for Guards {
+    /// Inline, and a null check when there are none: the drop of every retrying call's state.
+    /// Whatever is there goes out of line, the vector taken out so that what is left for the
+    /// field's own drop is `None`.
     #[inline]
     fn drop(&mut self) {
-        self.release();
+        if self.0.is_some() {
+            drop_all(self);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_all(guards: &mut Guards) {
+    if let Some(mut all) = guards.0.take() {
+        release_all(&mut all);
     }
 }
 
