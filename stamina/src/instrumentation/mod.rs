@@ -30,6 +30,21 @@
 //! during the unwind. Nothing global is poisoned: later calls run the hooks again as usual, and a
 //! [`RetryHookFactory`] that panicked is called again on the next retry.
 //!
+//! # Asserting on stamina's events in tests
+//!
+//! `tracing` caches each callsite's *interest* for the whole process, decided once, by the first
+//! thread that reaches it, from that thread's default subscriber (tokio-rs/tracing#3611). If one
+//! test captures events with a scoped subscriber (`tracing::subscriber::with_default`) while a
+//! test on another thread, with no subscriber, retries first, `stamina.retry_scheduled` can be
+//! cached as "never" and go missing even on the capturing thread: intermittently, and more often
+//! the more test threads there are. `tracing::callsite::rebuild_interest_cache()` in the scope
+//! does not fix it. Instead, install **one global subscriber per test binary**, once, before
+//! anything retries: a `tracing_subscriber::registry()` with a layer whose `register_callsite`
+//! returns `Interest::always()` and that hands each event to the current test's capture (kept
+//! in a thread-local that each test sets and restores), and call `rebuild_interest_cache()`
+//! right after `set_global_default`. stamina's own tests do this (`tests/support/lib.rs`,
+//! `Capture`).
+//!
 //! # Cost
 //!
 //! Nothing here runs before the first failure. On a retry, the registry is read without a lock
