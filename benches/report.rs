@@ -445,19 +445,52 @@ fn future_sizes() -> Vec<(&'static str, i64)> {
             size_of_val(&s::caller_big_async(0)),
         ),
     );
-    let attr = row(
-        "stamina `#[retry] async fn` (op: the same fn without `#[retry]`)",
+    let plain = |f: usize, b: usize| {
         [
-            size_of_val(&s::attr_happy_async(0)),
+            f,
             size_of_val(&s::plain_happy_async(0)),
-            size_of_val(&s::attr_big_async(0)),
+            b,
             size_of_val(&s::plain_big_async(0)),
-        ],
+        ]
+    };
+    let attr = row(
+        "stamina `#[retry] async fn`, default sleeper (op: the same fn without `#[retry]`)",
+        plain(
+            size_of_val(&s::attr_happy_async(0)),
+            size_of_val(&s::attr_big_async(0)),
+        ),
     );
+    let per_timer = [
+        row(
+            "stamina `#[retry] async fn`, `sleeper = TokioSleeper`",
+            plain(
+                size_of_val(&s::attr_tokio_async(0)),
+                size_of_val(&s::attr_tokio_big_async(0)),
+            ),
+        ),
+        row(
+            "stamina `#[retry] async fn`, `sleeper = AsyncIoSleeper`",
+            plain(
+                size_of_val(&s::attr_async_io_async(0)),
+                size_of_val(&s::attr_async_io_big_async(0)),
+            ),
+        ),
+        row(
+            "stamina `#[retry] async fn`, `sleeper = FuturesTimerSleeper`",
+            plain(
+                size_of_val(&s::attr_futures_timer_async(0)),
+                size_of_val(&s::attr_futures_timer_big_async(0)),
+            ),
+        ),
+    ];
     println!();
     vec![
         ("stamina `call_async`", caller),
         ("stamina `#[retry] async fn`", attr),
+        (
+            "stamina `#[retry] async fn`, each timer",
+            per_timer.into_iter().max().unwrap_or(0),
+        ),
     ]
 }
 

@@ -534,6 +534,29 @@ pub async fn attr_big_async(x: u64) -> Result<u64, OpError> {
     op_big_async(x).await
 }
 
+/// [`attr_happy_async`] and [`attr_big_async`] on each named sleeper: future sizes per timer.
+macro_rules! on_sleeper {
+    ($($small:ident, $big:ident, $sleeper:expr;)*) => {$(
+        #[doc = concat!("`#[retry]` on `", stringify!($sleeper), "`, happy path.")]
+        #[stamina::retry(on = OpError, sleeper = $sleeper)]
+        pub async fn $small(x: u64) -> Result<u64, OpError> {
+            op_async(x).await
+        }
+
+        #[doc = concat!("`#[retry]` on `", stringify!($sleeper), "`, around [`op_big_async`].")]
+        #[stamina::retry(on = OpError, sleeper = $sleeper)]
+        pub async fn $big(x: u64) -> Result<u64, OpError> {
+            op_big_async(x).await
+        }
+    )*};
+}
+
+on_sleeper! {
+    attr_tokio_async, attr_tokio_big_async, stamina::sleeper::TokioSleeper;
+    attr_async_io_async, attr_async_io_big_async, stamina::sleeper::AsyncIoSleeper;
+    attr_futures_timer_async, attr_futures_timer_big_async, stamina::sleeper::FuturesTimerSleeper;
+}
+
 /// The body of [`attr_big_async`] without the attribute: the op's own future.
 pub async fn plain_big_async(x: u64) -> Result<u64, OpError> {
     op_big_async(x).await

@@ -1,8 +1,11 @@
-//! Retries in a test suite: turn them off, or keep them and make every wait zero.
+//! Retries in a test suite: turn them off, keep them and make every wait zero, or keep the
+//! production configuration as it is and assert its exact backoff on a test clock.
 //!
 //! The process-wide switches (`stamina::set_active`, `stamina::set_testing`) are stamina's;
 //! the scoped ones in `stamina::testing` change only the current thread (or, with
 //! `Switches::scope`, one task), so tests running in parallel don't disturb each other.
+//! `stamina::testing::TestClock` records every wait a call would sleep, on virtual time: a test
+//! of a 45 s retry policy takes microseconds.
 //!
 //! ```text
 //! cargo test --example testing      # runs the test module below
@@ -96,6 +99,37 @@ mod tests {
         let _guard = stamina::testing::set_active(false);
         let failures = AtomicU32::new(1);
         assert!(sync_inventory(&failures).is_err(), "one attempt, no retry");
+    }
+
+    #[test]
+    fn the_production_backoff_is_exactly_what_was_configured() {
+        use stamina::testing::TestClock;
+        use std::time::Duration;
+
+        // Testing mode off: the real waits, recorded instead of slept, jitter reproducible.
+        let clock = TestClock::new().seeded(7);
+        let failures = AtomicU32::new(10);
+        let started = std::time::Instant::now();
+        assert!(clock.run(|| sync_inventory(&failures)).is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "nothing was slept"
+        );
+        let waits: Vec<Duration> = clock.waits().iter().map(|w| w.wait).collect();
+        assert_eq!(waits.len(), 4, "5 attempts: 4 waits");
+        for (n, wait) in waits.iter().enumerate() {
+            // 0.1 s doubling, plus up to 1 s of jitter, capped at 5 s.
+            let floor = Duration::from_millis(100) * (1 << n);
+            assert!(
+                *wait >= floor
+                    && *wait <= (floor + Duration::from_secs(1)).min(Duration::from_secs(5))
+            );
+        }
+        // The same seed, the same waits.
+        let again = TestClock::new().seeded(7);
+        let failures = AtomicU32::new(10);
+        let _ = again.run(|| sync_inventory(&failures));
+        assert_eq!(again.waits(), clock.waits());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,8 +36,9 @@ pub(crate) struct Spec {
 pub(crate) enum Kind {
     /// `on`: error types, or a predicate.
     On,
-    /// An expression evaluated on each call, giving a `RetryPolicy` (or a reference to one).
-    Policy,
+    /// An expression evaluated on each call: a `RetryPolicy` (or a reference to one) for
+    /// `policy`, a `Sleeper` for `sleeper`.
+    Runtime,
     /// A whole number (`5`, `5u32`) or a constant `u32` expression; `None` calls the setter named
     /// here instead.
     Count { none: &'static str },
@@ -68,7 +69,7 @@ pub(crate) const ARGS: &[Spec] = &[
     },
     Spec {
         name: "policy",
-        kind: Kind::Policy,
+        kind: Kind::Runtime,
         example: "policy = MY_POLICY",
         setter: None,
         check: None,
@@ -137,6 +138,13 @@ pub(crate) const ARGS: &[Spec] = &[
         name: "attempt",
         kind: Kind::Binding,
         example: "attempt = attempt",
+        setter: None,
+        check: None,
+    },
+    Spec {
+        name: "sleeper",
+        kind: Kind::Runtime,
+        example: "sleeper = |wait| my_timer(wait)",
         setter: None,
         check: None,
     },
@@ -337,7 +345,7 @@ fn parse_value(input: ParseStream<'_>, spec: &'static Spec) -> syn::Result<Value
     let name = spec.name;
     match spec.kind {
         Kind::On => parse_on(input).map(Value::On),
-        Kind::Policy => Ok(Value::Runtime(input.parse()?)),
+        Kind::Runtime => Ok(Value::Runtime(input.parse()?)),
         Kind::Str => parse_as(input, name, "a string literal").map(Value::Str),
         Kind::Binding => {
             let error = |span| {

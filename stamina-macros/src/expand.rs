@@ -47,7 +47,11 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
         ..
     } = item;
     let names = Names::new();
-    let (setup, policy) = policy(plan, &names, &sig.generics);
+    let (mut setup, policy) = policy(plan, &names, &sig.generics);
+    if let Some(sleeper) = &plan.sleeper {
+        let var = &names.sleeper;
+        setup.extend(quote_spanned!(sleeper.span()=> let #var = #sleeper;));
+    }
     let probe = plan.name.is_none().then(|| {
         let probe = &names.probe;
         quote!(fn #probe() {})
@@ -91,6 +95,8 @@ struct Names {
     policy_static: Ident,
     /// The local that holds the policy (or a reference to it) with `policy = ..`.
     policy: Ident,
+    /// The local that holds the `sleeper = ..`.
+    sleeper: Ident,
     probe: Ident,
     state: Ident,
     error: Ident,
@@ -106,6 +112,7 @@ impl Names {
         Names {
             policy_static: local("__STAMINA_POLICY"),
             policy: local("__stamina_policy"),
+            sleeper: local("__stamina_sleeper"),
             probe: local("__stamina_name_probe"),
             state: local("__stamina_state"),
             error: local("__stamina_error"),
@@ -319,14 +326,27 @@ fn retry_loop(
                 return #rebuild(#error);
             }
         },
-        Mode::Async => quote! {
-            let #wait = match #state.failed(#error, #decision, #name) {
-                ::core::result::Result::Ok(#wait) => #wait,
-                ::core::result::Result::Err(#error) => return #rebuild(#error),
+        Mode::Async => {
+            let sleeper = &names.sleeper;
+            // Located at the sleeper: a value that is not one is an error there.
+            let sleep = if let Some(expr) = &plan.sleeper {
+                call_at(
+                    quote!(#krate::__private::sleep_on),
+                    quote!(&#sleeper, #wait),
+                    expr.span(),
+                )
+            } else {
+                quote!(#krate::__private::sleep(#krate::__private::DefaultTimer, #wait))
             };
-            #krate::__private::sleep(#krate::__private::Tokio, #wait).await;
-            #state.release_guards();
-        },
+            quote! {
+                let #wait = match #state.failed(#error, #decision, #name) {
+                    ::core::result::Result::Ok(#wait) => #wait,
+                    ::core::result::Result::Err(#error) => return #rebuild(#error),
+                };
+                #sleep.await;
+                #state.release_guards();
+            }
+        }
     };
     // `attempt = name`: the clock always runs, and each attempt sees its `Attempt` by that name.
     let (new, bind) = match &plan.attempt {

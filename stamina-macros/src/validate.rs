@@ -18,6 +18,8 @@ pub(crate) struct Plan {
     pub(crate) policy: Option<BasePolicy>,
     /// The arguments that set a policy value, in the order given.
     pub(crate) config: Vec<Arg>,
+    /// `sleeper = ..`: what the `async fn` sleeps on, evaluated once per call.
+    pub(crate) sleeper: Option<Expr>,
     /// `attempt = name`: the name the body sees the attempt under way by.
     pub(crate) attempt: Option<syn::Ident>,
     pub(crate) name: Option<LitStr>,
@@ -80,10 +82,20 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut name = None;
     let mut krate = None;
     let mut attempt = None;
+    let mut sleeper = None;
     let mut config = Vec::new();
     for arg in args.list {
         match arg.value {
             Value::On(value) => on = Some((value, arg.key)),
+            Value::Runtime(expr) if arg.spec.name == "sleeper" => {
+                if item.sig.asyncness.is_none() {
+                    errors.push(Error::new(
+                        arg.key,
+                        "`sleeper` is for an `async fn`; a sync fn sleeps its thread between attempts",
+                    ));
+                }
+                sleeper = Some(expr);
+            }
             Value::Runtime(expr) => {
                 let borrow = is_item_path(&expr, &params);
                 policy = Some(BasePolicy { expr, borrow });
@@ -129,6 +141,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         on_span,
         policy,
         config,
+        sleeper,
         attempt,
         name,
     };

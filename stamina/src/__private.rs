@@ -14,6 +14,10 @@ pub use crate::retrying::RetryState;
 
 use crate::decision::Decision;
 use crate::policy::{ConfigError, check_attempts, check_exp_base, check_timeout};
+pub use crate::sleep::Backoff;
+#[cfg(any(feature = "tokio", feature = "async-io", feature = "futures-timer"))]
+use crate::sleeper::DefaultSleeper;
+use crate::sleeper::Sleeper;
 
 /// Gives the predicate's output its expected type.
 #[inline]
@@ -102,29 +106,52 @@ pub fn attempt<R, F: core::future::Future<Output = R>>(attempt: F) -> F {
     attempt
 }
 
-/// The timer that `async fn`s sleep on: tokio's, with the `tokio` feature.
+/// The timer that an `async fn` without a `sleeper` sleeps on: the [`DefaultSleeper`], when a
+/// timer feature is compiled in.
+///
+/// [`DefaultSleeper`]: crate::sleeper::DefaultSleeper
 #[diagnostic::on_unimplemented(
-    message = "`#[stamina::retry]` on an `async fn` needs the `tokio` feature of `stamina`",
-    label = "the `async fn` sleeps between attempts on the tokio timer",
-    note = "enable the feature: `stamina = {{ version = \"..\", features = [\"tokio\"] }}`"
+    message = "`#[stamina::retry]` on an `async fn` needs a timer: none of `stamina`'s timer features is enabled",
+    label = "the `async fn` sleeps between attempts",
+    note = "enable one: `stamina = {{ version = \"..\", features = [\"tokio\"] }}` (or `\"async-io\"` for smol and async-std, `\"futures-timer\"` for any executor)",
+    note = "or pass a sleeper of your own: `#[retry(sleeper = |wait| my_timer(wait), ..)]`"
 )]
-pub trait Timer {}
+pub trait Timer {
+    type Sleeper: Sleeper;
+    fn sleeper(self) -> Self::Sleeper;
+}
 
 /// See [`Timer`].
-pub struct Tokio;
+pub struct DefaultTimer;
 
-#[cfg(feature = "tokio")]
-impl Timer for Tokio {}
+#[cfg(any(feature = "tokio", feature = "async-io", feature = "futures-timer"))]
+impl Timer for DefaultTimer {
+    type Sleeper = DefaultSleeper;
+    #[inline]
+    fn sleeper(self) -> DefaultSleeper {
+        DefaultSleeper
+    }
+}
 
-/// The backoff of an `async fn`: a zero wait yields once, another sleeps on the timer. The
-/// expansion awaits it in the fn's own future, then drops the retry's guards.
+/// The backoff of an `async fn` on the default timer: a zero wait yields once, another sleeps.
+/// The expansion awaits it in the fn's own future, then drops the retry's guards.
 #[inline]
 #[must_use = "the backoff happens when awaited"]
 pub fn sleep<T: Timer>(
-    _timer: T,
+    timer: T,
     wait: Duration,
-) -> crate::sleep::Backoff<impl core::future::Future<Output = ()>> {
-    crate::sleep::backoff(wait)
+) -> Backoff<<T::Sleeper as Sleeper>::Sleep, impl core::future::Future<Output = ()>> {
+    crate::sleep::backoff(&timer.sleeper(), wait)
+}
+
+/// [`sleep`] on the fn's own `sleeper`.
+#[inline]
+#[must_use = "the backoff happens when awaited"]
+pub fn sleep_on<S: Sleeper>(
+    sleeper: &S,
+    wait: Duration,
+) -> Backoff<S::Sleep, impl core::future::Future<Output = ()> + use<S>> {
+    crate::sleep::backoff(sleeper, wait)
 }
 
 #[cfg(test)]

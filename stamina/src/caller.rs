@@ -3,7 +3,6 @@
 use std::any::type_name;
 use std::borrow::Cow;
 use std::fmt;
-#[cfg(feature = "tokio")]
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use crate::context::{Attempt, RetryContext};
 use crate::decision::Decision;
 use crate::policy::{ConfigError, RetryPolicy, policy_setters};
 use crate::retrying::RetryState;
+use crate::sleeper::{DefaultSleeper, Sleeper};
 
 /// The setters of [`RetryPolicy`], for a type that holds one at `self.$path`.
 macro_rules! forward_setters {
@@ -41,7 +41,6 @@ macro_rules! forward_setters {
 /// attempt's future, in which `$attempt()` gives the attempt under way. `$Op` names the op's
 /// type for the default label. Only the start stamp lives across the first attempt: the state
 /// is built if it fails.
-#[cfg(feature = "tokio")]
 macro_rules! retry_async {
     ($caller:ident, $on:ident, $Op:ty, $measure:expr, |$attempt:ident| $run:expr) => {{
         let start = $caller.start($measure);
@@ -59,7 +58,7 @@ macro_rules! retry_async {
             let wait = state.failed(error, |e| $on(e).into(), name)?;
             // The backoff right in this future, not inside another one that also holds the
             // state: that keeps the future small.
-            crate::sleep::backoff(wait).await;
+            crate::sleep::backoff(&$caller.sleeper, wait).await;
             state.release_guards();
             #[allow(unused_variables)]
             let $attempt = || state.attempt();
@@ -99,11 +98,13 @@ macro_rules! retry_async {
 /// # Ok::<(), io::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct RetryingCaller {
+pub struct RetryingCaller<S = DefaultSleeper> {
     policy: RetryPolicy,
     name: Option<Name>,
     /// A per-call deadline: see [`with_deadline`](RetryingCaller::with_deadline).
     deadline: Option<Instant>,
+    /// What the async calls sleep on: see [`sleeper`](RetryingCaller::sleeper).
+    sleeper: S,
 }
 
 /// The `callable` label: static or shared, so that cloning a caller never allocates.
@@ -142,6 +143,22 @@ impl RetryingCaller {
             policy,
             name: None,
             deadline: None,
+            sleeper: DefaultSleeper,
+        }
+    }
+}
+
+impl<S> RetryingCaller<S> {
+    /// This caller, sleeping its `async` calls' waits on `sleeper` instead of the
+    /// [`DefaultSleeper`]: any [`Sleeper`](crate::Sleeper), a closure
+    /// `|wait: Duration| my_timer(wait)` included. Sync calls sleep their thread whatever it is.
+    #[must_use]
+    pub fn sleeper<T>(self, sleeper: T) -> RetryingCaller<T> {
+        RetryingCaller {
+            policy: self.policy,
+            name: self.name,
+            deadline: self.deadline,
+            sleeper,
         }
     }
 
@@ -225,7 +242,10 @@ impl RetryingCaller {
     /// assert!(started.elapsed() < Duration::from_millis(50));
     /// ```
     #[must_use]
-    pub fn with_deadline(&self, deadline: impl Into<Instant>) -> Self {
+    pub fn with_deadline(&self, deadline: impl Into<Instant>) -> Self
+    where
+        S: Clone,
+    {
         RetryingCaller {
             deadline: Some(deadline.into()),
             ..self.clone()
@@ -364,13 +384,13 @@ impl RetryingCaller {
     /// assert_eq!(task.await.unwrap(), Ok(1));
     /// # }
     /// ```
-    #[cfg(feature = "tokio")]
     pub async fn call_async<T, E, D, F, Fut>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
     ) -> Result<T, E>
     where
+        S: Sleeper,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: fmt::Debug,
@@ -397,13 +417,13 @@ impl RetryingCaller {
     /// assert_eq!(body, Ok(1));
     /// # }
     /// ```
-    #[cfg(feature = "tokio")]
     pub async fn call_async_with_attempt<T, E, D, F, Fut>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
     ) -> Result<T, E>
     where
+        S: Sleeper,
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: fmt::Debug,
@@ -434,13 +454,13 @@ impl RetryingCaller {
     /// assert_eq!(n, Ok(2));
     /// # }
     /// ```
-    #[cfg(feature = "tokio")]
     pub async fn call_async_mut<T, E, D, F>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
     ) -> Result<T, E>
     where
+        S: Sleeper,
         F: AsyncFnMut() -> Result<T, E>,
         E: fmt::Debug,
         D: Into<Decision>,
@@ -450,10 +470,11 @@ impl RetryingCaller {
 
     /// Binds `on`, for a caller that retries one kind of error.
     #[must_use]
-    pub fn on<E, D, P>(&self, on: P) -> BoundRetryingCaller<P>
+    pub fn on<E, D, P>(&self, on: P) -> BoundRetryingCaller<P, S>
     where
         P: Fn(&E) -> D,
         D: Into<Decision>,
+        S: Clone,
     {
         BoundRetryingCaller {
             caller: self.clone(),
@@ -462,13 +483,15 @@ impl RetryingCaller {
     }
 
     /// Starts an explicit retry loop: see [`RetryContext`].
-    pub fn context<E, D, P>(&self, on: P) -> RetryContext<'_, E, P>
+    pub fn context<E, D, P>(&self, on: P) -> RetryContext<'_, E, P, S>
     where
         P: FnMut(&E) -> D,
         D: Into<Decision>,
+        S: Clone,
     {
-        let context =
-            RetryContext::new(&self.policy, on).name(self.label(crate::context::CONTEXT_BLOCK));
+        let context = RetryContext::new(&self.policy, on)
+            .name(self.label(crate::context::CONTEXT_BLOCK))
+            .sleeper(self.sleeper.clone());
         match self.deadline {
             Some(deadline) => context.deadline(deadline),
             None => context,
@@ -498,15 +521,24 @@ impl From<RetryPolicy> for RetryingCaller {
 /// assert_eq!(calls, 1);
 /// ```
 #[derive(Clone, Debug)]
-pub struct BoundRetryingCaller<P> {
-    caller: RetryingCaller,
+pub struct BoundRetryingCaller<P, S = DefaultSleeper> {
+    caller: RetryingCaller<S>,
     on: P,
 }
 
-impl<P> BoundRetryingCaller<P> {
+impl<P, S> BoundRetryingCaller<P, S> {
     /// The caller it is bound to.
-    pub fn caller(&self) -> &RetryingCaller {
+    pub fn caller(&self) -> &RetryingCaller<S> {
         &self.caller
+    }
+
+    /// [`RetryingCaller::sleeper`]: this bound caller, sleeping on `sleeper`.
+    #[must_use]
+    pub fn sleeper<T>(self, sleeper: T) -> BoundRetryingCaller<P, T> {
+        BoundRetryingCaller {
+            caller: self.caller.sleeper(sleeper),
+            on: self.on,
+        }
     }
 
     policy_setters!(forward_setters caller.policy);
@@ -526,6 +558,7 @@ impl<P> BoundRetryingCaller<P> {
     pub fn with_deadline(&self, deadline: impl Into<Instant>) -> Self
     where
         P: Clone,
+        S: Clone,
     {
         BoundRetryingCaller {
             caller: self.caller.with_deadline(deadline),
@@ -547,12 +580,12 @@ impl<P> BoundRetryingCaller<P> {
     }
 
     /// [`RetryingCaller::call_async_with_attempt`] with the bound `on`.
-    #[cfg(feature = "tokio")]
     pub async fn call_async_with_attempt<T, E, D, Fut>(
         &self,
         op: impl FnMut(Attempt) -> Fut,
     ) -> Result<T, E>
     where
+        S: Sleeper,
         Fut: Future<Output = Result<T, E>>,
         P: Fn(&E) -> D,
         E: fmt::Debug,
@@ -562,9 +595,9 @@ impl<P> BoundRetryingCaller<P> {
     }
 
     /// [`RetryingCaller::call_async`] with the bound `on`.
-    #[cfg(feature = "tokio")]
     pub async fn call_async<T, E, D, Fut>(&self, op: impl FnMut() -> Fut) -> Result<T, E>
     where
+        S: Sleeper,
         Fut: Future<Output = Result<T, E>>,
         P: Fn(&E) -> D,
         E: fmt::Debug,
@@ -574,12 +607,12 @@ impl<P> BoundRetryingCaller<P> {
     }
 
     /// [`RetryingCaller::call_async_mut`] with the bound `on`.
-    #[cfg(feature = "tokio")]
     pub async fn call_async_mut<T, E, D>(
         &self,
         op: impl AsyncFnMut() -> Result<T, E>,
     ) -> Result<T, E>
     where
+        S: Sleeper,
         P: Fn(&E) -> D,
         E: fmt::Debug,
         D: Into<Decision>,
@@ -588,10 +621,11 @@ impl<P> BoundRetryingCaller<P> {
     }
 
     /// [`RetryingCaller::context`] with the bound `on`.
-    pub fn context<E, D>(&self) -> RetryContext<'_, E, &P>
+    pub fn context<E, D>(&self) -> RetryContext<'_, E, &P, S>
     where
         P: Fn(&E) -> D,
         D: Into<Decision>,
+        S: Clone,
     {
         self.caller.context(&self.on)
     }

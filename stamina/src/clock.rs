@@ -26,6 +26,8 @@
 //!   to run: the first use costs the detection and one pair, about 200 ns.
 //! - **At the first failure the stamp becomes exact**: it is rebased on `Instant`, so every later
 //!   reading is `Instant`'s.
+//! - **In a [`TestClock`](crate::testing::TestClock)'s scope** every reading is its virtual
+//!   time. Knowing costs a thread-local `Cell` read per call that measures time.
 //! - **Under the `test-util` feature** a reading inside a tokio runtime is tokio's clock instead,
 //!   so that a paused runtime (`#[tokio::test(start_paused = true)]`) counts the time it says
 //!   passed, in attempts as in waits. Finding the runtime costs a thread-local lookup and a
@@ -162,8 +164,12 @@ fn on_tokio_clock() -> bool {
     false
 }
 
-/// The current time on the monotonic clock (tokio's inside a runtime, with `test-util`).
+/// The current time on the monotonic clock: a test clock's virtual time in its scope, tokio's
+/// clock inside a runtime with `test-util`, else `Instant`'s.
 fn monotonic_now() -> Instant {
+    if let Some(clock) = crate::scope::clock() {
+        return clock.now();
+    }
     #[cfg(feature = "test-util")]
     if on_tokio_clock() {
         return tokio::time::Instant::now().into_std();
@@ -176,7 +182,7 @@ impl Stamp {
     #[inline]
     #[must_use]
     pub fn now() -> Self {
-        if tsc().is_some() && !on_tokio_clock() {
+        if tsc().is_some() && !on_tokio_clock() && !crate::scope::clocked() {
             return Stamp::raw(rdtsc());
         }
         Self::now_monotonic()

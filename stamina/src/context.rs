@@ -8,6 +8,7 @@ use crate::clock::Stamp;
 use crate::decision::Decision;
 use crate::policy::RetryPolicy;
 use crate::retrying::RetryState;
+use crate::sleeper::{DefaultSleeper, Sleeper};
 
 /// The `callable` label of a loop that was given no name, as in stamina.
 pub(crate) const CONTEXT_BLOCK: &str = "<context block>";
@@ -40,14 +41,15 @@ pub(crate) const CONTEXT_BLOCK: &str = "<context block>";
 /// assert_eq!(conn, "connected");
 /// # Ok::<(), io::Error>(())
 /// ```
-pub struct RetryContext<'c, E, P> {
+pub struct RetryContext<'c, E, P, S = DefaultSleeper> {
     state: RetryState<'c, Option<Stamp>>,
     name: &'c str,
     on: P,
+    sleeper: S,
     _error: PhantomData<fn(&E)>,
 }
 
-impl<E, P> fmt::Debug for RetryContext<'_, E, P> {
+impl<E, P, S> fmt::Debug for RetryContext<'_, E, P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryContext")
             .field("state", &self.state)
@@ -145,6 +147,22 @@ impl<'c, E, P> RetryContext<'c, E, P> {
             state: RetryState::unstarted(policy, None),
             name: CONTEXT_BLOCK,
             on,
+            sleeper: DefaultSleeper,
+            _error: PhantomData,
+        }
+    }
+}
+
+impl<'c, E, P, S> RetryContext<'c, E, P, S> {
+    /// This loop, with [`backoff_async`](Self::backoff_async) sleeping on `sleeper` instead of
+    /// the [`DefaultSleeper`].
+    #[must_use]
+    pub fn sleeper<T>(self, sleeper: T) -> RetryContext<'c, E, P, T> {
+        RetryContext {
+            state: self.state,
+            name: self.name,
+            on: self.on,
+            sleeper,
             _error: PhantomData,
         }
     }
@@ -190,16 +208,16 @@ impl<'c, E, P> RetryContext<'c, E, P> {
     }
 
     /// Handles a failed attempt's error: `Err(error)`, unchanged, if the call gives up, else
-    /// sleeps on the tokio timer for the backoff and returns `Ok(())`.
-    #[cfg(feature = "tokio")]
+    /// sleeps the backoff on the loop's sleeper (a zero wait yields once) and returns `Ok(())`.
     pub async fn backoff_async<D>(&mut self, error: E) -> Result<(), E>
     where
         P: FnMut(&E) -> D,
         D: Into<Decision>,
         E: fmt::Debug,
+        S: Sleeper,
     {
         let wait = self.decide(error)?;
-        crate::sleep::backoff(wait).await;
+        crate::sleep::backoff(&self.sleeper, wait).await;
         self.state.release_guards();
         Ok(())
     }

@@ -30,15 +30,18 @@
 //! # Sync and async
 //!
 //! `#[retry]` works on `fn` and `async fn` alike, methods (`&self`, `&mut self`) included. A
-//! sync fn sleeps its thread between attempts; an `async fn` sleeps on the tokio timer (feature
-//! `tokio`), and its future stays `Send` whenever the body's is. Without the attribute,
-//! [`RetryingCaller`] retries closures (`call`, `call_async`) and [`RetryContext`] is the explicit
-//! loop.
+//! sync fn sleeps its thread between attempts; an `async fn` sleeps on a [`Sleeper`]: by default
+//! tokio's timer inside a tokio runtime, and elsewhere async-io's (smol, async-std) or
+//! futures-timer's helper thread, so it runs on any executor; or one of its own. Its future stays
+//! `Send` whenever the body's is. Without the attribute, [`RetryingCaller`] retries closures
+//! (`call`, `call_async`) and [`RetryContext`] is the explicit loop.
 //!
 //! # Testing
 //!
 //! [`set_active(false)`](set_active) makes every retrying call run once; [`set_testing`] keeps
-//! the retries but makes every wait zero and caps the attempts. Both are process-wide, as in
+//! the retries but makes every wait zero and caps the attempts;
+//! [`testing::TestClock`] keeps a production configuration as it is and records the waits it
+//! would sleep, on virtual time, so a test asserts the exact backoff in microseconds. Both are process-wide, as in
 //! stamina; [`testing`] has the same switches scoped to a thread or a task, for test suites that
 //! run in parallel.
 //!
@@ -54,7 +57,9 @@
 //! | feature   | default | what it does |
 //! |-----------|---------|--------------|
 //! | `macros`  | yes     | the `#[retry]` attribute |
-//! | `tokio`   | yes     | `async` retries sleep on the tokio timer |
+//! | `tokio`   | yes     | `async` retries sleep on tokio's timer in a tokio runtime, on futures-timer's thread outside one |
+//! | `async-io` | no     | `async` retries outside a tokio runtime sleep on async-io's timer (smol, async-std) |
+//! | `futures-timer` | no | `async` retries outside a tokio runtime sleep on futures-timer's helper thread (any executor) |
 //! | `tracing` | yes     | the default `tracing` hook ([`instrumentation::TracingOnRetryHook`]) |
 //! | `metrics` | yes     | the default `metrics` hook ([`instrumentation::MetricsOnRetryHook`]) |
 //! | `anyhow`  | no      | `on = SomeType` also matches inside `anyhow::Error` |
@@ -83,7 +88,9 @@ mod outcome;
 mod policy;
 mod retrying;
 mod rng;
+mod scope;
 mod sleep;
+pub mod sleeper;
 mod switches;
 pub mod testing;
 
@@ -95,6 +102,7 @@ pub use context::{Attempt, RetryContext};
 pub use decision::Decision;
 pub use policy::TimeoutMode;
 pub use policy::{ConfigError, RetryPolicy};
+pub use sleeper::Sleeper;
 pub use switches::{Switches, is_active, is_testing, set_active, set_testing};
 
 #[cfg(feature = "macros")]
@@ -105,7 +113,7 @@ pub use stamina_macros::retry;
 // reachable only through a hidden module with its full path (`stamina::__private::IsResult`), and
 // these by their name alone. Not public API.
 #[doc(hidden)]
-pub use __private::{Timer, Tokio, decide, predicate, sleep};
+pub use __private::{DefaultTimer, Timer, decide, predicate, sleep, sleep_on};
 #[doc(hidden)]
 pub use on::{CanHold, MatchOutcome, Mismatched, matched};
 #[doc(hidden)]

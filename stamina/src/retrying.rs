@@ -211,8 +211,8 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         let Some(wait) = self.plan(switches, on(&error)) else {
             return Err(error);
         };
-        self.schedule(switches, wait, &error, std::any::type_name::<E>(), name());
-        Ok(wait)
+        let slept = self.schedule(switches, wait, &error, std::any::type_name::<E>(), name());
+        Ok(slept)
     }
 
     /// [`failed`](Self::failed), then [`sleep`](Self::sleep): what a sync retry loop does with
@@ -280,7 +280,9 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         by_timeout.into_iter().chain(by_deadline).min()
     }
 
-    /// Schedules the retry: runs the hooks, then counts the wait and the attempt.
+    /// Schedules the retry: runs the hooks, then counts the wait and the attempt. The wait for
+    /// the driver to sleep: `wait`, or zero in a test clock's scope, which records the wait and
+    /// moves its virtual time past it instead.
     #[inline]
     fn schedule(
         &mut self,
@@ -289,7 +291,7 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         caused_by: &dyn fmt::Debug,
         error_type: &'static str,
         name: &str,
-    ) {
+    ) -> Duration {
         // Guards of an earlier retry are gone by now unless the driver skipped `sleep`.
         self.release_guards();
         let n = self.attempt;
@@ -309,6 +311,13 @@ impl<'p, D: Deadline> RetryState<'p, D> {
             .waited_ns
             .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
         self.attempt = n.saturating_add(1);
+        match crate::scope::clock() {
+            Some(clock) => {
+                clock.record(n, wait, name, error_type);
+                Duration::ZERO
+            }
+            None => wait,
+        }
     }
 
     #[inline]

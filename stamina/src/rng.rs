@@ -18,7 +18,7 @@ thread_local! {
 const INCREMENT: u64 = 0xa076_1d64_78bd_642f;
 
 /// The next 64 random bits of the generator whose state is `state`.
-fn wyrand(state: &mut u64) -> u64 {
+pub(crate) fn wyrand(state: &mut u64) -> u64 {
     *state = state.wrapping_add(INCREMENT);
     let t = u128::from(*state) * u128::from(*state ^ 0xe703_7ed1_a0b4_28db);
     (t as u64) ^ ((t >> 64) as u64)
@@ -46,9 +46,11 @@ pub(crate) fn next_u64() -> u64 {
     })
 }
 
-/// A uniform draw from `[0, 1)`: the top 53 bits, the precision of an `f64`.
+/// A uniform draw from `[0, 1)`: the top 53 bits, the precision of an `f64`. Inside a seeded
+/// [`TestClock`](crate::testing::TestClock)'s scope, from its generator.
 pub(crate) fn unit() -> f64 {
-    unit_from(next_u64())
+    let seeded = crate::scope::clock().and_then(|clock| clock.next_u64());
+    unit_from(seeded.unwrap_or_else(next_u64))
 }
 
 fn unit_from(bits: u64) -> f64 {

@@ -12,21 +12,24 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::sleeper::Sleeper;
+
 pin_project_lite::pin_project! {
-    /// The backoff of an `async` driver: the timer's sleep, or a yield for a zero wait.
+    /// The backoff of an `async` driver: the sleeper's sleep, or a yield for a zero wait.
     ///
-    /// A named enum rather than an `async fn`, so that a retrying future holds one `Sleep` and
+    /// A named enum rather than an `async fn`, so that a retrying future holds one sleep and
     /// nothing around it (the wait, a second state machine).
     #[project = BackoffProj]
-    pub enum Backoff<Y> {
-        /// A wait on the timer.
-        Sleep { #[pin] sleep: Sleep },
+    #[allow(missing_docs, reason = "a variant's one field is its future")]
+    pub enum Backoff<S, Y> {
+        /// A wait on the sleeper.
+        Sleep { #[pin] sleep: S },
         /// A zero wait.
         Yield { #[pin] yielding: Y },
     }
 }
 
-impl<Y: Future<Output = ()>> Future for Backoff<Y> {
+impl<S: Future<Output = ()>, Y: Future<Output = ()>> Future for Backoff<S, Y> {
     type Output = ();
 
     #[inline]
@@ -38,15 +41,20 @@ impl<Y: Future<Output = ()>> Future for Backoff<Y> {
     }
 }
 
-/// Waits `wait` on the timer, or yields once for a zero wait.
+/// Waits `wait` on `sleeper`, or yields once for a zero wait.
 #[inline]
-pub(crate) fn backoff(wait: Duration) -> Backoff<impl Future<Output = ()>> {
+pub(crate) fn backoff<S: Sleeper>(
+    sleeper: &S,
+    wait: Duration,
+) -> Backoff<S::Sleep, impl Future<Output = ()> + use<S>> {
     if wait.is_zero() {
         Backoff::Yield {
             yielding: yield_now(),
         }
     } else {
-        Backoff::Sleep { sleep: sleep(wait) }
+        Backoff::Sleep {
+            sleep: sleeper.sleep(wait),
+        }
     }
 }
 
@@ -60,24 +68,6 @@ fn yield_now() -> impl Future<Output = ()> {
 #[cfg(not(feature = "tokio"))]
 fn yield_now() -> impl Future<Output = ()> {
     YieldNow(false)
-}
-
-#[cfg(feature = "tokio")]
-type Sleep = tokio::time::Sleep;
-
-#[cfg(feature = "tokio")]
-fn sleep(wait: Duration) -> Sleep {
-    tokio::time::sleep(wait)
-}
-
-/// No timer: `__private::Timer` makes an `async fn` without one a compile error, and the callers'
-/// async forms only exist with a timer.
-#[cfg(not(feature = "tokio"))]
-type Sleep = std::future::Ready<()>;
-
-#[cfg(not(feature = "tokio"))]
-fn sleep(_: Duration) -> Sleep {
-    std::future::ready(())
 }
 
 /// A future that wakes its task and returns `Pending` once.

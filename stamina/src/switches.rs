@@ -1,19 +1,12 @@
 //! The switches: process-global, as in stamina, plus thread- and task-scoped overrides.
 //!
 //! The global state is one `AtomicU64`, read with one relaxed load, and only after an attempt
-//! failed: a call that succeeds at once never looks at the switches. A scoped override is read
-//! from a thread-local `Cell` (no destructor, so it reads even while the thread's other
-//! thread-locals are destroyed).
-//!
-//! Behind that cell is the thread's [`Scope`]: its base (a task's switches, while the task is
-//! polled) and the stack of its live thread guards, each known by an id, so that a guard dropped
-//! out of order takes out its own entry and no other, and the state in force is always the
-//! newest live guard's, else the base. A [`Scoped`] future swaps its own scope in for each poll
-//! and back out after it, so that a guard taken inside a task holds across the task's awaits,
-//! on whatever thread polls it next.
+//! failed: a call that succeeds at once never looks at the switches. A scoped override (a thread
+//! guard or a task's scope, in `scope.rs`) is one `Cell` read more.
 
-use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::scope::{ScopeGuard, Scoped, Setting};
 
 /// The low 32 bits hold the testing attempts.
 const TESTING: u64 = 1 << 32;
@@ -22,46 +15,6 @@ const INACTIVE: u64 = 1 << 34;
 const ATTEMPTS_MASK: u64 = u32::MAX as u64;
 
 static GLOBAL: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// The scoped switches in force on this thread: what `SCOPE` says, cached for the reads.
-    static SCOPED: Cell<Option<Switches>> = const { Cell::new(None) };
-    static SCOPE: RefCell<Scope> = const { RefCell::new(Scope::new(None)) };
-}
-
-/// The scoped state of a thread or a task: a base, and the live thread guards on top of it.
-#[derive(Debug, Default)]
-struct Scope {
-    base: Option<Switches>,
-    /// Oldest first, with each guard's id.
-    guards: Vec<(u64, Switches)>,
-}
-
-impl Scope {
-    const fn new(base: Option<Switches>) -> Self {
-        Scope {
-            base,
-            guards: Vec::new(),
-        }
-    }
-
-    fn in_force(&self) -> Option<Switches> {
-        self.guards.last().map(|&(_, s)| s).or(self.base)
-    }
-}
-
-/// Runs `f` on this thread's scope and updates the cached state; nothing if the thread-local is
-/// gone (a guard dropped while the thread exits).
-fn with_scope<R>(f: impl FnOnce(&mut Scope) -> R) -> Option<R> {
-    SCOPE
-        .try_with(|scope| {
-            let mut scope = scope.borrow_mut();
-            let result = f(&mut scope);
-            SCOPED.with(|s| s.set(scope.in_force()));
-            result
-        })
-        .ok()
-}
 
 /// The state of stamina's two switches: active or not, and testing mode.
 ///
@@ -121,7 +74,7 @@ impl Switches {
     /// the process-wide state otherwise.
     #[must_use]
     pub fn current() -> Self {
-        SCOPED.with(Cell::get).unwrap_or_else(Self::global)
+        crate::scope::switches().unwrap_or_else(Self::global)
     }
 
     /// The process-wide state, ignoring scoped overrides.
@@ -171,22 +124,13 @@ impl Switches {
     /// task, use [`Switches::scope`]. A guard taken inside a scoped task belongs to the task,
     /// and holds across its awaits.
     pub fn set_for_thread(self) -> SwitchGuard {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let id = NEXT.fetch_add(1, Ordering::Relaxed);
-        with_scope(|scope| scope.guards.push((id, self)));
-        SwitchGuard {
-            id,
-            _not_send: std::marker::PhantomData,
-        }
+        ScopeGuard::set(Setting::Switches(self))
     }
 
     /// Wraps a future so that these switches are in force whenever it runs, on whatever thread
     /// polls it, and nowhere else.
     pub fn scope<F: std::future::Future>(self, future: F) -> Scoped<F> {
-        Scoped {
-            scope: Scope::new(Some(self)),
-            future,
-        }
+        Scoped::new(Setting::Switches(self), future)
     }
 
     /// Runs `f` with these switches in force on the current thread.
@@ -229,52 +173,8 @@ impl Switches {
     }
 }
 
-/// Restores the switches that were in force before [`Switches::set_for_thread`] when dropped.
-#[derive(Debug)]
-#[must_use = "the override ends when the guard is dropped"]
-pub struct SwitchGuard {
-    id: u64,
-    // The override belongs to the thread that set it.
-    _not_send: std::marker::PhantomData<*const ()>,
-}
-
-impl Drop for SwitchGuard {
-    fn drop(&mut self) {
-        with_scope(|scope| scope.guards.retain(|&(id, _)| id != self.id));
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A future with its own switches: see [`Switches::scope`].
-    #[derive(Debug)]
-    #[must_use = "futures do nothing unless polled"]
-    pub struct Scoped<F> {
-        scope: Scope,
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F: std::future::Future> std::future::Future for Scoped<F> {
-    type Output = F::Output;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        /// Swaps the task's scope and the thread's back when dropped: also if the future panics.
-        struct Swapped<'a>(&'a mut Scope);
-        impl Drop for Swapped<'_> {
-            fn drop(&mut self) {
-                with_scope(|scope| std::mem::swap(scope, self.0));
-            }
-        }
-        let this = self.project();
-        with_scope(|scope| std::mem::swap(scope, this.scope));
-        let _back = Swapped(this.scope);
-        this.future.poll(cx)
-    }
-}
+/// Ends a thread's override of the switches ([`Switches::set_for_thread`]) when dropped.
+pub type SwitchGuard = ScopeGuard;
 
 /// Turns retrying on or off for the whole process, like stamina's `set_active`.
 ///

@@ -12,6 +12,30 @@
 //!
 //! A scoped state wins over the process-wide one. Like stamina's, inactive beats testing.
 //!
+//! Beyond stamina, [`TestClock`] keeps the production configuration as it is: in its scope
+//! (a thread or a task, like the switches) no wait is slept; each is recorded, and virtual time
+//! moves past it, so a test asserts the exact backoff of a real policy in microseconds.
+//!
+//! ```
+//! use std::{io, time::Duration};
+//! use stamina::testing::TestClock;
+//!
+//! #[stamina::retry(on = io::Error, attempts = 4, wait_initial = 250ms, wait_jitter = 0)]
+//! fn connect() -> io::Result<()> {
+//!     Err(io::ErrorKind::ConnectionRefused.into())
+//! }
+//!
+//! let clock = TestClock::new();
+//! assert!(clock.run(connect).is_err());
+//! let waits: Vec<Duration> = clock.waits().iter().map(|w| w.wait).collect();
+//! assert_eq!(waits, [250, 500, 1000].map(Duration::from_millis));
+//! ```
+//!
+//! With a paused tokio clock (`#[tokio::test(start_paused = true)]`) and stamina's `test-util`
+//! feature in the dev-dependencies, an `async` test on tokio gets the same effect from tokio's
+//! virtual time, and the switches combine with it: testing mode makes the waits zero, the paused
+//! clock makes the time spent in attempts count.
+//!
 //! ```
 //! # use std::io;
 //! #[stamina::retry(on = io::Error, attempts = 10, wait_initial = 60)]
@@ -39,7 +63,11 @@
 //! # }
 //! ```
 
-pub use crate::switches::{Scoped, SwitchGuard, Switches, Testing};
+mod clock;
+
+pub use self::clock::{RecordedWait, TestClock};
+pub use crate::scope::{ScopeGuard, Scoped};
+pub use crate::switches::{SwitchGuard, Switches, Testing};
 
 /// [`stamina::set_testing`](crate::set_testing) for the current thread only, until the guard is
 /// dropped; the active switch stays as it is.

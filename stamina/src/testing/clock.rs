@@ -1,0 +1,175 @@
+//! [`TestClock`]: virtual time, and a record of every wait that would have been slept.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::scope::{ScopeGuard, Scoped, Setting};
+
+/// A clock for tests: in its scope (a thread, with [`set_for_thread`](Self::set_for_thread), or a
+/// task, with [`scope`](Self::scope)), every retrying call sleeps no time at all, records each
+/// wait it schedules instead, and reads virtual time, which each recorded wait advances.
+///
+/// So a test asserts the exact backoff of a real configuration, testing mode off, in
+/// microseconds: sync fns, `async fn`s on any runtime, the callers and the explicit loop alike.
+/// The timeout, the deadline mode and the [`Attempt`](crate::Attempt)'s elapsed and remaining
+/// time read the virtual clock, and [`advance`](Self::advance) stands for an attempt that took
+/// time. Hooks still run, and see the wait as planned; the explicit loop's
+/// [`decide`](crate::RetryContext::decide) returns zero for the loop to sleep. A zero wait still
+/// yields once in `async` code, as outside a test clock.
+///
+/// With [`seeded`](Self::seeded), the jitter of the calls in its scope comes from a generator
+/// seeded with the given seed: reproducible, run after run. Outside a seeded scope, jitter is
+/// seeded from the OS, never from a constant.
+///
+/// ```
+/// use std::{io, time::Duration};
+/// use stamina::testing::TestClock;
+///
+/// // A production configuration: waits from 100 ms doubling, no jitter, 1 s in all.
+/// #[stamina::retry(on = io::Error, timeout = 1s, wait_initial = 100ms, wait_jitter = 0)]
+/// fn fetch() -> io::Result<()> {
+///     Err(io::ErrorKind::TimedOut.into())
+/// }
+///
+/// let clock = TestClock::new();
+/// clock.run(|| assert!(fetch().is_err()));
+/// let waits: Vec<Duration> = clock.waits().iter().map(|w| w.wait).collect();
+/// // Failures at 0, 100, 300 and 700 ms are retried; the one at 1.5 s is past the timeout.
+/// assert_eq!(waits, [100, 200, 400, 800].map(Duration::from_millis));
+/// assert_eq!(clock.elapsed(), Duration::from_millis(1500));
+/// ```
+#[derive(Clone, Debug)]
+pub struct TestClock(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    /// The real instant that virtual time zero stands for.
+    origin: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    elapsed: Duration,
+    waits: Vec<RecordedWait>,
+    /// The jitter generator's state, if seeded.
+    rng: Option<u64>,
+}
+
+/// One wait that a [`TestClock`] recorded instead of sleeping it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedWait {
+    /// The number of the retry, from 1, as hooks see it.
+    pub retry_num: u32,
+    /// The wait.
+    pub wait: Duration,
+    /// The `callable` label of the call.
+    pub name: String,
+    /// The type of the error that caused the retry.
+    pub error_type: &'static str,
+    /// The virtual time at which the retry was scheduled.
+    pub at: Duration,
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestClock {
+    /// A clock at virtual time zero, with no wait recorded and jitter from the OS.
+    #[must_use]
+    pub fn new() -> Self {
+        TestClock(Arc::new(Inner {
+            origin: Instant::now(),
+            state: Mutex::new(State::default()),
+        }))
+    }
+
+    /// The same clock, with the jitter of the calls in its scope drawn from a generator seeded
+    /// with `seed`: the same waits on every run.
+    #[must_use]
+    pub fn seeded(self, seed: u64) -> Self {
+        self.lock().rng = Some(seed);
+        self
+    }
+
+    /// Puts the clock in force on the current thread until the guard is dropped. A thread
+    /// guard does not follow an `async` task to another worker thread: for a task, use
+    /// [`scope`](Self::scope).
+    pub fn set_for_thread(&self) -> ScopeGuard {
+        ScopeGuard::set(Setting::Clock(self.clone()))
+    }
+
+    /// Wraps a future so that the clock is in force whenever it runs, on whatever thread
+    /// polls it.
+    pub fn scope<F: std::future::Future>(&self, future: F) -> Scoped<F> {
+        Scoped::new(Setting::Clock(self.clone()), future)
+    }
+
+    /// Runs `f` with the clock in force on the current thread.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.set_for_thread();
+        f()
+    }
+
+    /// Moves virtual time forward, as an attempt that takes `time` would.
+    pub fn advance(&self, time: Duration) {
+        let mut state = self.lock();
+        state.elapsed = state.elapsed.saturating_add(time);
+    }
+
+    /// The virtual time since the clock was made.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.lock().elapsed
+    }
+
+    /// The waits recorded so far, in order.
+    #[must_use]
+    pub fn waits(&self) -> Vec<RecordedWait> {
+        self.lock().waits.clone()
+    }
+
+    /// Forgets the waits recorded so far; virtual time stays where it is.
+    pub fn clear(&self) {
+        self.lock().waits.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The virtual now, as an instant of the real clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.0.origin + self.elapsed()
+    }
+
+    /// Records a scheduled wait and moves virtual time past it.
+    pub(crate) fn record(
+        &self,
+        retry_num: u32,
+        wait: Duration,
+        name: &str,
+        error_type: &'static str,
+    ) {
+        let mut state = self.lock();
+        let at = state.elapsed;
+        state.waits.push(RecordedWait {
+            retry_num,
+            wait,
+            name: name.to_owned(),
+            error_type,
+            at,
+        });
+        state.elapsed = at.saturating_add(wait);
+    }
+
+    /// The next draw of the seeded generator, if the clock is seeded.
+    pub(crate) fn next_u64(&self) -> Option<u64> {
+        let mut state = self.lock();
+        state.rng.as_mut().map(crate::rng::wyrand)
+    }
+}
