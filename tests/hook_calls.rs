@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use stamina::instrumentation::{RetryDetails, RetryGuard, set_on_retry_hooks};
-use stamina::{Decision, RetryingCaller, retry};
+use stamina::{Decision, RetryContext, RetryingCaller, retry};
 use stamina_tests::{
     Exclusive, Failure, Flaky, Log, Recorder, exclusive, explicit_loop, instant, lock, ms,
     unique_name,
@@ -384,8 +384,12 @@ fn name_accepts_a_static_str() {
     assert_eq!(recorder.retries()[0].name, "caller::static_name");
 }
 
+fn fetch() -> Result<u32, Failure> {
+    Err(Failure::new(1))
+}
+
 #[test]
-fn default_name_is_the_operation_closure_type_name() {
+fn default_name_is_the_fn_the_operation_closure_is_written_in() {
     let (_x, recorder) = recording();
     let caller = instant();
     assert_eq!(caller.get_name(), None);
@@ -395,22 +399,22 @@ fn default_name_is_the_operation_closure_type_name() {
     let flaky = Flaky::new(1);
     bound.call(|| flaky.attempt()).unwrap();
 
-    let retries = recorder.retries();
-    assert_eq!(retries.len(), 2);
-    for retry in retries {
-        assert!(
-            retry
-                .name
-                .starts_with("hook_calls::default_name_is_the_operation_closure_type_name::"),
-            "{}",
-            retry.name
-        );
-        assert!(retry.name.ends_with("{{closure}}"), "{}", retry.name);
-    }
+    // A fn as the operation: its own path.
+    let _ = caller.attempts(2).call(|_: &Failure| true, fetch);
+
+    let names: Vec<_> = recorder.retries().into_iter().map(|r| r.name).collect();
+    assert_eq!(
+        names,
+        [
+            "hook_calls::default_name_is_the_fn_the_operation_closure_is_written_in",
+            "hook_calls::default_name_is_the_fn_the_operation_closure_is_written_in",
+            "hook_calls::fetch",
+        ]
+    );
 }
 
 #[tokio::test]
-async fn default_name_of_an_async_call_is_its_closure_type_name() {
+async fn default_name_of_an_async_call_is_the_fn_its_closure_is_written_in() {
     let (_x, recorder) = recording();
     let flaky = Flaky::new(1);
     instant()
@@ -422,21 +426,15 @@ async fn default_name_of_an_async_call_is_its_closure_type_name() {
         .call_async_mut(|_: &Failure| true, async || flaky.attempt())
         .await
         .unwrap();
-    let retries = recorder.retries();
-    assert_eq!(retries.len(), 2);
-    for retry in retries {
-        assert!(
-            retry
-                .name
-                .contains("hook_calls::default_name_of_an_async_call_is_its_closure_type_name"),
-            "{}",
-            retry.name
-        );
-    }
+    let names: Vec<_> = recorder.retries().into_iter().map(|r| r.name).collect();
+    assert_eq!(
+        names,
+        ["hook_calls::default_name_of_an_async_call_is_the_fn_its_closure_is_written_in"; 2]
+    );
 }
 
 #[test]
-fn name_is_context_block_unless_the_caller_is_named() {
+fn a_loop_is_labelled_with_its_call_site_unless_named() {
     let (_x, recorder) = recording();
     let flaky = Flaky::new(2);
     let _ = explicit_loop(&instant(), &flaky);
@@ -444,18 +442,32 @@ fn name_is_context_block_unless_the_caller_is_named() {
     let _ = explicit_loop(&instant().name("context::named"), &flaky);
     let caller = instant();
     let bound = caller.on(|_: &Failure| true);
-    let mut retry = bound.context();
+    let (mut retry, line) = (bound.context(), line!());
+    retry.attempt();
+    retry.backoff(Failure::new(1)).unwrap();
+    let policy = stamina::RetryPolicy::new()
+        .wait_initial(Duration::ZERO)
+        .wait_jitter(Duration::ZERO);
+    let (mut retry, standalone) = (RetryContext::new(&policy, |_: &Failure| true), line!());
+    retry.attempt();
+    retry.backoff(Failure::new(1)).unwrap();
+    let mut retry = RetryContext::new(&policy, |_: &Failure| true).name("loop::named");
     retry.attempt();
     retry.backoff(Failure::new(1)).unwrap();
 
     let names: Vec<_> = recorder.retries().into_iter().map(|r| r.name).collect();
+    // `explicit_loop` starts its loop in the support crate: that is its call site.
+    let helper = names[0].clone();
+    assert!(helper.starts_with("tests/support/lib.rs:"), "{helper}");
     assert_eq!(
         names,
         [
-            "<context block>",
-            "<context block>",
-            "context::named",
-            "<context block>"
+            helper.clone(),
+            helper,
+            "context::named".to_owned(),
+            format!("tests/hook_calls.rs:{line}"),
+            format!("tests/hook_calls.rs:{standalone}"),
+            "loop::named".to_owned(),
         ]
     );
 }

@@ -21,7 +21,12 @@ fn caller(name: &'static str, attempts: u32) -> RetryingCaller {
         .name(name)
 }
 
-fn counter_line(callable: &str, retry_num: u32, error_type: &str, value: u64) -> String {
+fn counter_line(
+    callable: &str,
+    retry_num: impl std::fmt::Display,
+    error_type: &str,
+    value: u64,
+) -> String {
     format!(
         "stamina_retries_total{{callable=\"{callable}\",retry_num=\"{retry_num}\",error_type=\"{error_type}\"}} {value}\n"
     )
@@ -70,19 +75,27 @@ fn metrics_renders_stamina_retries_total_in_prometheus() {
 #[test]
 fn metrics_counts_stay_exact_past_the_key_cache() {
     // 99 distinct keys, more than the hook caches per thread: twice each.
+    let names: Vec<String> = (1..100).map(|i| format!("metrics_hook::many{i}")).collect();
     let recorder = PrometheusBuilder::new().build_recorder();
     metrics::with_local_recorder(&recorder, || {
         for _ in 0..2 {
-            let flaky = Flaky::always();
-            let _ = instant()
-                .no_attempt_limit()
-                .name("metrics_hook::many")
-                .call(|e: &Failure| e.attempt < 100, || flaky.attempt());
+            for name in &names {
+                let flaky = Flaky::always();
+                let _ = instant()
+                    .attempts(2)
+                    .name(name.clone())
+                    .call(|_: &Failure| true, || flaky.attempt());
+            }
         }
     });
     let text = recorder.handle().render();
-    for n in [1, 50, 64, 65, 99] {
-        let line = counter_line("metrics_hook::many", n, "stamina_tests::Failure", 2);
+    for i in [1, 50, 64, 65, 99] {
+        let line = counter_line(
+            &format!("metrics_hook::many{i}"),
+            1,
+            "stamina_tests::Failure",
+            2,
+        );
         assert!(text.contains(&line), "missing {line:?}");
     }
     let series = text
@@ -90,6 +103,37 @@ fn metrics_counts_stay_exact_past_the_key_cache() {
         .filter(|l| l.starts_with("stamina_retries_total{"))
         .count();
     assert_eq!(series, 99);
+}
+
+#[test]
+fn metrics_retry_num_label_stops_at_ten() {
+    // A call without an attempt limit that retries 30 times: ten series, not thirty.
+    let recorder = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        let flaky = Flaky::always();
+        let _ = instant()
+            .no_attempt_limit()
+            .name("metrics_hook::unbounded")
+            .call(|e: &Failure| e.attempt <= 30, || flaky.attempt());
+    });
+    let text = recorder.handle().render();
+    assert_eq!(stamina::instrumentation::RETRY_NUM_LABEL_MAX, 10);
+    for n in 1..10 {
+        let line = counter_line("metrics_hook::unbounded", n, "stamina_tests::Failure", 1);
+        assert!(text.contains(&line), "missing {line:?} in {text}");
+    }
+    let line = counter_line(
+        "metrics_hook::unbounded",
+        "10+",
+        "stamina_tests::Failure",
+        21,
+    );
+    assert!(text.contains(&line), "missing {line:?} in {text}");
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("stamina_retries_total{"))
+        .count();
+    assert_eq!(series, 10);
 }
 
 #[test]

@@ -74,8 +74,31 @@ fn tracing_emits_one_warn_event_per_scheduled_retry() {
     }
 }
 
+#[stamina::retry(on = Failure, attempts = 2, wait_initial = 0, wait_jitter = 0, name = "tracing_hook::chain")]
+fn syncing(flaky: &Flaky) -> anyhow::Result<u32> {
+    use anyhow::Context as _;
+    flaky.attempt().context("syncing users")
+}
+
 #[test]
-fn tracing_events_carry_the_debug_text_of_any_error() {
+fn tracing_events_show_an_errors_display_chain_on_one_line() {
+    let capture = Capture::default();
+    let flaky = Flaky::always();
+    let _ = capture.with_default(|| syncing(&flaky));
+    let events = stamina_events(&capture);
+    assert_eq!(events.len(), 1);
+    let Some(Value::Debug(caused_by)) = events[0].fields.get("caused_by") else {
+        panic!("{events:?}")
+    };
+    assert!(
+        caused_by.starts_with("syncing users: failure #"),
+        "{caused_by}"
+    );
+    assert!(!caused_by.contains('\n'), "{caused_by}");
+}
+
+#[test]
+fn tracing_events_carry_the_debug_text_of_an_error_a_caller_sees_as_debug_only() {
     let capture = Capture::default();
     let _ = capture.with_default(|| {
         caller("tracing_hook::io", 2).call(

@@ -37,7 +37,7 @@ pub(crate) enum Kind {
     /// `on`: error types, or a predicate.
     On,
     /// An expression evaluated on each call: a `RetryPolicy` (or a reference to one) for
-    /// `policy`, a `Sleeper` for `sleeper`.
+    /// `policy`, a `Sleeper` for `sleeper`, a result predicate for `on_ok`.
     Runtime,
     /// A whole number (`5`, `5u32`) or a constant `u32` expression; `None` calls the setter named
     /// here instead.
@@ -64,6 +64,13 @@ pub(crate) const ARGS: &[Spec] = &[
         name: "on",
         kind: Kind::On,
         example: "on = std::io::Error",
+        setter: None,
+        check: None,
+    },
+    Spec {
+        name: "on_ok",
+        kind: Kind::Runtime,
+        example: "on_ok = |r: &Response| r.status() == 503",
         setter: None,
         check: None,
     },
@@ -778,6 +785,8 @@ mod tests {
         assert_eq!(nearest("wait_min"), Some("wait_max"));
         assert_eq!(nearest("Timeout"), Some("timeout"));
         assert_eq!(nearest("polcy"), Some("policy"));
+        assert_eq!(nearest("onok"), Some("on_ok"));
+        assert_eq!(nearest("on_okay"), Some("on_ok"));
         assert_eq!(nearest("flavor"), None);
     }
 
@@ -858,13 +867,13 @@ mod tests {
             ("on =", "`on` needs a value"),
             ("on = , attempts = 2", "`on` needs a value"),
             ("crate", "`crate` needs a value"),
-            ("= 3", "expected one of `on`, `policy`"),
+            ("= 3", "expected one of `on`, `on_ok`, `policy`"),
             ("on = E attempts = 3", "expected `,`"),
             ("on = E, on = F", "duplicate argument `on`"),
             ("on = E, timout = 3", "did you mean `timeout`?"),
             (
                 "on = E, flavor = 3",
-                "expected one of `on`, `policy`, `attempts`",
+                "expected one of `on`, `on_ok`, `policy`, `attempts`",
             ),
             ("on = E, attempts = 1.5", "whole number"),
             ("on = E, attempts = -1", "whole number"),

@@ -52,6 +52,12 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
         let var = &names.sleeper;
         setup.extend(quote_spanned!(sleeper.span()=> let #var = #sleeper;));
     }
+    // A closure `on_ok` is written where it is called, which gives its argument a type; any
+    // other value is evaluated once per call.
+    if let Some(on_ok) = plan.on_ok.as_ref().filter(|e| !is_closure(e)) {
+        let var = &names.on_ok;
+        setup.extend(quote_spanned!(on_ok.span()=> let #var = &(#on_ok);));
+    }
     let probe = plan.name.is_none().then(|| {
         let probe = &names.probe;
         quote!(fn #probe() {})
@@ -104,6 +110,11 @@ struct Names {
     rebuild: Ident,
     wait: Ident,
     e: Ident,
+    /// The local that holds a non-closure `on_ok = ..`.
+    on_ok: Ident,
+    value: Ident,
+    rebuild_ok: Ident,
+    decision: Ident,
 }
 
 impl Names {
@@ -120,6 +131,10 @@ impl Names {
             rebuild: local("__stamina_rebuild"),
             wait: local("__stamina_wait"),
             e: local("__stamina_e"),
+            on_ok: local("__stamina_on_ok"),
+            value: local("__stamina_value"),
+            rebuild_ok: local("__stamina_rebuild_ok"),
+            decision: local("__stamina_decision"),
         }
     }
 }
@@ -295,7 +310,8 @@ fn retry_loop(
         error,
         outcome: outcome_var,
         rebuild,
-        wait,
+        value,
+        rebuild_ok,
         ..
     } = names;
     // The closure or `async` block is spanned at the body, where rustc's borrow errors (a body
@@ -311,40 +327,35 @@ fn retry_loop(
             quote!(#krate::__private::attempt::<#ret, _>(#block).await)
         }
     };
+    let name = name(plan, names);
+    // Only `on_ok`: no error is retried.
+    let on_error = plan.on.as_ref().map_or_else(
+        || quote!(return #rebuild(#error);),
+        |on| on_error(plan, names, on, &name, kind),
+    );
     // `split` is the one place that needs the return type to be a `Result`: located there, it
     // reports a fn that returns something else as one error at its return type.
-    let split = located_at(quote!(#krate::__private::split(#outcome_var)), ret.span());
-    let decision = decision(plan, names);
-    let name = name(plan, names);
-    // Sync: deciding and sleeping are one out-of-line call, so that the loop keeps few values
-    // live and the happy path stays as tight as a hand-written loop.
-    let on_error = match kind {
-        Mode::Sync => quote! {
-            if let ::core::result::Result::Err(#error) =
-                #state.retry_or_give_up(#error, #decision, #name)
-            {
-                return #rebuild(#error);
-            }
-        },
-        Mode::Async => {
-            let sleeper = &names.sleeper;
-            // Located at the sleeper: a value that is not one is an error there.
-            let sleep = if let Some(expr) = &plan.sleeper {
-                call_at(
-                    quote!(#krate::__private::sleep_on),
-                    quote!(&#sleeper, #wait),
-                    expr.span(),
-                )
-            } else {
-                quote!(#krate::__private::sleep(#krate::__private::DefaultTimer, #wait))
-            };
+    let split = match &plan.on_ok {
+        None => {
+            let split = located_at(quote!(#krate::__private::split(#outcome_var)), ret.span());
             quote! {
-                let #wait = match #state.failed(#error, #decision, #name) {
-                    ::core::result::Result::Ok(#wait) => #wait,
-                    ::core::result::Result::Err(#error) => return #rebuild(#error),
-                };
-                #sleep.await;
-                #state.release_guards();
+                match #split {
+                    #krate::__private::Outcome::Done(#outcome_var) => return #outcome_var,
+                    #krate::__private::Outcome::Failed(#error, #rebuild) => (#error, #rebuild),
+                }
+            }
+        }
+        Some(on_ok) => {
+            let split = located_at(
+                quote!(#krate::__private::split_ok(#outcome_var)),
+                ret.span(),
+            );
+            let on_value = on_value(plan, names, on_ok, &name, kind);
+            quote! {
+                match #split {
+                    #krate::__private::OutcomeOk::Value(#value, #rebuild_ok) => { #on_value }
+                    #krate::__private::OutcomeOk::Failed(#error, #rebuild) => (#error, #rebuild),
+                }
             }
         }
     };
@@ -361,13 +372,181 @@ fn retry_loop(
         loop {
             #bind
             let #outcome_var = #outcome;
-            let (#error, #rebuild) = match #split {
-                #krate::__private::Outcome::Done(#outcome_var) => return #outcome_var,
-                #krate::__private::Outcome::Failed(#error, #rebuild) => (#error, #rebuild),
-            };
+            let (#error, #rebuild) = #split;
             #on_error
         }
     }
+}
+
+/// What the loop does with an error: decide, run the hooks and sleep, or give up with it.
+fn on_error(plan: &Plan, names: &Names, on: &On, name: &TokenStream, kind: Mode) -> TokenStream {
+    let Names {
+        state,
+        error,
+        rebuild,
+        wait,
+        ..
+    } = names;
+    let decision = decision(plan, names, on);
+    let cause_of = cause_of(plan, names, on);
+    match kind {
+        // Sync: deciding and sleeping are one out-of-line call, so that the loop keeps few
+        // values live and the happy path stays as tight as a hand-written loop.
+        // The cause is probed after the decision, in the same call: with `on = SomeType`, the
+        // decision's probe may be what gives the error its type (when the fn's return type is
+        // not a `Result`, the one error is that one).
+        Mode::Sync => quote! {
+            if let ::core::result::Result::Err(#error) =
+                #state.retry_or_give_up(#error, #decision, #cause_of, #name)
+            {
+                return #rebuild(#error);
+            }
+        },
+        Mode::Async => {
+            let sleep = sleep(plan, names);
+            quote! {
+                let #wait = match #state.failed(#error, #decision, #cause_of, #name) {
+                    ::core::result::Result::Ok(#wait) => #wait,
+                    ::core::result::Result::Err(#error) => return #rebuild(#error),
+                };
+                #sleep.await;
+                #state.release_guards();
+            }
+        }
+    }
+}
+
+/// What the loop does with an `Ok` value when there is a result predicate: return it, or
+/// retry it (the hooks, the sleep) and go round again, or give up with it.
+fn on_value(
+    plan: &Plan,
+    names: &Names,
+    on_ok: &syn::Expr,
+    name: &TokenStream,
+    kind: Mode,
+) -> TokenStream {
+    let krate = &plan.krate;
+    let Names {
+        state,
+        value,
+        rebuild_ok,
+        decision,
+        wait,
+        ..
+    } = names;
+    // Located at the predicate, where an unmet bound then points.
+    let (decide, show) = if is_closure(on_ok) {
+        (
+            call_at(
+                quote!(#krate::__private::on_ok_fn),
+                quote!(&#value, #on_ok),
+                on_ok.span(),
+            ),
+            located_at(quote!(#krate::__private::show_debug), on_ok.span()),
+        )
+    } else {
+        let var = &names.on_ok;
+        let v = &names.e;
+        let f = Ident::new("__stamina_f", Span::mixed_site());
+        (
+            call_at(
+                quote!(#krate::__private::on_ok_value),
+                quote!(&#value, #var),
+                on_ok.span(),
+            ),
+            quote!(|#v, #f| #krate::__private::OnOk::fmt_value(#var, #v, #f)),
+        )
+    };
+    let retry = match kind {
+        Mode::Sync => quote! {
+            if let ::core::result::Result::Err(#value) =
+                #state.retry_value_or_give_up(#value, #decision, #show, #name)
+            {
+                return #rebuild_ok(#value);
+            }
+        },
+        Mode::Async => {
+            let sleep = sleep(plan, names);
+            quote! {
+                let #wait = match #state.value_failed(#value, #decision, #show, #name) {
+                    ::core::result::Result::Ok(#wait) => #wait,
+                    ::core::result::Result::Err(#value) => return #rebuild_ok(#value),
+                };
+                #sleep.await;
+                #state.release_guards();
+            }
+        }
+    };
+    quote! {
+        let #decision: #krate::Decision = #decide;
+        if !#decision.is_retry() {
+            return #rebuild_ok(#value);
+        }
+        #retry
+        continue;
+    }
+}
+
+/// The backoff of an `async fn`: on its `sleeper`, or the default timer.
+fn sleep(plan: &Plan, names: &Names) -> TokenStream {
+    let krate = &plan.krate;
+    let Names { sleeper, wait, .. } = names;
+    // Located at the sleeper: a value that is not one is an error there.
+    if let Some(expr) = &plan.sleeper {
+        call_at(
+            quote!(#krate::__private::sleep_on),
+            quote!(&#sleeper, #wait),
+            expr.span(),
+        )
+    } else {
+        quote!(#krate::__private::sleep(#krate::__private::DefaultTimer, #wait))
+    }
+}
+
+/// How hooks see the error: as a `dyn Error` where its type is one, decided here by autoref as
+/// `on = SomeType` is; with `on = SomeType`, labelled with the type that matched it.
+fn cause_of(plan: &Plan, names: &Names, on: &On) -> TokenStream {
+    let krate = &plan.krate;
+    let e = &names.e;
+    let allow = allow(&["unused_imports"]);
+    let probe = |probe: TokenStream| {
+        quote! {{
+            #allow
+            use #krate::__private::{ErasedCause as _, OpaqueCause as _, TypedCause as _};
+            (&&#probe).stamina_cause()
+        }}
+    };
+    let seen = probe(quote!(#krate::__private::ErrorProbe::new(#e)));
+    let On::Types(types) = on else {
+        return quote!(|#e| #seen);
+    };
+    // The label: the first type in `on` that the error is, or holds; else the error's own.
+    let label = Ident::new("__stamina_label", Span::mixed_site());
+    let checks = types.iter().map(|ty| {
+        quote! {
+            if let ::core::option::Option::Some(#label) = #krate::__private::matched_type::<#ty>(
+                #krate::__private::any_match((&&#krate::__private::Probe::<#ty, _>::new(#e)).stamina_matches())
+            ) {
+                return #label;
+            }
+        }
+    });
+    quote! {
+        |#e| #krate::__private::Cause {
+            error: #seen.error,
+            error_type: |#e| {
+                #allow
+                use #krate::__private::{Downcast as _, Exact as _, Mismatch as _};
+                #(#checks)*
+                (#seen.error_type)(#e)
+            },
+        }
+    }
+}
+
+/// A closure expression (`|r| ..`, `move |r| ..`), whose argument type the call gives.
+fn is_closure(expr: &syn::Expr) -> bool {
+    matches!(expr, syn::Expr::Closure(_))
 }
 
 /// The tokens with their location moved to `span`, and their hygiene kept.
@@ -400,10 +579,10 @@ fn name(plan: &Plan, names: &Names) -> TokenStream {
 }
 
 /// The decision closure that `failed` calls with `&error`.
-fn decision(plan: &Plan, names: &Names) -> TokenStream {
+fn decision(plan: &Plan, names: &Names, on: &On) -> TokenStream {
     let krate = &plan.krate;
     let e = &names.e;
-    let body = match &plan.on {
+    let body = match on {
         On::Types(types) => {
             let checks = types.iter().map(|ty| {
                 quote_spanned! {ty.span()=>

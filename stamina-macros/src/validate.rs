@@ -12,8 +12,11 @@ use crate::item::{AsyncTrait, RetryFn};
 pub(crate) struct Plan {
     /// The runtime crate's path: `::stamina` or the `crate = ..` override.
     pub(crate) krate: Path,
-    pub(crate) on: On,
+    /// `on`: the errors to retry; `None` (with `on_ok`): no error is retried.
+    pub(crate) on: Option<On>,
     pub(crate) on_span: Span,
+    /// `on_ok = ..`: the result predicate.
+    pub(crate) on_ok: Option<Expr>,
     /// `policy = ..`: the base policy, read on each call.
     pub(crate) policy: Option<BasePolicy>,
     /// The arguments that set a policy value, in the order given.
@@ -83,6 +86,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut krate = None;
     let mut attempt = None;
     let mut sleeper = None;
+    let mut on_ok = None;
     let mut config = Vec::new();
     for arg in args.list {
         match arg.value {
@@ -96,6 +100,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
                 }
                 sleeper = Some(expr);
             }
+            Value::Runtime(expr) if arg.spec.name == "on_ok" => on_ok = Some(expr),
             Value::Runtime(expr) => {
                 let borrow = is_item_path(&expr, &params);
                 policy = Some(BasePolicy { expr, borrow });
@@ -125,12 +130,16 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
             }
         }
     }
-    let Some((on, on_span)) = on else {
-        errors.push(Error::new(
-            args.span,
-            "missing `on`: name the errors to retry, like `on = std::io::Error`, or pass a predicate, like `on = |e: &MyError| e.is_transient()`",
-        ));
-        return Err(errors.0.expect("just pushed"));
+    let (on, on_span) = match on {
+        Some((on, span)) => (Some(on), span),
+        None if on_ok.is_some() => (None, args.span),
+        None => {
+            errors.push(Error::new(
+                args.span,
+                "missing `on`: name the errors to retry, like `on = std::io::Error`, or pass a predicate, like `on = |e: &MyError| e.is_transient()` (or, to retry `Ok` values only, a result predicate: `on_ok = ..`)",
+            ));
+            return Err(errors.0.expect("just pushed"));
+        }
     };
     if let Some(error) = errors.0 {
         return Err(error);
@@ -139,6 +148,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         krate: krate.unwrap_or_else(|| syn::parse_quote!(::stamina)),
         on,
         on_span,
+        on_ok,
         policy,
         config,
         sleeper,

@@ -9,8 +9,10 @@
 
 use std::time::Duration;
 
-pub use crate::on::{Downcast, Exact, Mismatch, Probe, matched};
-pub use crate::retrying::RetryState;
+pub use crate::instrumentation::{ErasedCause, ErrorProbe, OpaqueCause, TypedCause};
+pub use crate::on::{Downcast, Exact, Mismatch, Probe, any_match, matched};
+pub use crate::on_ok::OnOk;
+pub use crate::retrying::{Cause, RetryState};
 
 use crate::decision::Decision;
 use crate::policy::{ConfigError, check_attempts, check_exp_base, check_timeout};
@@ -46,17 +48,14 @@ pub fn predicate<E: ?Sized, D: Into<Decision>>(
 /// 22 bytes) rather than searched for.
 #[must_use]
 pub fn fn_name(nested_type_name: &'static str) -> &'static str {
-    let mut name = match nested_type_name.strip_suffix("::__stamina_name_probe") {
+    let name = match nested_type_name.strip_suffix("::__stamina_name_probe") {
         Some(name) => name,
         None => match nested_type_name.rfind(':') {
             Some(i) => nested_type_name[..i].trim_end_matches(':'),
             None => nested_type_name,
         },
     };
-    while let Some(outer) = name.strip_suffix("::{{closure}}") {
-        name = outer;
-    }
-    name
+    crate::instrumentation::enclosing_fn(name)
 }
 
 /// A rule of [`RetryPolicy`](crate::RetryPolicy), applied by const evaluation to an argument of
@@ -90,7 +89,38 @@ pub const fn wait_exp_base(base: f64) -> f64 {
     or_panic(base, check_exp_base(base))
 }
 
-pub use crate::outcome::{IsResult, Outcome, split};
+pub use crate::outcome::{IsResult, Outcome, OutcomeOk, split, split_ok};
+
+/// A closure `on_ok`, called with the value; the closure's parameter type comes from here, so
+/// `on_ok = |r| r.status() == 503` needs no annotation.
+#[inline]
+#[must_use]
+pub fn on_ok_fn<T: ?Sized, D: Into<Decision>>(value: &T, on_ok: impl FnOnce(&T) -> D) -> Decision {
+    on_ok(value).into()
+}
+
+/// Any other `on_ok`: a [`OnOk`] value, such as `stamina::http::Classifier`.
+#[inline]
+#[must_use]
+pub fn on_ok_value<T: ?Sized, O: OnOk<T> + ?Sized>(value: &T, on_ok: &O) -> Decision {
+    on_ok.on_ok(value)
+}
+
+/// How hooks see a value that a closure `on_ok` retried: its `Debug`.
+pub fn show_debug<T: core::fmt::Debug + ?Sized>(
+    value: &T,
+    f: &mut core::fmt::Formatter<'_>,
+) -> core::fmt::Result {
+    core::fmt::Debug::fmt(value, f)
+}
+
+/// The `error_type` label of a type-erased error that `on = SomeType` matched by downcasting:
+/// the matched type. `None` where the error is not type-erased or nothing matched.
+#[inline]
+#[must_use]
+pub fn matched_type<On>(matched: bool) -> Option<&'static str> {
+    matched.then(crate::retrying::label::<On>)
+}
 
 /// Runs one attempt of a sync fn: the closure's return type is `R`, the fn's own, so that `?`
 /// and `return` in the body convert into it.

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use crate::clock::Stamp;
 use crate::context::{Attempt, RetryContext};
 use crate::decision::Decision;
+use crate::instrumentation::{DebugOnly, ErrorAware, ErrorView};
+use crate::on_ok::{AcceptOk, OnOk};
 use crate::policy::{ConfigError, RetryPolicy, policy_setters};
-use crate::retrying::RetryState;
+use crate::retrying::{Cause, RetryState};
 use crate::sleeper::{DefaultSleeper, Sleeper};
 
 /// The setters of [`RetryPolicy`], for a type that holds one at `self.$path`.
@@ -39,35 +41,65 @@ macro_rules! forward_setters {
 /// The loop of the async calls, which differ in the bound on `op` and in what they pass it:
 /// `$measure` says whether the call reads the clock for an `Attempt`, and `$run` is one
 /// attempt's future, in which `$attempt()` gives the attempt under way. `$Op` names the op's
-/// type for the default label. Only the start stamp lives across the first attempt: the state
-/// is built if it fails.
+/// type for the default label, `$V` the caller's [`ErrorView`]. Only the start stamp lives
+/// across the first attempt: the state is built if it fails.
 macro_rules! retry_async {
-    ($caller:ident, $on:ident, $Op:ty, $measure:expr, |$attempt:ident| $run:expr) => {{
+    ($caller:ident, $on:ident, $Op:ty, $V:ty, $measure:expr, |$attempt:ident| $run:expr) => {{
         let start = $caller.start($measure);
         #[allow(unused_variables)]
         let $attempt = || $caller.resume(start).attempt();
-        let mut error = match $run.await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
+        let mut failure = match $run.await {
+            Ok(value) => match $caller.on_ok.on_ok(&value) {
+                Decision::NoRetry => return Ok(value),
+                decision => Failure::Value(value, decision),
+            },
+            Err(error) => Failure::Error(error),
         };
         let mut state = $caller.resume(start);
         loop {
             // The name is the op's type name, computed when needed rather than held across the
             // awaits: a smaller future.
-            let name = || $caller.label(std::any::type_name::<$Op>());
-            let wait = state.failed(error, |e| $on(e).into(), name)?;
+            let name = || $caller.label(type_name::<$Op>());
+            let wait = match failure {
+                Failure::Error(error) => state.failed(
+                    error,
+                    |e| $on(e).into(),
+                    |_| Cause::seen_as(<$V>::as_error),
+                    name,
+                )?,
+                Failure::Value(value, decision) => {
+                    match state.value_failed(
+                        value,
+                        decision,
+                        |v, f| $caller.on_ok.fmt_value(v, f),
+                        name,
+                    ) {
+                        Ok(wait) => wait,
+                        Err(value) => return Ok(value),
+                    }
+                }
+            };
             // The backoff right in this future, not inside another one that also holds the
             // state: that keeps the future small.
             crate::sleep::backoff(&$caller.sleeper, wait).await;
             state.release_guards();
             #[allow(unused_variables)]
             let $attempt = || state.attempt();
-            match $run.await {
-                Ok(value) => return Ok(value),
-                Err(next) => error = next,
-            }
+            failure = match $run.await {
+                Ok(value) => match $caller.on_ok.on_ok(&value) {
+                    Decision::NoRetry => return Ok(value),
+                    decision => Failure::Value(value, decision),
+                },
+                Err(error) => Failure::Error(error),
+            };
         }
     }};
+}
+
+/// What a failed attempt left: an error, or a value the result predicate retries.
+enum Failure<T, E> {
+    Error(E),
+    Value(T, Decision),
 }
 
 /// A reusable retry configuration that retries closures: stamina's `RetryingCaller` and
@@ -97,14 +129,22 @@ macro_rules! retry_async {
 /// assert_eq!((text, tries), ("ok", 3));
 /// # Ok::<(), io::Error>(())
 /// ```
+///
+/// Three behaviours are type parameters, each with a default that costs nothing: what `async`
+/// calls sleep on (`S`, [`sleeper`](Self::sleeper)), the result predicate (`O`,
+/// [`on_ok`](Self::on_ok)) and how hooks see errors (`V`, [`error_aware`](Self::error_aware)).
 #[derive(Clone, Debug, PartialEq)]
-pub struct RetryingCaller<S = DefaultSleeper> {
+pub struct RetryingCaller<S = DefaultSleeper, O = AcceptOk, V = DebugOnly> {
     policy: RetryPolicy,
     name: Option<Name>,
     /// A per-call deadline: see [`with_deadline`](RetryingCaller::with_deadline).
     deadline: Option<Instant>,
     /// What the async calls sleep on: see [`sleeper`](RetryingCaller::sleeper).
     sleeper: S,
+    /// Which `Ok` values are retried: see [`on_ok`](RetryingCaller::on_ok).
+    on_ok: O,
+    /// How hooks see errors: see [`error_aware`](RetryingCaller::error_aware).
+    view: V,
 }
 
 /// The `callable` label: static or shared, so that cloning a caller never allocates.
@@ -144,21 +184,82 @@ impl RetryingCaller {
             name: None,
             deadline: None,
             sleeper: DefaultSleeper,
+            on_ok: AcceptOk,
+            view: DebugOnly,
         }
     }
 }
 
-impl<S> RetryingCaller<S> {
+impl<S, O, V> RetryingCaller<S, O, V> {
     /// This caller, sleeping its `async` calls' waits on `sleeper` instead of the
     /// [`DefaultSleeper`]: any [`Sleeper`](crate::Sleeper), a closure
     /// `|wait: Duration| my_timer(wait)` included. Sync calls sleep their thread whatever it is.
     #[must_use]
-    pub fn sleeper<T>(self, sleeper: T) -> RetryingCaller<T> {
+    pub fn sleeper<T>(self, sleeper: T) -> RetryingCaller<T, O, V> {
         RetryingCaller {
             policy: self.policy,
             name: self.name,
             deadline: self.deadline,
             sleeper,
+            on_ok: self.on_ok,
+            view: self.view,
+        }
+    }
+
+    /// This caller, retrying the `Ok` values that `on_ok` asks to: the result predicate, the
+    /// attribute's `on_ok`. It sees each `&T` and decides as `on` does (a `bool`, a
+    /// [`Duration`], an `Option<Duration>` or a [`Decision`]); a call that gives up on a retried
+    /// value returns that value, unchanged. Any [`OnOk`] works: a closure (annotate its
+    /// argument, `|r: &Response| ..`), or `stamina::http::Classifier` (feature `http`).
+    ///
+    /// Each call's `on` still decides on errors: pass `|_| false` to retry none.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # struct Response { status: u16 }
+    /// let caller = stamina::RetryingCaller::new()
+    ///     .wait_initial(Duration::ZERO)
+    ///     .wait_jitter(Duration::ZERO)
+    ///     .on_ok(|r: &Response| r.status == 503);
+    /// # impl std::fmt::Debug for Response { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{}", self.status) } }
+    /// let mut statuses = vec![200, 503, 503];
+    /// let response = caller.call(|_: &std::io::Error| false, || {
+    ///     Ok(Response { status: statuses.pop().unwrap() })
+    /// });
+    /// assert_eq!(response.unwrap().status, 200);
+    /// ```
+    #[must_use]
+    pub fn on_ok<P>(self, on_ok: P) -> RetryingCaller<S, P, V> {
+        RetryingCaller {
+            policy: self.policy,
+            name: self.name,
+            deadline: self.deadline,
+            sleeper: self.sleeper,
+            on_ok,
+            view: self.view,
+        }
+    }
+
+    /// This caller, with hooks that see its errors as a `dyn Error` too
+    /// ([`RetryDetails::error`](crate::instrumentation::RetryDetails::error)), to walk their
+    /// `source()` chain or downcast them, and logs that show an error's `Display` chain rather
+    /// than its `Debug`. Every call's error type must then implement `Error`, or be a
+    /// `Box<dyn Error ..>` or an `anyhow::Error` (feature `anyhow`): a compile error says so
+    /// otherwise.
+    ///
+    /// Without it, hooks see a caller's errors as `Debug` only, for errors of any type (a
+    /// `String`, say): Rust cannot ask whether a generic error type is an `Error`. `#[retry]`
+    /// needs no such step: it sees the fn's error type when it expands.
+    #[must_use]
+    pub fn error_aware(self) -> RetryingCaller<S, O, ErrorAware> {
+        RetryingCaller {
+            policy: self.policy,
+            name: self.name,
+            deadline: self.deadline,
+            sleeper: self.sleeper,
+            on_ok: self.on_ok,
+            view: ErrorAware,
         }
     }
 
@@ -185,8 +286,9 @@ impl<S> RetryingCaller<S> {
     }
 
     /// The `callable` label in hooks, logs and metrics. Without it, a call is labelled with the
-    /// type name of its operation closure (`my_crate::sync_users::{{closure}}`), an explicit loop
-    /// with `<context block>`, as in stamina.
+    /// path of the fn that its operation closure is written in (`my_crate::sync_users`), or the
+    /// operation's own path if it is a fn; an explicit loop with its call site
+    /// (`src/sync.rs:42`). (stamina labels both `<context block>`.)
     #[must_use]
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Some(match name.into() {
@@ -245,6 +347,8 @@ impl<S> RetryingCaller<S> {
     pub fn with_deadline(&self, deadline: impl Into<Instant>) -> Self
     where
         S: Clone,
+        O: Clone,
+        V: Clone,
     {
         RetryingCaller {
             deadline: Some(deadline.into()),
@@ -277,28 +381,41 @@ impl<S> RetryingCaller<S> {
         self.name.as_ref().map(Name::as_str)
     }
 
-    fn label(&self, fallback: &'static str) -> &str {
-        self.name.as_ref().map_or(fallback, Name::as_str)
+    /// The `callable` label: the name given, else the path of the fn that the op's type is
+    /// written in.
+    fn label(&self, op_type: &'static str) -> &str {
+        match &self.name {
+            Some(name) => name.as_str(),
+            None => crate::instrumentation::enclosing_fn(op_type),
+        }
     }
 
     /// Calls `op` until it succeeds, `on` declines its error, or a limit is reached; sleeps the
-    /// thread between attempts. The last error comes back unchanged.
+    /// thread between attempts. The last error comes back unchanged (or, for a value that the
+    /// result predicate retried, the last value).
     ///
     /// `on` decides per error: it returns a `bool`, a [`Duration`], an `Option<Duration>` or a
     /// [`Decision`]. Do not call this from `async` code: it blocks the thread; use
     /// [`call_async`](Self::call_async).
-    pub fn call<T, E, D, F>(&self, on: impl FnMut(&E) -> D, mut op: F) -> Result<T, E>
+    pub fn call<T, E, D, F, M>(&self, on: impl FnMut(&E) -> D, mut op: F) -> Result<T, E>
     where
         F: FnMut() -> Result<T, E>,
         E: fmt::Debug,
         D: Into<Decision>,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
     {
         // Only the start stamp before the first attempt: the state is built if it fails.
         let start = self.start(false);
-        match op() {
-            Ok(value) => Ok(value),
-            Err(error) => self.retry(start, error, on, type_name::<F>(), |_| op()),
-        }
+        let failure = match op() {
+            // Without a result predicate, `on_ok` is `NoRetry`, inlined: a bare call.
+            Ok(value) => match self.on_ok.on_ok(&value) {
+                Decision::NoRetry => return Ok(value),
+                decision => Failure::Value(value, decision),
+            },
+            Err(error) => Failure::Error(error),
+        };
+        self.retry(start, failure, on, type_name::<F>(), |_| op())
     }
 
     /// [`call`](Self::call) for an `op` that reads its [`Attempt`]: its number, the time since
@@ -317,28 +434,38 @@ impl<S> RetryingCaller<S> {
     /// });
     /// assert_eq!(rows, Ok(7));
     /// ```
-    pub fn call_with_attempt<T, E, D, F>(&self, on: impl FnMut(&E) -> D, mut op: F) -> Result<T, E>
+    pub fn call_with_attempt<T, E, D, F, M>(
+        &self,
+        on: impl FnMut(&E) -> D,
+        mut op: F,
+    ) -> Result<T, E>
     where
         F: FnMut(Attempt) -> Result<T, E>,
         E: fmt::Debug,
         D: Into<Decision>,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
     {
         let start = self.start(true);
         let first = self.resume(start).attempt();
-        match op(first) {
-            Ok(value) => Ok(value),
-            Err(error) => self.retry(start, error, on, type_name::<F>(), |s| op(s.attempt())),
-        }
+        let failure = match op(first) {
+            Ok(value) => match self.on_ok.on_ok(&value) {
+                Decision::NoRetry => return Ok(value),
+                decision => Failure::Value(value, decision),
+            },
+            Err(error) => Failure::Error(error),
+        };
+        self.retry(start, failure, on, type_name::<F>(), |s| op(s.attempt()))
     }
 
     /// The sync calls after their first attempt failed: out of line, so that the first
     /// attempt's code is as tight as a bare call.
     #[cold]
     #[inline(never)]
-    fn retry<T, E, D>(
+    fn retry<T, E, D, M>(
         &self,
         start: Option<Stamp>,
-        mut error: E,
+        mut failure: Failure<T, E>,
         mut on: impl FnMut(&E) -> D,
         op_type: &'static str,
         mut run: impl FnMut(&RetryState<'_, Option<Stamp>>) -> Result<T, E>,
@@ -346,14 +473,31 @@ impl<S> RetryingCaller<S> {
     where
         E: fmt::Debug,
         D: Into<Decision>,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
     {
         let mut state = self.resume(start);
+        let name = || self.label(op_type);
         loop {
-            state.retry_or_give_up(error, |e| on(e).into(), || self.label(op_type))?;
-            match run(&state) {
-                Ok(value) => return Ok(value),
-                Err(next) => error = next,
+            match failure {
+                Failure::Error(error) => {
+                    let cause = |_: &E| Cause::seen_as(V::as_error);
+                    state.retry_or_give_up(error, |e| on(e).into(), cause, name)?;
+                }
+                Failure::Value(value, decision) => {
+                    let show = |v: &T, f: &mut fmt::Formatter<'_>| self.on_ok.fmt_value(v, f);
+                    if let Err(value) = state.retry_value_or_give_up(value, decision, show, name) {
+                        return Ok(value);
+                    }
+                }
             }
+            failure = match run(&state) {
+                Ok(value) => match self.on_ok.on_ok(&value) {
+                    Decision::NoRetry => return Ok(value),
+                    decision => Failure::Value(value, decision),
+                },
+                Err(error) => Failure::Error(error),
+            };
         }
     }
 
@@ -384,19 +528,21 @@ impl<S> RetryingCaller<S> {
     /// assert_eq!(task.await.unwrap(), Ok(1));
     /// # }
     /// ```
-    pub async fn call_async<T, E, D, F, Fut>(
+    pub async fn call_async<T, E, D, F, Fut, M>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
     ) -> Result<T, E>
     where
         S: Sleeper,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, false, |attempt| op())
+        retry_async!(self, on, F, V, false, |attempt| op())
     }
 
     /// [`call_async`](Self::call_async) for an `op` that reads its [`Attempt`], as
@@ -417,19 +563,21 @@ impl<S> RetryingCaller<S> {
     /// assert_eq!(body, Ok(1));
     /// # }
     /// ```
-    pub async fn call_async_with_attempt<T, E, D, F, Fut>(
+    pub async fn call_async_with_attempt<T, E, D, F, Fut, M>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
     ) -> Result<T, E>
     where
         S: Sleeper,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, true, |attempt| op(attempt()))
+        retry_async!(self, on, F, V, true, |attempt| op(attempt()))
     }
 
     /// [`call_async`](Self::call_async) for an async closure that mutates what it captures
@@ -454,27 +602,31 @@ impl<S> RetryingCaller<S> {
     /// assert_eq!(n, Ok(2));
     /// # }
     /// ```
-    pub async fn call_async_mut<T, E, D, F>(
+    pub async fn call_async_mut<T, E, D, F, M>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
     ) -> Result<T, E>
     where
         S: Sleeper,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
         F: AsyncFnMut() -> Result<T, E>,
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, false, |attempt| op())
+        retry_async!(self, on, F, V, false, |attempt| op())
     }
 
     /// Binds `on`, for a caller that retries one kind of error.
     #[must_use]
-    pub fn on<E, D, P>(&self, on: P) -> BoundRetryingCaller<P, S>
+    pub fn on<E, D, P>(&self, on: P) -> BoundRetryingCaller<P, S, O, V>
     where
         P: Fn(&E) -> D,
         D: Into<Decision>,
         S: Clone,
+        O: Clone,
+        V: Clone,
     {
         BoundRetryingCaller {
             caller: self.clone(),
@@ -482,16 +634,26 @@ impl<S> RetryingCaller<S> {
         }
     }
 
-    /// Starts an explicit retry loop: see [`RetryContext`].
-    pub fn context<E, D, P>(&self, on: P) -> RetryContext<'_, E, P, S>
+    /// Starts an explicit retry loop: see [`RetryContext`]. It has the caller's policy,
+    /// deadline, sleeper, result predicate and view of errors, and the caller's name or else its
+    /// call site as its `callable` label.
+    #[track_caller]
+    pub fn context<E, D, P>(&self, on: P) -> RetryContext<'_, E, P, S, O, V>
     where
         P: FnMut(&E) -> D,
         D: Into<Decision>,
         S: Clone,
+        O: Clone,
+        V: Clone,
     {
         let context = RetryContext::new(&self.policy, on)
-            .name(self.label(crate::context::CONTEXT_BLOCK))
-            .sleeper(self.sleeper.clone());
+            .sleeper(self.sleeper.clone())
+            .on_ok(self.on_ok.clone())
+            .view(self.view.clone());
+        let context = match &self.name {
+            Some(name) => context.name(name.as_str()),
+            None => context,
+        };
         match self.deadline {
             Some(deadline) => context.deadline(deadline),
             None => context,
@@ -521,22 +683,41 @@ impl From<RetryPolicy> for RetryingCaller {
 /// assert_eq!(calls, 1);
 /// ```
 #[derive(Clone, Debug)]
-pub struct BoundRetryingCaller<P, S = DefaultSleeper> {
-    caller: RetryingCaller<S>,
+pub struct BoundRetryingCaller<P, S = DefaultSleeper, O = AcceptOk, V = DebugOnly> {
+    caller: RetryingCaller<S, O, V>,
     on: P,
 }
 
-impl<P, S> BoundRetryingCaller<P, S> {
+impl<P, S, O, V> BoundRetryingCaller<P, S, O, V> {
     /// The caller it is bound to.
-    pub fn caller(&self) -> &RetryingCaller<S> {
+    pub fn caller(&self) -> &RetryingCaller<S, O, V> {
         &self.caller
     }
 
     /// [`RetryingCaller::sleeper`]: this bound caller, sleeping on `sleeper`.
     #[must_use]
-    pub fn sleeper<T>(self, sleeper: T) -> BoundRetryingCaller<P, T> {
+    pub fn sleeper<T>(self, sleeper: T) -> BoundRetryingCaller<P, T, O, V> {
         BoundRetryingCaller {
             caller: self.caller.sleeper(sleeper),
+            on: self.on,
+        }
+    }
+
+    /// [`RetryingCaller::on_ok`]: this bound caller, retrying the `Ok` values `on_ok` asks to.
+    #[must_use]
+    pub fn on_ok<R>(self, on_ok: R) -> BoundRetryingCaller<P, S, R, V> {
+        BoundRetryingCaller {
+            caller: self.caller.on_ok(on_ok),
+            on: self.on,
+        }
+    }
+
+    /// [`RetryingCaller::error_aware`]: this bound caller, with hooks that see its errors as a
+    /// `dyn Error`.
+    #[must_use]
+    pub fn error_aware(self) -> BoundRetryingCaller<P, S, O, ErrorAware> {
+        BoundRetryingCaller {
+            caller: self.caller.error_aware(),
             on: self.on,
         }
     }
@@ -544,11 +725,13 @@ impl<P, S> BoundRetryingCaller<P, S> {
     policy_setters!(forward_setters caller.policy);
 
     /// [`RetryingCaller::call`] with the bound `on`.
-    pub fn call<T, E, D>(&self, op: impl FnMut() -> Result<T, E>) -> Result<T, E>
+    pub fn call<T, E, D, M>(&self, op: impl FnMut() -> Result<T, E>) -> Result<T, E>
     where
         P: Fn(&E) -> D,
         E: fmt::Debug,
         D: Into<Decision>,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
     {
         self.caller.call(&self.on, op)
     }
@@ -559,6 +742,8 @@ impl<P, S> BoundRetryingCaller<P, S> {
     where
         P: Clone,
         S: Clone,
+        O: Clone,
+        V: Clone,
     {
         BoundRetryingCaller {
             caller: self.caller.with_deadline(deadline),
@@ -567,7 +752,7 @@ impl<P, S> BoundRetryingCaller<P, S> {
     }
 
     /// [`RetryingCaller::call_with_attempt`] with the bound `on`.
-    pub fn call_with_attempt<T, E, D>(
+    pub fn call_with_attempt<T, E, D, M>(
         &self,
         op: impl FnMut(Attempt) -> Result<T, E>,
     ) -> Result<T, E>
@@ -575,12 +760,14 @@ impl<P, S> BoundRetryingCaller<P, S> {
         P: Fn(&E) -> D,
         E: fmt::Debug,
         D: Into<Decision>,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
     {
         self.caller.call_with_attempt(&self.on, op)
     }
 
     /// [`RetryingCaller::call_async_with_attempt`] with the bound `on`.
-    pub async fn call_async_with_attempt<T, E, D, Fut>(
+    pub async fn call_async_with_attempt<T, E, D, Fut, M>(
         &self,
         op: impl FnMut(Attempt) -> Fut,
     ) -> Result<T, E>
@@ -590,24 +777,28 @@ impl<P, S> BoundRetryingCaller<P, S> {
         P: Fn(&E) -> D,
         E: fmt::Debug,
         D: Into<Decision>,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
     {
         self.caller.call_async_with_attempt(&self.on, op).await
     }
 
     /// [`RetryingCaller::call_async`] with the bound `on`.
-    pub async fn call_async<T, E, D, Fut>(&self, op: impl FnMut() -> Fut) -> Result<T, E>
+    pub async fn call_async<T, E, D, Fut, M>(&self, op: impl FnMut() -> Fut) -> Result<T, E>
     where
         S: Sleeper,
         Fut: Future<Output = Result<T, E>>,
         P: Fn(&E) -> D,
         E: fmt::Debug,
         D: Into<Decision>,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
     {
         self.caller.call_async(&self.on, op).await
     }
 
     /// [`RetryingCaller::call_async_mut`] with the bound `on`.
-    pub async fn call_async_mut<T, E, D>(
+    pub async fn call_async_mut<T, E, D, M>(
         &self,
         op: impl AsyncFnMut() -> Result<T, E>,
     ) -> Result<T, E>
@@ -616,16 +807,21 @@ impl<P, S> BoundRetryingCaller<P, S> {
         P: Fn(&E) -> D,
         E: fmt::Debug,
         D: Into<Decision>,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
     {
         self.caller.call_async_mut(&self.on, op).await
     }
 
     /// [`RetryingCaller::context`] with the bound `on`.
-    pub fn context<E, D>(&self) -> RetryContext<'_, E, &P, S>
+    #[track_caller]
+    pub fn context<E, D>(&self) -> RetryContext<'_, E, &P, S, O, V>
     where
         P: Fn(&E) -> D,
         D: Into<Decision>,
         S: Clone,
+        O: Clone,
+        V: Clone,
     {
         self.caller.context(&self.on)
     }

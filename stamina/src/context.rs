@@ -2,16 +2,24 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::ControlFlow;
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::clock::Stamp;
 use crate::decision::Decision;
+use crate::instrumentation::{DebugOnly, ErrorAware, ErrorView, site_label};
+use crate::on_ok::{AcceptOk, OnOk};
 use crate::policy::RetryPolicy;
-use crate::retrying::RetryState;
+use crate::retrying::{Cause, RetryState};
 use crate::sleeper::{DefaultSleeper, Sleeper};
 
-/// The `callable` label of a loop that was given no name, as in stamina.
-pub(crate) const CONTEXT_BLOCK: &str = "<context block>";
+/// A loop's `callable` label: the name given, or the loop's call site.
+#[derive(Clone, Copy, Debug)]
+enum Label<'c> {
+    Given(&'c str),
+    Site(&'static Location<'static>),
+}
 
 /// An explicit retry loop, for code that cannot be a closure: stamina's `retry_context`.
 ///
@@ -41,15 +49,42 @@ pub(crate) const CONTEXT_BLOCK: &str = "<context block>";
 /// assert_eq!(conn, "connected");
 /// # Ok::<(), io::Error>(())
 /// ```
-pub struct RetryContext<'c, E, P, S = DefaultSleeper> {
+///
+/// An `Ok` value goes to [`backoff_ok`](Self::backoff_ok) when the loop has a result predicate
+/// ([`on_ok`](Self::on_ok)): `Break(value)` ends the loop with it, `Continue(())` comes after
+/// the backoff.
+///
+/// ```
+/// use std::ops::ControlFlow;
+///
+/// # let _instant = stamina::testing::set_testing(true, 5, false);
+/// let caller = stamina::RetryingCaller::new().on_ok(|status: &u16| *status == 503);
+/// let mut retry = caller.context(|_: &std::io::Error| false);
+/// let mut statuses = vec![200, 503];
+/// let status = loop {
+///     retry.attempt();
+///     match Ok::<_, std::io::Error>(statuses.pop().unwrap()) {
+///         Ok(status) => match retry.backoff_ok(status) {
+///             ControlFlow::Break(status) => break status,
+///             ControlFlow::Continue(()) => continue,
+///         },
+///         Err(e) => retry.backoff(e)?,
+///     }
+/// };
+/// assert_eq!(status, 200);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct RetryContext<'c, E, P, S = DefaultSleeper, O = AcceptOk, V = DebugOnly> {
     state: RetryState<'c, Option<Stamp>>,
-    name: &'c str,
+    name: Label<'c>,
     on: P,
     sleeper: S,
+    on_ok: O,
+    view: V,
     _error: PhantomData<fn(&E)>,
 }
 
-impl<E, P, S> fmt::Debug for RetryContext<'_, E, P, S> {
+impl<E, P, S, O, V> fmt::Debug for RetryContext<'_, E, P, S, O, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryContext")
             .field("state", &self.state)
@@ -133,9 +168,10 @@ impl Attempt {
 
 impl<'c, E, P> RetryContext<'c, E, P> {
     /// A loop under `policy`, retrying the errors that `on` accepts; its `callable` label is
-    /// `<context block>` until [`name`](Self::name) sets one.
+    /// its call site (`src/sync.rs:42`) until [`name`](Self::name) sets one.
     /// [`RetryingCaller::context`](crate::RetryingCaller::context) starts one with the caller's
     /// policy and name.
+    #[track_caller]
     pub fn new<D>(policy: &'c RetryPolicy, on: P) -> Self
     where
         P: FnMut(&E) -> D,
@@ -145,24 +181,62 @@ impl<'c, E, P> RetryContext<'c, E, P> {
             // The clock starts at the first `attempt`, not here: setting a loop up is not part
             // of its time.
             state: RetryState::unstarted(policy, None),
-            name: CONTEXT_BLOCK,
+            name: Label::Site(Location::caller()),
             on,
             sleeper: DefaultSleeper,
+            on_ok: AcceptOk,
+            view: DebugOnly,
             _error: PhantomData,
         }
     }
 }
 
-impl<'c, E, P, S> RetryContext<'c, E, P, S> {
+impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
     /// This loop, with [`backoff_async`](Self::backoff_async) sleeping on `sleeper` instead of
     /// the [`DefaultSleeper`].
     #[must_use]
-    pub fn sleeper<T>(self, sleeper: T) -> RetryContext<'c, E, P, T> {
+    pub fn sleeper<T>(self, sleeper: T) -> RetryContext<'c, E, P, T, O, V> {
         RetryContext {
             state: self.state,
             name: self.name,
             on: self.on,
             sleeper,
+            on_ok: self.on_ok,
+            view: self.view,
+            _error: PhantomData,
+        }
+    }
+
+    /// This loop, with the result predicate `on_ok` for [`backoff_ok`](Self::backoff_ok): see
+    /// [`RetryingCaller::on_ok`](crate::RetryingCaller::on_ok).
+    #[must_use]
+    pub fn on_ok<R>(self, on_ok: R) -> RetryContext<'c, E, P, S, R, V> {
+        RetryContext {
+            state: self.state,
+            name: self.name,
+            on: self.on,
+            sleeper: self.sleeper,
+            on_ok,
+            view: self.view,
+            _error: PhantomData,
+        }
+    }
+
+    /// This loop, with hooks that see its errors as a `dyn Error`: see
+    /// [`RetryingCaller::error_aware`](crate::RetryingCaller::error_aware).
+    #[must_use]
+    pub fn error_aware(self) -> RetryContext<'c, E, P, S, O, ErrorAware> {
+        self.view(ErrorAware)
+    }
+
+    pub(crate) fn view<W>(self, view: W) -> RetryContext<'c, E, P, S, O, W> {
+        RetryContext {
+            state: self.state,
+            name: self.name,
+            on: self.on,
+            sleeper: self.sleeper,
+            on_ok: self.on_ok,
+            view,
             _error: PhantomData,
         }
     }
@@ -170,7 +244,7 @@ impl<'c, E, P, S> RetryContext<'c, E, P, S> {
     /// The `callable` label in hooks, logs and metrics.
     #[must_use]
     pub fn name(mut self, name: &'c str) -> Self {
-        self.name = name;
+        self.name = Label::Given(name);
         self
     }
 
@@ -196,11 +270,12 @@ impl<'c, E, P, S> RetryContext<'c, E, P, S> {
 
     /// Handles a failed attempt's error: `Err(error)`, unchanged, if the call gives up, else
     /// sleeps the thread for the backoff and returns `Ok(())`.
-    pub fn backoff<D>(&mut self, error: E) -> Result<(), E>
+    pub fn backoff<D, M>(&mut self, error: E) -> Result<(), E>
     where
         P: FnMut(&E) -> D,
         D: Into<Decision>,
         E: fmt::Debug,
+        V: ErrorView<E, M>,
     {
         let wait = self.decide(error)?;
         self.state.sleep(wait);
@@ -209,12 +284,13 @@ impl<'c, E, P, S> RetryContext<'c, E, P, S> {
 
     /// Handles a failed attempt's error: `Err(error)`, unchanged, if the call gives up, else
     /// sleeps the backoff on the loop's sleeper (a zero wait yields once) and returns `Ok(())`.
-    pub async fn backoff_async<D>(&mut self, error: E) -> Result<(), E>
+    pub async fn backoff_async<D, M>(&mut self, error: E) -> Result<(), E>
     where
         P: FnMut(&E) -> D,
         D: Into<Decision>,
         E: fmt::Debug,
         S: Sleeper,
+        V: ErrorView<E, M>,
     {
         let wait = self.decide(error)?;
         crate::sleep::backoff(&self.sleeper, wait).await;
@@ -225,13 +301,74 @@ impl<'c, E, P, S> RetryContext<'c, E, P, S> {
     /// Handles a failed attempt's error without sleeping: `Err(error)`, unchanged, if the call
     /// gives up, else the wait before the next attempt, for a loop that sleeps on its own timer.
     /// The hooks' guards live until the next [`attempt`](Self::attempt).
-    pub fn decide<D>(&mut self, error: E) -> Result<Duration, E>
+    pub fn decide<D, M>(&mut self, error: E) -> Result<Duration, E>
     where
         P: FnMut(&E) -> D,
         D: Into<Decision>,
         E: fmt::Debug,
+        V: ErrorView<E, M>,
     {
         let on = &mut self.on;
-        self.state.failed(error, |e| on(e).into(), || self.name)
+        let name = self.name;
+        self.state.failed(
+            error,
+            |e| on(e).into(),
+            |_| Cause::seen_as(V::as_error),
+            move || label(name),
+        )
+    }
+
+    /// Handles an attempt's `Ok` value: `Break(value)`, unchanged, if the result predicate
+    /// accepts it or the call gives up, else sleeps the thread for the backoff and returns
+    /// `Continue(())`, for the next attempt.
+    pub fn backoff_ok<T>(&mut self, value: T) -> ControlFlow<T>
+    where
+        O: OnOk<T>,
+    {
+        let wait = self.decide_ok(value)?;
+        self.state.sleep(wait);
+        ControlFlow::Continue(())
+    }
+
+    /// [`backoff_ok`](Self::backoff_ok), sleeping on the loop's sleeper.
+    pub async fn backoff_ok_async<T>(&mut self, value: T) -> ControlFlow<T>
+    where
+        O: OnOk<T>,
+        S: Sleeper,
+    {
+        let wait = self.decide_ok(value)?;
+        crate::sleep::backoff(&self.sleeper, wait).await;
+        self.state.release_guards();
+        ControlFlow::Continue(())
+    }
+
+    /// [`backoff_ok`](Self::backoff_ok) without sleeping: `Continue(wait)` is the wait before
+    /// the next attempt, for a loop that sleeps on its own timer.
+    pub fn decide_ok<T>(&mut self, value: T) -> ControlFlow<T, Duration>
+    where
+        O: OnOk<T>,
+    {
+        let decision = self.on_ok.on_ok(&value);
+        if !decision.is_retry() {
+            return ControlFlow::Break(value);
+        }
+        let on_ok = &self.on_ok;
+        let name = self.name;
+        let show = |v: &T, f: &mut fmt::Formatter<'_>| on_ok.fmt_value(v, f);
+        match self
+            .state
+            .value_failed(value, decision, show, move || label(name))
+        {
+            Ok(wait) => ControlFlow::Continue(wait),
+            Err(value) => ControlFlow::Break(value),
+        }
+    }
+}
+
+/// The text of a loop's label.
+fn label(label: Label<'_>) -> &str {
+    match label {
+        Label::Given(name) => name,
+        Label::Site(site) => site_label(site),
     }
 }

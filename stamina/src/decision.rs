@@ -34,6 +34,41 @@ pub enum Decision {
     /// As in stamina, the wait gets no jitter and is not capped by `wait_max`; testing mode makes
     /// it zero. The attempt and time limits still decide whether the retry happens at all.
     RetryAfter(Duration),
+    /// Retry, and count the failure as throttling: the server asked the client to slow down
+    /// (HTTP 429, or 503 with `Retry-After`). After exactly the hint if there is one, as
+    /// [`RetryAfter`](Decision::RetryAfter), else after the backoff, as [`Retry`](Decision::Retry).
+    ///
+    /// It retries as those do; a retry budget that prices throttling apart from other failures
+    /// (as the AWS SDKs do) tells them apart by it, and hooks see it in
+    /// [`RetryDetails::decision`](crate::instrumentation::RetryDetails::decision).
+    Throttled(Option<Duration>),
+}
+
+impl Decision {
+    /// Whether this decision retries: anything but [`NoRetry`](Decision::NoRetry).
+    #[must_use]
+    #[inline]
+    pub const fn is_retry(self) -> bool {
+        !matches!(self, Decision::NoRetry)
+    }
+
+    /// Whether this decision marks the failure as throttling.
+    #[must_use]
+    #[inline]
+    pub const fn is_throttling(self) -> bool {
+        matches!(self, Decision::Throttled(_))
+    }
+
+    /// The exact wait this decision asks for, if any: the hint of
+    /// [`RetryAfter`](Decision::RetryAfter) or of [`Throttled`](Decision::Throttled).
+    #[must_use]
+    #[inline]
+    pub const fn wait(self) -> Option<Duration> {
+        match self {
+            Decision::RetryAfter(wait) | Decision::Throttled(Some(wait)) => Some(wait),
+            Decision::NoRetry | Decision::Retry | Decision::Throttled(None) => None,
+        }
+    }
 }
 
 impl From<bool> for Decision {
@@ -81,5 +116,17 @@ mod tests {
             Decision::RetryAfter(Duration::from_secs(3))
         );
         assert_eq!(Decision::from(None::<Duration>), Decision::NoRetry);
+    }
+
+    #[test]
+    fn queries() {
+        let hint = Duration::from_secs(2);
+        assert!(!Decision::NoRetry.is_retry());
+        assert!(Decision::Retry.is_retry() && !Decision::Retry.is_throttling());
+        assert!(Decision::Throttled(None).is_retry() && Decision::Throttled(None).is_throttling());
+        assert_eq!(Decision::RetryAfter(hint).wait(), Some(hint));
+        assert_eq!(Decision::Throttled(Some(hint)).wait(), Some(hint));
+        assert_eq!(Decision::Throttled(None).wait(), None);
+        assert_eq!(Decision::Retry.wait(), None);
     }
 }

@@ -82,8 +82,12 @@ mod caller;
 mod clock;
 mod context;
 mod decision;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 pub mod instrumentation;
 mod on;
+mod on_ok;
 mod outcome;
 mod policy;
 mod retrying;
@@ -100,6 +104,7 @@ pub mod __private;
 pub use caller::{BoundRetryingCaller, RetryingCaller};
 pub use context::{Attempt, RetryContext};
 pub use decision::Decision;
+pub use on_ok::{AcceptOk, OnOk};
 pub use policy::TimeoutMode;
 pub use policy::{ConfigError, RetryPolicy};
 pub use sleeper::Sleeper;
@@ -115,6 +120,8 @@ pub use stamina_macros::retry;
 #[doc(hidden)]
 pub use __private::{DefaultTimer, Timer, decide, predicate, sleep, sleep_on};
 #[doc(hidden)]
+pub use __private::{on_ok_fn, on_ok_value, show_debug};
+#[doc(hidden)]
 pub use on::{CanHold, MatchOutcome, Mismatched, matched};
 #[doc(hidden)]
-pub use outcome::{IsResult, split};
+pub use outcome::{IsResult, split, split_ok};

@@ -133,6 +133,33 @@ pub fn matched(outcome: impl MatchOutcome) -> bool {
     outcome.get()
 }
 
+/// What a probe says, where a mismatch is `false` rather than an error: for the `error_type`
+/// label, which asks again what [`matched`] already checked (one error per mistake).
+pub trait AnyMatch {
+    /// The answer.
+    fn get(self) -> bool;
+}
+
+impl AnyMatch for bool {
+    #[inline]
+    fn get(self) -> bool {
+        self
+    }
+}
+
+impl<On, E: ?Sized> AnyMatch for Mismatched<On, E> {
+    #[inline]
+    fn get(self) -> bool {
+        false
+    }
+}
+
+/// The answer of a probe, a mismatch included.
+#[inline]
+pub fn any_match(outcome: impl AnyMatch) -> bool {
+    outcome.get()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(unused_imports)]

@@ -71,3 +71,28 @@ where
         Err(error) => Outcome::Failed(error, R::from_err),
     }
 }
+
+/// An attempt's outcome for a fn with a result predicate: the value, which the predicate sees
+/// before it is returned, or the error; each with the way back to the fn's return type.
+#[allow(
+    missing_debug_implementations,
+    reason = "it lives inside one expression"
+)]
+pub enum OutcomeOk<T, E, R> {
+    /// The `Ok` value, and how to return it.
+    Value(T, fn(T) -> R),
+    /// The error, and how to return it.
+    Failed(E, fn(E) -> R),
+}
+
+/// [`split`] for a fn with a result predicate.
+#[inline]
+pub fn split_ok<R, T, E>(outcome: R) -> OutcomeOk<T, E, R>
+where
+    R: IsResult<Ok = T, Err = E>,
+{
+    match outcome.into_result() {
+        Ok(value) => OutcomeOk::Value(value, R::from_ok),
+        Err(error) => OutcomeOk::Failed(error, R::from_err),
+    }
+}

@@ -6,6 +6,8 @@
 //! mode), the wait, the hooks, and then the driver sleeps. Before the first failure nothing runs
 //! but, for a call that measures time, one read of the clock.
 
+use std::any::type_name;
+use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
@@ -13,7 +15,8 @@ use crate::backoff;
 use crate::clock::Stamp;
 use crate::context::Attempt;
 use crate::decision::Decision;
-use crate::instrumentation::{Guards, RetryDetails, run_hooks};
+use crate::instrumentation::{Guards, RetryDetails, run_hooks, type_label};
+use crate::on_ok::ValueCause;
 use crate::policy::{RetryPolicy, TimeoutMode};
 use crate::rng;
 use crate::switches::Switches;
@@ -41,6 +44,57 @@ impl Deadline for Option<Stamp> {
     fn get(self) -> Option<Stamp> {
         self
     }
+}
+
+/// How hooks see an error of type `E`: as a `dyn Error` or not, and its `error_type` label.
+/// Plain fn pointers: a driver picks them once, when it is compiled, and they run only when
+/// hooks do.
+#[allow(missing_debug_implementations, reason = "two fn pointers")]
+pub struct Cause<E: ?Sized> {
+    /// The error as a `dyn Error`, if hooks see it as one.
+    pub error: fn(&E) -> Option<&(dyn Error + 'static)>,
+    /// The `error_type` label of this error.
+    pub error_type: fn(&E) -> &'static str,
+}
+
+impl<E: ?Sized> Clone for Cause<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E: ?Sized> Copy for Cause<E> {}
+
+impl<E: ?Sized> Cause<E> {
+    /// Seen as `Debug` only, labelled with its type.
+    pub const OPAQUE: Self = Cause {
+        error: |_| None,
+        error_type: |_| label::<E>(),
+    };
+
+    /// Seen through `error`, labelled with its type.
+    #[must_use]
+    pub const fn seen_as(error: fn(&E) -> Option<&(dyn Error + 'static)>) -> Self {
+        Cause {
+            error,
+            error_type: |_| label::<E>(),
+        }
+    }
+}
+
+/// The `error_type` label of a type.
+#[must_use]
+pub(crate) fn label<E: ?Sized>() -> &'static str {
+    type_label(type_name::<E>())
+}
+
+/// What hooks see of one failure.
+struct Seen<'a> {
+    caused_by: &'a dyn fmt::Debug,
+    error: Option<&'a (dyn Error + 'static)>,
+    error_type: &'static str,
+    decision: Decision,
+    is_value: bool,
 }
 
 /// The state of one retrying call.
@@ -191,8 +245,10 @@ impl<'p, D: Deadline> RetryState<'p, D> {
     /// `Err(error)`, unchanged, when the call gives up: inactive, `on` declines, or a limit is
     /// reached. Otherwise the hooks have run and `Ok(wait)` is the wait before the next attempt,
     /// which the driver sleeps (see [`sleep`](Self::sleep)); a zero wait is the driver's cue to
-    /// yield instead (an `async` driver) or to go on at once (a sync one). `name` gives the
-    /// `callable` label, and is only called when hooks run.
+    /// yield instead (an `async` driver) or to go on at once (a sync one). `cause` says how
+    /// hooks see the error (a closure, so that the attribute's probe of the error's type runs
+    /// where that type is known); `name` gives the `callable` label. Both are only called when
+    /// hooks run.
     ///
     /// Out of line and cold: it is never on the happy path, and keeping it out of the driver's
     /// body keeps the first attempt's code tight.
@@ -202,17 +258,58 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         &mut self,
         error: E,
         on: impl FnOnce(&E) -> Decision,
+        cause: impl FnOnce(&E) -> Cause<E>,
         name: impl FnOnce() -> &'n str,
     ) -> Result<Duration, E> {
         let switches = Switches::current();
         if !switches.is_active() {
             return Err(error);
         }
-        let Some(wait) = self.plan(switches, on(&error)) else {
+        let decision = on(&error);
+        let Some(wait) = self.plan(switches, decision) else {
             return Err(error);
         };
-        let slept = self.schedule(switches, wait, &error, std::any::type_name::<E>(), name());
-        Ok(slept)
+        let cause = cause(&error);
+        let seen = Seen {
+            caused_by: &error,
+            error: (cause.error)(&error),
+            error_type: (cause.error_type)(&error),
+            decision,
+            is_value: false,
+        };
+        Ok(self.schedule(switches, wait, &seen, name()))
+    }
+
+    /// Handles an `Ok` value of the attempt under way that the result predicate decided to
+    /// retry (`decision`, anything but `NoRetry`): as [`failed`](Self::failed), `Err(value)`,
+    /// unchanged, when the call gives up. Hooks see the value through `show`.
+    #[cold]
+    #[inline(never)]
+    pub fn value_failed<'n, T>(
+        &mut self,
+        value: T,
+        decision: Decision,
+        show: impl Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+        name: impl FnOnce() -> &'n str,
+    ) -> Result<Duration, T> {
+        let switches = Switches::current();
+        if !switches.is_active() {
+            return Err(value);
+        }
+        let Some(wait) = self.plan(switches, decision) else {
+            return Err(value);
+        };
+        let seen = Seen {
+            caused_by: &ValueCause {
+                value: &value,
+                fmt: &show,
+            },
+            error: None,
+            error_type: label::<T>(),
+            decision,
+            is_value: true,
+        };
+        Ok(self.schedule(switches, wait, &seen, name()))
     }
 
     /// [`failed`](Self::failed), then [`sleep`](Self::sleep): what a sync retry loop does with
@@ -223,9 +320,25 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         &mut self,
         error: E,
         on: impl FnOnce(&E) -> Decision,
+        cause: impl FnOnce(&E) -> Cause<E>,
         name: impl FnOnce() -> &'n str,
     ) -> Result<(), E> {
-        let wait = self.failed(error, on, name)?;
+        let wait = self.failed(error, on, cause, name)?;
+        self.sleep(wait);
+        Ok(())
+    }
+
+    /// [`value_failed`](Self::value_failed), then [`sleep`](Self::sleep).
+    #[cold]
+    #[inline(never)]
+    pub fn retry_value_or_give_up<'n, T>(
+        &mut self,
+        value: T,
+        decision: Decision,
+        show: impl Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+        name: impl FnOnce() -> &'n str,
+    ) -> Result<(), T> {
+        let wait = self.value_failed(value, decision, show, name)?;
         self.sleep(wait);
         Ok(())
     }
@@ -233,11 +346,10 @@ impl<'p, D: Deadline> RetryState<'p, D> {
     /// The wait before the next attempt, or `None` to give up: the decision and the limits.
     #[inline]
     fn plan(&mut self, switches: Switches, decision: Decision) -> Option<Duration> {
-        let custom = match decision {
-            Decision::NoRetry => return None,
-            Decision::Retry => None,
-            Decision::RetryAfter(wait) => Some(wait),
-        };
+        if !decision.is_retry() {
+            return None;
+        }
+        let custom = decision.wait();
         let n = self.attempt;
         if let Some(testing) = switches.testing_mode() {
             return (n < testing.attempt_limit(self.policy.attempts)).then_some(Duration::ZERO);
@@ -288,8 +400,7 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         &mut self,
         switches: Switches,
         wait: Duration,
-        caused_by: &dyn fmt::Debug,
-        error_type: &'static str,
+        seen: &Seen<'_>,
         name: &str,
     ) -> Duration {
         // Guards of an earlier retry are gone by now unless the driver skipped `sleep`.
@@ -301,8 +412,11 @@ impl<'p, D: Deadline> RetryState<'p, D> {
                 retry_num: n,
                 wait_for: wait,
                 waited_so_far: self.waited(),
-                caused_by,
-                error_type,
+                caused_by: seen.caused_by,
+                error: seen.error,
+                error_type: seen.error_type,
+                decision: seen.decision,
+                is_value: seen.is_value,
                 attempt: self.attempt_in(switches),
             },
             &mut self.guards,
@@ -313,7 +427,7 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         self.attempt = n.saturating_add(1);
         match crate::scope::clock() {
             Some(clock) => {
-                clock.record(n, wait, name, error_type);
+                clock.record(n, wait, name, seen.error_type);
                 Duration::ZERO
             }
             None => wait,

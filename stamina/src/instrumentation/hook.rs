@@ -1,18 +1,23 @@
 //! What a hook is: [`RetryHook`], the [`RetryDetails`] it sees, the [`RetryGuard`] it may
 //! return, and the registry entries that hold hooks ([`Hook`], [`RetryHookFactory`]).
 
+use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cause::CausedBy;
 use crate::context::Attempt;
+use crate::decision::Decision;
 
 /// What a hook learns about a scheduled retry.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct RetryDetails<'a> {
-    /// The `callable` label: the function's path for `#[retry]`, the name given to a
-    /// [`RetryingCaller`](crate::RetryingCaller), else the operation closure's type name.
+    /// The `callable` label: the fn's path for `#[retry]` (or its `name`); for a
+    /// [`RetryingCaller`](crate::RetryingCaller), the name it was given, else the path of the fn
+    /// that the operation closure is written in; for an explicit loop, the name it was given,
+    /// else its call site (`src/sync.rs:42`).
     pub name: &'a str,
     /// The number of the attempt that failed, which is also the number of this retry: 1 for the
     /// first retry.
@@ -22,15 +27,33 @@ pub struct RetryDetails<'a> {
     /// The sum of the earlier planned waits of this call. `wait_for + waited_so_far` is the
     /// call's total waiting if the next attempt succeeds.
     pub waited_so_far: Duration,
-    /// The error that caused this retry.
+    /// What caused this retry, whole: the error, or the `Ok` value that the result predicate
+    /// retried ([`is_value`](Self::is_value)), as the predicate shows it (a closure's: the value's
+    /// `Debug`). For one bounded line of text, see [`caused_by_text`](Self::caused_by_text).
     pub caused_by: &'a dyn fmt::Debug,
-    /// The error's type, as `std::any::type_name` spells it: the `error_type` metrics label.
+    /// The error as a `dyn Error`, to walk its `source()` chain or downcast it: `Some` for an
+    /// error that implements `Error` and for a `Box<dyn Error ..>` or `anyhow::Error` (which
+    /// deref to one). `None` for a retried value, for an error of another type (a `String`),
+    /// and for the callers and loops that are not
+    /// [`error_aware`](crate::RetryingCaller::error_aware): `#[retry]` always knows.
+    pub error: Option<&'a (dyn Error + 'static)>,
+    /// The `error_type` metrics label. For an error, its type as `std::any::type_name` spells
+    /// it (`my_crate::ApiError`), except that a type-erased error that `on = SomeType` matched
+    /// by downcasting is labelled with that type, and one that nothing downcast is labelled
+    /// `Box<dyn Error + Send + Sync>` (and the like) or `anyhow::Error`. For a retried value,
+    /// the value's type.
     pub error_type: &'static str,
+    /// The decision that scheduled this retry: [`Decision::Retry`],
+    /// [`Decision::RetryAfter`] (a hint) or [`Decision::Throttled`].
+    pub decision: Decision,
+    /// Whether [`caused_by`](Self::caused_by) is an `Ok` value that the result predicate
+    /// retried, rather than an error.
+    pub is_value: bool,
     /// The attempt that failed, for its time.
     pub(crate) attempt: Attempt,
 }
 
-impl RetryDetails<'_> {
+impl<'a> RetryDetails<'a> {
     /// The time since the call's first attempt began, as the attempts see it
     /// ([`Attempt::elapsed`]): `None` for a call that does not measure time.
     #[must_use]
@@ -43,6 +66,18 @@ impl RetryDetails<'_> {
     #[must_use]
     pub fn remaining(&self) -> Option<Duration> {
         self.attempt.remaining()
+    }
+
+    /// [`caused_by`](Self::caused_by) as one line of text of at most
+    /// [`CAUSED_BY_MAX_LEN`](super::CAUSED_BY_MAX_LEN) bytes, as the default hooks log it: an
+    /// error's `Display` and its sources, `: `-joined; anything else's `Debug`. See
+    /// [`CausedBy`].
+    #[must_use]
+    pub fn caused_by_text(&self) -> CausedBy<'a> {
+        CausedBy {
+            debug: self.caused_by,
+            error: self.error,
+        }
     }
 }
 

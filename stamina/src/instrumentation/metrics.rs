@@ -9,11 +9,26 @@ use super::hook::{RetryDetails, RetryGuard, RetryHook};
 const NAME: &str = "stamina_retries_total";
 const DESCRIPTION: &str = "Total number of retries.";
 
+/// The `retry_num` label of [`MetricsOnRetryHook`] takes this many values: `1` to `9`, then
+/// `10+` for every later retry.
+pub const RETRY_NUM_LABEL_MAX: u32 = 10;
+
+const RETRY_NUM_LABELS: [&str; RETRY_NUM_LABEL_MAX as usize] =
+    ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10+"];
+
+/// The label of a retry's number: its index in [`RETRY_NUM_LABELS`], from 0.
+fn retry_num_slot(retry_num: u32) -> usize {
+    (retry_num.clamp(1, RETRY_NUM_LABEL_MAX) - 1) as usize
+}
+
 /// Counts every scheduled retry in the counter `stamina_retries_total`, with the labels
 /// `callable`, `retry_num` and `error_type`, through the `metrics` crate: any recorder renders it,
 /// `metrics-exporter-prometheus` included, as stamina's Prometheus hook does.
 ///
-/// `retry_num` is unbounded for calls without an attempt limit: mind the label's cardinality.
+/// The `retry_num` label stops at [`RETRY_NUM_LABEL_MAX`]: retries 1 to 9 are labelled with
+/// their number, and every later one `10+`, so that a call without an attempt limit (or with a
+/// large one) does not grow the label set without bound. (stamina's label is unbounded.)
+/// [`RetryDetails::retry_num`] stays exact for hooks of one's own.
 ///
 /// The metric keys are cached per thread (the 64 most recent), so retries that repeat allocate
 /// nothing here: without a recorder a retry costs no allocation at all. The counter is described
@@ -34,7 +49,7 @@ impl MetricsOnRetryHook {
 }
 
 struct Cached {
-    retry_num: u32,
+    retry_num: usize,
     error_type: &'static str,
     callable: Box<str>,
     key: Key,
@@ -43,7 +58,7 @@ struct Cached {
 impl Cached {
     /// Cheapest comparison first; type names are compared by address before content.
     fn is_for(&self, details: &RetryDetails<'_>) -> bool {
-        self.retry_num == details.retry_num
+        self.retry_num == retry_num_slot(details.retry_num)
             && (std::ptr::eq(self.error_type, details.error_type)
                 || self.error_type == details.error_type)
             && *self.callable == *details.name
@@ -69,7 +84,10 @@ fn new_key(details: &RetryDetails<'_>) -> Key {
         NAME,
         vec![
             Label::new("callable", details.name.to_owned()),
-            Label::new("retry_num", details.retry_num.to_string()),
+            Label::new(
+                "retry_num",
+                SharedString::const_str(RETRY_NUM_LABELS[retry_num_slot(details.retry_num)]),
+            ),
             Label::new("error_type", SharedString::const_str(details.error_type)),
         ],
     )
@@ -118,7 +136,7 @@ impl RetryHook for MetricsOnRetryHook {
                             keys.remove(0);
                         }
                         keys.push(Cached {
-                            retry_num: details.retry_num,
+                            retry_num: retry_num_slot(details.retry_num),
                             error_type: details.error_type,
                             callable: details.name.into(),
                             key: new_key(details),
@@ -137,5 +155,20 @@ impl RetryHook for MetricsOnRetryHook {
             }
         });
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_num_labels_stop_at_ten() {
+        let label = |n| RETRY_NUM_LABELS[retry_num_slot(n)];
+        assert_eq!(label(1), "1");
+        assert_eq!(label(9), "9");
+        assert_eq!(label(10), "10+");
+        assert_eq!(label(u32::MAX), "10+");
+        assert_eq!(label(0), "1", "never 0, and never a panic");
     }
 }

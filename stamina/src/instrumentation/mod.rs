@@ -3,7 +3,9 @@
 //! A hook runs after stamina decided to retry and before it sleeps: a call whose `N` attempts all
 //! fail runs each hook `N - 1` times, with `retry_num` 1 to `N - 1`; never for the first attempt,
 //! a success or the final failure. Hooks are process-global, like stamina's; the default ones are
-//! [`TracingOnRetryHook`] (feature `tracing`) and [`MetricsOnRetryHook`] (feature `metrics`).
+//! [`MetricsOnRetryHook`] (feature `metrics`) and [`TracingOnRetryHook`] (feature `tracing`),
+//! which falls back to the `log` crate when no subscriber takes its event (feature `log`;
+//! without `tracing`, `LogOnRetryHook` is the default instead).
 //!
 //! ```
 //! use stamina::instrumentation::{self, RetryDetails};
@@ -51,19 +53,30 @@
 //! (one atomic load tells whether the thread's copy of it is current) and each hook is called in
 //! order.
 
+mod cause;
 mod guards;
 mod hook;
+#[cfg(feature = "log")]
+mod log;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod registry;
 #[cfg(feature = "tracing")]
 mod tracing;
+mod view;
 
+pub use self::cause::{CAUSED_BY_MAX_LEN, CausedBy};
+pub(crate) use self::cause::{enclosing_fn, site_label, type_label};
 pub(crate) use self::guards::Guards;
 pub use self::hook::{Hook, IntoRetryGuard, RetryDetails, RetryGuard, RetryHook, RetryHookFactory};
+#[cfg(feature = "log")]
+pub use self::log::LogOnRetryHook;
 #[cfg(feature = "metrics")]
-pub use self::metrics::MetricsOnRetryHook;
+pub use self::metrics::{MetricsOnRetryHook, RETRY_NUM_LABEL_MAX};
 pub(crate) use self::registry::run_hooks;
 pub use self::registry::{get_on_retry_hooks, reset_on_retry_hooks, set_on_retry_hooks};
 #[cfg(feature = "tracing")]
 pub use self::tracing::TracingOnRetryHook;
+pub use self::view::{DebugOnly, ErrorAware, ErrorView};
+#[doc(hidden)]
+pub use self::view::{ErasedCause, ErrorProbe, OpaqueCause, TypedCause, kind};

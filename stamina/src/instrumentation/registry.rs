@@ -71,6 +71,8 @@ fn default_hooks() -> Vec<Hook> {
         Hook::from(super::MetricsOnRetryHook::new()),
         #[cfg(feature = "tracing")]
         Hook::from(super::TracingOnRetryHook::new()),
+        #[cfg(all(feature = "log", not(feature = "tracing")))]
+        Hook::from(super::LogOnRetryHook::new()),
     ]
 }
 

@@ -5,9 +5,19 @@ use super::hook::{RetryDetails, RetryGuard, RetryHook};
 /// Emits one `tracing` event per scheduled retry, as stamina's structlog and logging hooks do.
 ///
 /// The event has target `stamina`, level `WARN`, message `stamina.retry_scheduled` and the fields
-/// `callable`, `retry_num`, `caused_by` (the error's `Debug` text), `wait_for` and
-/// `waited_so_far` (seconds, as `f64`). The function's arguments are never logged: they may hold
-/// secrets.
+/// `callable`, `retry_num`, `caused_by`, `wait_for` and `waited_so_far` (seconds, as `f64`). The
+/// function's arguments are never logged: they may hold secrets.
+///
+/// `caused_by` is [`RetryDetails::caused_by_text`]: one line of at most
+/// [`CAUSED_BY_MAX_LEN`](super::CAUSED_BY_MAX_LEN) bytes, an error's `Display` and its
+/// `source()` chain (`request failed: connection refused`) where the error is a `dyn Error`,
+/// else its `Debug`. (stamina logs `repr(exc)`, Python's `Debug`, whole: an `anyhow::Error`'s
+/// `Debug` under `RUST_BACKTRACE=1` is a backtrace, dozens of lines per retry.) The whole error
+/// is [`RetryDetails::caused_by`], for a hook of one's own.
+///
+/// With the `log` feature, a retry whose event no subscriber takes (no subscriber at all, or
+/// one that filters `stamina` out) is logged through `log` instead: see
+/// [`LogOnRetryHook`](super::LogOnRetryHook).
 ///
 /// Beyond stamina, it opens a `stamina.backoff` span (target `stamina`, level `DEBUG`, fields
 /// `callable` and `retry_num`) that lives exactly as long as the backoff sleep, as a guard: a
@@ -28,11 +38,16 @@ impl TracingOnRetryHook {
 
 impl RetryHook for TracingOnRetryHook {
     fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
+        #[cfg(feature = "log")]
+        if !tracing::event_enabled!(target: "stamina", tracing::Level::WARN) {
+            super::log::emit(details);
+            return None;
+        }
         tracing::warn!(
             target: "stamina",
             callable = details.name,
             retry_num = details.retry_num,
-            caused_by = ?details.caused_by,
+            caused_by = %details.caused_by_text(),
             wait_for = details.wait_for.as_secs_f64(),
             waited_so_far = details.waited_so_far.as_secs_f64(),
             "stamina.retry_scheduled",

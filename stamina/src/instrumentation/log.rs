@@ -1,0 +1,58 @@
+//! The `log` hook, and the fallback of the `tracing` hook when no subscriber takes its event.
+
+use super::hook::{RetryDetails, RetryGuard, RetryHook};
+
+/// Logs one `WARN` record per scheduled retry through the `log` crate, as stamina's standard
+/// library logging hook does (stamina falls back to it when structlog is missing).
+///
+/// The record has target `stamina`; its message reads
+/// `stamina.retry_scheduled callable=my_crate::fetch retry_num=1 wait_for=0.1 waited_so_far=0
+/// caused_by=connection refused`, for loggers that print messages only, and it carries the same
+/// fields as key-values (`callable`, `retry_num`, `caused_by`, `wait_for`, `waited_so_far`, in
+/// seconds) for structured ones. `caused_by` is
+/// [`RetryDetails::caused_by_text`]: one line, bounded. The fn's arguments are never logged.
+///
+/// With the `log` feature, the [`TracingOnRetryHook`](super::TracingOnRetryHook) writes this
+/// record when no `tracing` subscriber takes its event, so that a program that logs through
+/// `log` alone sees its retries without turning on `tracing`'s own `log` feature (which would
+/// change every crate's events). Without the `tracing` feature, this is the default hook.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogOnRetryHook {
+    _private: (),
+}
+
+impl LogOnRetryHook {
+    /// The hook.
+    #[must_use]
+    pub const fn new() -> Self {
+        LogOnRetryHook { _private: () }
+    }
+}
+
+impl RetryHook for LogOnRetryHook {
+    fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
+        emit(details);
+        None
+    }
+}
+
+/// The record, if a logger wants it.
+pub(crate) fn emit(details: &RetryDetails<'_>) {
+    if !log::log_enabled!(target: "stamina", log::Level::Warn) {
+        return;
+    }
+    let caused_by = details.caused_by_text();
+    let wait_for = details.wait_for.as_secs_f64();
+    let waited_so_far = details.waited_so_far.as_secs_f64();
+    log::warn!(
+        target: "stamina",
+        callable = details.name,
+        retry_num = details.retry_num,
+        caused_by:% = caused_by,
+        wait_for = wait_for,
+        waited_so_far = waited_so_far;
+        "stamina.retry_scheduled callable={} retry_num={} wait_for={wait_for} waited_so_far={waited_so_far} caused_by={caused_by}",
+        details.name,
+        details.retry_num,
+    );
+}
