@@ -7,7 +7,8 @@
 //!
 //! It prints Markdown. Options, after `--`: `--quick` (fewer rounds), `--instructions` (adds
 //! instructions per call, counted by valgrind's cachegrind: slow, but repeatable where times are
-//! not). `--count ID FAILURES N` is internal: it runs one contender `N` times, under valgrind.
+//! not). `--count ID FAILURES N [--listening]` is internal: it runs one contender `N` times, under
+//! valgrind (with `--listening`, with the subscriber and the recorder of the instrumented table).
 //!
 //! Method: each contender runs in batches sized to take about 3 ms; the contenders of a table
 //! take turns, batch after batch, for 31 rounds, so that a noisy neighbour slows them all alike;
@@ -81,6 +82,8 @@ const HAPPY_SYNC: &[Contender] = contenders! {
     "hs-caller" "stamina `RetryingCaller::call`, default (45 s)" => |_, n, _| sync_many(n, s::caller_happy);
     "hs-attr-none" "stamina `#[retry]`, `timeout = None`" => |_, n, _| sync_many(n, s::attr_no_timeout_happy);
     "hs-attr" "stamina `#[retry]`, default (45 s)" => |_, n, _| sync_many(n, s::attr_happy);
+    "hs-caller-on-ok" "stamina `RetryingCaller::call`, `on_ok`, `no_timeout()`" => |_, n, _| sync_many(n, s::caller_on_ok_happy);
+    "hs-attr-on-ok" "stamina `#[retry]`, `on_ok`, `timeout = None`" => |_, n, _| sync_many(n, s::attr_on_ok_happy);
 };
 
 const HAPPY_ASYNC: &[Contender] = contenders! {
@@ -396,102 +399,150 @@ fn touches_timer(c: &Contender) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 /// The overhead of each stamina future over the larger of the op's future and a `Sleep`.
+/// What a future row measures its overhead against: the op's own future (a peer, `call_async`)
+/// or the same `async fn` without `#[retry]`.
+#[derive(Clone, Copy, PartialEq)]
+enum Base {
+    Op,
+    Plain,
+}
+
+/// The rows of the future-size table: label, sizes around the small and the 1 KiB op, base,
+/// and the bar the row counts towards (if any).
+fn future_rows() -> Vec<(&'static str, [usize; 2], Base, Option<&'static str>)> {
+    use std::mem::size_of_val as size;
+    let caller = "stamina `call_async`";
+    let attr = "stamina `#[retry] async fn`";
+    let timer = "stamina `#[retry] async fn`, each timer";
+    let on_ok = "stamina with `on_ok`, `call_async` and `#[retry] async fn`";
+    vec![
+        (
+            "backon `Retryable`",
+            [
+                size(&s::backon_happy_async(0)),
+                size(&s::backon_big_async(0)),
+            ],
+            Base::Op,
+            None,
+        ),
+        #[cfg(feature = "tryhard")]
+        (
+            "tryhard",
+            [
+                size(&s::tryhard_happy_async(0)),
+                size(&s::tryhard_big_async(0)),
+            ],
+            Base::Op,
+            None,
+        ),
+        (
+            "tokio-retry2",
+            [
+                size(&s::tokio_retry2_happy_async(0)),
+                size(&s::tokio_retry2_big_async(0)),
+            ],
+            Base::Op,
+            None,
+        ),
+        (
+            caller,
+            [
+                size(&s::caller_happy_async(0)),
+                size(&s::caller_big_async(0)),
+            ],
+            Base::Op,
+            Some(caller),
+        ),
+        (
+            "stamina `#[retry] async fn`, default sleeper (op: the same fn without `#[retry]`)",
+            [size(&s::attr_happy_async(0)), size(&s::attr_big_async(0))],
+            Base::Plain,
+            Some(attr),
+        ),
+        (
+            "stamina `call_async` with `on_ok`",
+            [
+                size(&s::caller_on_ok_async(0)),
+                size(&s::caller_on_ok_big_async(0)),
+            ],
+            Base::Op,
+            Some(on_ok),
+        ),
+        (
+            "stamina `#[retry] async fn` with `on_ok`",
+            [
+                size(&s::attr_on_ok_async(0)),
+                size(&s::attr_on_ok_big_async(0)),
+            ],
+            Base::Plain,
+            Some(on_ok),
+        ),
+        (
+            "stamina `#[retry] async fn`, `sleeper = TokioSleeper`",
+            [
+                size(&s::attr_tokio_async(0)),
+                size(&s::attr_tokio_big_async(0)),
+            ],
+            Base::Plain,
+            Some(timer),
+        ),
+        (
+            "stamina `#[retry] async fn`, `sleeper = AsyncIoSleeper`",
+            [
+                size(&s::attr_async_io_async(0)),
+                size(&s::attr_async_io_big_async(0)),
+            ],
+            Base::Plain,
+            Some(timer),
+        ),
+        (
+            "stamina `#[retry] async fn`, `sleeper = FuturesTimerSleeper`",
+            [
+                size(&s::attr_futures_timer_async(0)),
+                size(&s::attr_futures_timer_big_async(0)),
+            ],
+            Base::Plain,
+            Some(timer),
+        ),
+    ]
+}
+
+/// Prints the future-size table; the largest overhead of each bar's rows.
 fn future_sizes() -> Vec<(&'static str, i64)> {
     use std::mem::{size_of, size_of_val};
     let sleep = size_of::<tokio::time::Sleep>();
-    let (small, big) = (
+    let op = [
         size_of_val(&s::op_async(0)),
         size_of_val(&s::op_big_async(0)),
-    );
+    ];
+    let plain = [
+        size_of_val(&s::plain_happy_async(0)),
+        size_of_val(&s::plain_big_async(0)),
+    ];
     println!(
-        "The op's own future: {small} B (ready at once) or {big} B (holds 1 KiB across an \
-         await); a tokio `Sleep`: {sleep} B. Overhead = size − max(op's future, `Sleep`).\n"
+        "The op's own future: {} B (ready at once) or {} B (holds 1 KiB across an \
+         await); a tokio `Sleep`: {sleep} B. Overhead = size − max(op's future, `Sleep`).\n",
+        op[0], op[1]
     );
     println!("| future | small op | overhead | 1 KiB op | overhead |\n|---|--:|--:|--:|--:|");
     let signed = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    let row = |label: &str, [sm, sm_op, bg, bg_op]: [usize; 4]| {
-        let o1 = signed(sm) - signed(sm_op.max(sleep));
-        let o2 = signed(bg) - signed(bg_op.max(sleep));
-        println!("| {label} | {sm} B | {o1:+} B | {bg} B | {o2:+} B |");
-        o1.max(o2)
-    };
-    let peer = |f: usize, b: usize| [f, small, b, big];
-    row(
-        "backon `Retryable`",
-        peer(
-            size_of_val(&s::backon_happy_async(0)),
-            size_of_val(&s::backon_big_async(0)),
-        ),
-    );
-    #[cfg(feature = "tryhard")]
-    row(
-        "tryhard",
-        peer(
-            size_of_val(&s::tryhard_happy_async(0)),
-            size_of_val(&s::tryhard_big_async(0)),
-        ),
-    );
-    row(
-        "tokio-retry2",
-        peer(
-            size_of_val(&s::tokio_retry2_happy_async(0)),
-            size_of_val(&s::tokio_retry2_big_async(0)),
-        ),
-    );
-    let caller = row(
-        "stamina `call_async`",
-        peer(
-            size_of_val(&s::caller_happy_async(0)),
-            size_of_val(&s::caller_big_async(0)),
-        ),
-    );
-    let plain = |f: usize, b: usize| {
-        [
-            f,
-            size_of_val(&s::plain_happy_async(0)),
-            b,
-            size_of_val(&s::plain_big_async(0)),
-        ]
-    };
-    let attr = row(
-        "stamina `#[retry] async fn`, default sleeper (op: the same fn without `#[retry]`)",
-        plain(
-            size_of_val(&s::attr_happy_async(0)),
-            size_of_val(&s::attr_big_async(0)),
-        ),
-    );
-    let per_timer = [
-        row(
-            "stamina `#[retry] async fn`, `sleeper = TokioSleeper`",
-            plain(
-                size_of_val(&s::attr_tokio_async(0)),
-                size_of_val(&s::attr_tokio_big_async(0)),
-            ),
-        ),
-        row(
-            "stamina `#[retry] async fn`, `sleeper = AsyncIoSleeper`",
-            plain(
-                size_of_val(&s::attr_async_io_async(0)),
-                size_of_val(&s::attr_async_io_big_async(0)),
-            ),
-        ),
-        row(
-            "stamina `#[retry] async fn`, `sleeper = FuturesTimerSleeper`",
-            plain(
-                size_of_val(&s::attr_futures_timer_async(0)),
-                size_of_val(&s::attr_futures_timer_big_async(0)),
-            ),
-        ),
-    ];
+    let mut bars: Vec<(&'static str, i64)> = Vec::new();
+    for (label, sizes, base, bar) in future_rows() {
+        let base = if base == Base::Op { op } else { plain };
+        let [o1, o2] = [0, 1].map(|i| signed(sizes[i]) - signed(base[i].max(sleep)));
+        println!(
+            "| {label} | {} B | {o1:+} B | {} B | {o2:+} B |",
+            sizes[0], sizes[1]
+        );
+        if let Some(bar) = bar {
+            match bars.iter_mut().find(|(b, _)| *b == bar) {
+                Some((_, worst)) => *worst = (*worst).max(o1.max(o2)),
+                None => bars.push((bar, o1.max(o2))),
+            }
+        }
+    }
     println!();
-    vec![
-        ("stamina `call_async`", caller),
-        ("stamina `#[retry] async fn`", attr),
-        (
-            "stamina `#[retry] async fn`, each timer",
-            per_timer.into_iter().max().unwrap_or(0),
-        ),
-    ]
+    bars
 }
 
 const TASKS: u64 = 10_000;
@@ -700,9 +751,12 @@ fn machine() -> String {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--count") {
-        let [id, failures, n] = &args[i + 1..] else {
-            panic!("usage: --count ID FAILURES N");
+        let [id, failures, n, rest @ ..] = &args[i + 1..] else {
+            panic!("usage: --count ID FAILURES N [--listening]");
         };
+        if rest.iter().any(|a| a == "--listening") {
+            listen();
+        }
         let rt = s::current_thread_runtime();
         (by_id(id).run)(
             &rt,
@@ -760,16 +814,7 @@ fn instrumented(rt: &Runtime, cfg: &Config, rs: &Table, ra: &Table) {
         "## Instrumentation on (a `tracing_subscriber::fmt` subscriber writing to `io::sink`, \
          and a Prometheus recorder)\n"
     );
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_writer(std::io::sink)
-            .finish(),
-    )
-    .expect("no subscriber yet");
-    metrics::set_global_recorder(
-        metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder(),
-    )
-    .expect("no recorder yet");
+    listen();
     let list: Vec<Contender> = INSTRUMENTED.iter().map(|id| by_id(id)).collect();
     let on = retry_table(rt, cfg, &list, "rs-caller-nohooks");
     for id in INSTRUMENTED {
@@ -783,6 +828,20 @@ fn instrumented(rt: &Runtime, cfg: &Config, rs: &Table, ra: &Table) {
         }
     }
     println!();
+}
+
+/// Installs the subscriber and the recorder of the instrumented table, for the process.
+fn listen() {
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .finish(),
+    )
+    .expect("no subscriber yet");
+    metrics::set_global_recorder(
+        metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder(),
+    )
+    .expect("no recorder yet");
 }
 
 fn happy_paths(rt: &Runtime, cfg: &Config, bars: &mut Bars) -> (Table, Table) {

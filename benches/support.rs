@@ -516,6 +516,33 @@ pub fn attr_happy(x: u64) -> Result<u64, OpError> {
     op(x)
 }
 
+/// `#[retry]` with a result predicate, `timeout = None`, happy path: the predicate accepts the
+/// value, which is all it costs.
+#[stamina::retry(on = OpError, on_ok = |v: &u64| *v == u64::MAX - 1, timeout = None)]
+#[inline(never)]
+pub fn attr_on_ok_happy(x: u64) -> Result<u64, OpError> {
+    op(x)
+}
+
+/// `RetryingCaller::call` with a result predicate, `no_timeout()`, happy path.
+#[inline(never)]
+pub fn caller_on_ok_happy(x: u64) -> Result<u64, OpError> {
+    // Built in place: constants throughout, which the optimizer folds (a caller with a
+    // predicate is not `const`-constructible).
+    RetryingCaller::new()
+        .no_timeout()
+        .on_ok(is_max)
+        .call(retry_all, || op(x))
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "a result predicate's signature"
+)]
+fn is_max(v: &u64) -> bool {
+    *v == u64::MAX - 1
+}
+
 /// `#[retry]` on an `async fn` with `timeout = None`, happy path.
 #[stamina::retry(on = OpError, timeout = None)]
 pub async fn attr_no_timeout_happy_async(x: u64) -> Result<u64, OpError> {
@@ -532,6 +559,36 @@ pub async fn attr_happy_async(x: u64) -> Result<u64, OpError> {
 #[stamina::retry(on = OpError)]
 pub async fn attr_big_async(x: u64) -> Result<u64, OpError> {
     op_big_async(x).await
+}
+
+/// [`attr_happy_async`] with a result predicate (future sizes).
+#[stamina::retry(on = OpError, on_ok = |v: &u64| *v == u64::MAX - 1)]
+pub async fn attr_on_ok_async(x: u64) -> Result<u64, OpError> {
+    op_async(x).await
+}
+
+/// [`attr_big_async`] with a result predicate (future sizes).
+#[stamina::retry(on = OpError, on_ok = |v: &u64| *v == u64::MAX - 1)]
+pub async fn attr_on_ok_big_async(x: u64) -> Result<u64, OpError> {
+    op_big_async(x).await
+}
+
+/// A caller whose result predicate is a fn pointer.
+type OnOkCaller = RetryingCaller<stamina::sleeper::DefaultSleeper, fn(&u64) -> bool>;
+
+/// A caller with a result predicate, shared as [`CALLER_DEFAULT`] is.
+static CALLER_ON_OK: std::sync::LazyLock<OnOkCaller> =
+    std::sync::LazyLock::new(|| CALLER_DEFAULT.clone().on_ok(is_max));
+
+/// `call_async` with a result predicate, around [`op_async`] (future sizes): the caller's
+/// own future, as [`caller_happy_async`]'s is.
+pub fn caller_on_ok_async(x: u64) -> impl Future<Output = Result<u64, OpError>> {
+    CALLER_ON_OK.call_async(retry_all, move || op_async(x))
+}
+
+/// `call_async` with a result predicate, around [`op_big_async`] (future sizes).
+pub fn caller_on_ok_big_async(x: u64) -> impl Future<Output = Result<u64, OpError>> {
+    CALLER_ON_OK.call_async(retry_all, move || op_big_async(x))
 }
 
 /// [`attr_happy_async`] and [`attr_big_async`] on each named sleeper: future sizes per timer.

@@ -439,7 +439,7 @@ fn on_value(
         (
             call_at(
                 quote!(#krate::__private::on_ok_fn),
-                quote!(&#value, #on_ok),
+                quote!(#value, #on_ok),
                 on_ok.span(),
             ),
             located_at(quote!(#krate::__private::show_debug), on_ok.span()),
@@ -451,7 +451,7 @@ fn on_value(
         (
             call_at(
                 quote!(#krate::__private::on_ok_value),
-                quote!(&#value, #var),
+                quote!(#value, #var),
                 on_ok.span(),
             ),
             quote!(|#v, #f| #krate::__private::OnOk::fmt_value(#var, #v, #f)),
@@ -477,8 +477,10 @@ fn on_value(
             }
         }
     };
+    // The value goes through the predicate by value: never borrowed here, it does not stay in
+    // an `async fn`'s future across the backoff.
     quote! {
-        let #decision: #krate::Decision = #decide;
+        let (#value, #decision): (_, #krate::Decision) = #decide;
         if !#decision.is_retry() {
             return #rebuild_ok(#value);
         }

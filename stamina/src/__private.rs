@@ -93,17 +93,23 @@ pub use crate::outcome::{IsResult, Outcome, OutcomeOk, split, split_ok};
 
 /// A closure `on_ok`, called with the value; the closure's parameter type comes from here, so
 /// `on_ok = |r| r.status() == 503` needs no annotation.
+///
+/// The value goes in and comes back out, rather than being borrowed in the fn's body: a local
+/// that the body borrows keeps its storage in an `async fn`'s future across every later
+/// `.await` (the backoff's).
 #[inline]
 #[must_use]
-pub fn on_ok_fn<T: ?Sized, D: Into<Decision>>(value: &T, on_ok: impl FnOnce(&T) -> D) -> Decision {
-    on_ok(value).into()
+pub fn on_ok_fn<T, D: Into<Decision>>(value: T, on_ok: impl FnOnce(&T) -> D) -> (T, Decision) {
+    let decision = on_ok(&value).into();
+    (value, decision)
 }
 
-/// Any other `on_ok`: a [`OnOk`] value, such as `stamina::http::Classifier`.
+/// Any other `on_ok`: a [`OnOk`] value, such as `stamina::http::Classifier`; as [`on_ok_fn`].
 #[inline]
 #[must_use]
-pub fn on_ok_value<T: ?Sized, O: OnOk<T> + ?Sized>(value: &T, on_ok: &O) -> Decision {
-    on_ok.on_ok(value)
+pub fn on_ok_value<T, O: OnOk<T> + ?Sized>(value: T, on_ok: &O) -> (T, Decision) {
+    let decision = on_ok.on_ok(&value);
+    (value, decision)
 }
 
 /// How hooks see a value that a closure `on_ok` retried: its `Debug`.

@@ -39,58 +39,45 @@ macro_rules! forward_setters {
 }
 
 /// The loop of the async calls, which differ in the bound on `op` and in what they pass it:
-/// `$measure` says whether the call reads the clock for an `Attempt`, and `$run` is one
-/// attempt's future, in which `$attempt()` gives the attempt under way. `$Op` names the op's
-/// type for the default label, `$V` the caller's [`ErrorView`]. Only the start stamp lives
-/// across the first attempt: the state is built if it fails.
+/// `$measure` says whether the call reads the clock for an `Attempt`; `$first` is the first
+/// attempt's future, which may read the call's `$start` stamp, and `$next` a later one's, which
+/// may read the `$state`. `$Op` names the op's type for the default label, `$V` the caller's
+/// [`ErrorView`]. Only the start stamp lives across the first attempt: the state is built if it
+/// fails.
+///
+/// What an `async` body borrows keeps its storage in the future across every later `.await`:
+/// the outcome of an attempt is awaited into a local before anything else is evaluated, and the
+/// failure is moved, never borrowed.
 macro_rules! retry_async {
-    ($caller:ident, $on:ident, $Op:ty, $V:ty, $measure:expr, |$attempt:ident| $run:expr) => {{
-        let start = $caller.start($measure);
-        #[allow(unused_variables)]
-        let $attempt = || $caller.resume(start).attempt();
-        let mut failure = match $run.await {
-            Ok(value) => match $caller.on_ok.on_ok(&value) {
-                Decision::NoRetry => return Ok(value),
-                decision => Failure::Value(value, decision),
-            },
-            Err(error) => Failure::Error(error),
+    (
+        $caller:ident, $on:ident, $Op:ty, $V:ty, $measure:expr,
+        |$start:ident, $state:ident| first: $first:expr, next: $next:expr
+    ) => {{
+        let $start = $caller.start($measure);
+        let outcome = $first.await;
+        let mut failure = match classify(&$caller.on_ok, outcome) {
+            Ok(value) => return Ok(value),
+            Err(failure) => failure,
         };
-        let mut state = $caller.resume(start);
+        let mut $state = $caller.resume($start);
         loop {
-            // The name is the op's type name, computed when needed rather than held across the
-            // awaits: a smaller future.
-            let name = || $caller.label(type_name::<$Op>());
-            let wait = match failure {
-                Failure::Error(error) => state.failed(
-                    error,
-                    |e| $on(e).into(),
-                    |_| Cause::seen_as(<$V>::as_error),
-                    name,
-                )?,
-                Failure::Value(value, decision) => {
-                    match state.value_failed(
-                        value,
-                        decision,
-                        |v, f| $caller.on_ok.fmt_value(v, f),
-                        name,
-                    ) {
-                        Ok(wait) => wait,
-                        Err(value) => return Ok(value),
-                    }
-                }
+            let wait = match $caller.decide::<_, _, _, $V, _>(
+                &mut $state,
+                failure,
+                &mut $on,
+                type_name::<$Op>(),
+            ) {
+                Ok(wait) => wait,
+                Err(done) => return done,
             };
             // The backoff right in this future, not inside another one that also holds the
             // state: that keeps the future small.
             crate::sleep::backoff(&$caller.sleeper, wait).await;
-            state.release_guards();
-            #[allow(unused_variables)]
-            let $attempt = || state.attempt();
-            failure = match $run.await {
-                Ok(value) => match $caller.on_ok.on_ok(&value) {
-                    Decision::NoRetry => return Ok(value),
-                    decision => Failure::Value(value, decision),
-                },
-                Err(error) => Failure::Error(error),
+            $state.release_guards();
+            let outcome = $next.await;
+            failure = match classify(&$caller.on_ok, outcome) {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
             };
         }
     }};
@@ -100,6 +87,21 @@ macro_rules! retry_async {
 enum Failure<T, E> {
     Error(E),
     Value(T, Decision),
+}
+
+/// An attempt's outcome: the value to return, or the failure to handle. The outcome is moved in
+/// and out, never borrowed by the caller's body: a local that an `async` body borrows keeps its
+/// storage in the future across every later `.await`. Without a result predicate, `on_ok` is
+/// `NoRetry`, inlined: a bare match.
+#[inline]
+fn classify<T, E, O: OnOk<T>>(on_ok: &O, outcome: Result<T, E>) -> Result<T, Failure<T, E>> {
+    match outcome {
+        Ok(value) => match on_ok.on_ok(&value) {
+            Decision::NoRetry => Ok(value),
+            decision => Err(Failure::Value(value, decision)),
+        },
+        Err(error) => Err(Failure::Error(error)),
+    }
 }
 
 /// A reusable retry configuration that retries closures: stamina's `RetryingCaller` and
@@ -262,7 +264,6 @@ impl<S, O, V> RetryingCaller<S, O, V> {
             view: ErrorAware,
         }
     }
-
     /// The policy, to change it as a whole: `caller.policy(RetryPolicy::new().attempts(3))`.
     #[must_use]
     pub const fn policy(mut self, policy: RetryPolicy) -> Self {
@@ -407,13 +408,9 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     {
         // Only the start stamp before the first attempt: the state is built if it fails.
         let start = self.start(false);
-        let failure = match op() {
-            // Without a result predicate, `on_ok` is `NoRetry`, inlined: a bare call.
-            Ok(value) => match self.on_ok.on_ok(&value) {
-                Decision::NoRetry => return Ok(value),
-                decision => Failure::Value(value, decision),
-            },
-            Err(error) => Failure::Error(error),
+        let failure = match classify(&self.on_ok, op()) {
+            Ok(value) => return Ok(value),
+            Err(failure) => failure,
         };
         self.retry(start, failure, on, type_name::<F>(), |_| op())
     }
@@ -448,14 +445,43 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     {
         let start = self.start(true);
         let first = self.resume(start).attempt();
-        let failure = match op(first) {
-            Ok(value) => match self.on_ok.on_ok(&value) {
-                Decision::NoRetry => return Ok(value),
-                decision => Failure::Value(value, decision),
-            },
-            Err(error) => Failure::Error(error),
+        let failure = match classify(&self.on_ok, op(first)) {
+            Ok(value) => return Ok(value),
+            Err(failure) => failure,
         };
         self.retry(start, failure, on, type_name::<F>(), |s| op(s.attempt()))
+    }
+
+    /// What a failed attempt leads to: the wait before the next one (the hooks have run), or
+    /// the result to return, the failure unchanged.
+    fn decide<T, E, D, W, M>(
+        &self,
+        state: &mut RetryState<'_, Option<Stamp>>,
+        failure: Failure<T, E>,
+        on: &mut impl FnMut(&E) -> D,
+        op_type: &'static str,
+    ) -> Result<Duration, Result<T, E>>
+    where
+        E: fmt::Debug,
+        D: Into<Decision>,
+        O: OnOk<T>,
+        W: ErrorView<E, M>,
+    {
+        let name = || self.label(op_type);
+        match failure {
+            Failure::Error(error) => state
+                .failed(
+                    error,
+                    |e| on(e).into(),
+                    |_| Cause::seen_as(W::as_error),
+                    name,
+                )
+                .map_err(Err),
+            Failure::Value(value, decision) => {
+                let show = |v: &T, f: &mut fmt::Formatter<'_>| self.on_ok.fmt_value(v, f);
+                state.value_failed(value, decision, show, name).map_err(Ok)
+            }
+        }
     }
 
     /// The sync calls after their first attempt failed: out of line, so that the first
@@ -477,26 +503,15 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         V: ErrorView<E, M>,
     {
         let mut state = self.resume(start);
-        let name = || self.label(op_type);
         loop {
-            match failure {
-                Failure::Error(error) => {
-                    let cause = |_: &E| Cause::seen_as(V::as_error);
-                    state.retry_or_give_up(error, |e| on(e).into(), cause, name)?;
-                }
-                Failure::Value(value, decision) => {
-                    let show = |v: &T, f: &mut fmt::Formatter<'_>| self.on_ok.fmt_value(v, f);
-                    if let Err(value) = state.retry_value_or_give_up(value, decision, show, name) {
-                        return Ok(value);
-                    }
-                }
-            }
-            failure = match run(&state) {
-                Ok(value) => match self.on_ok.on_ok(&value) {
-                    Decision::NoRetry => return Ok(value),
-                    decision => Failure::Value(value, decision),
-                },
-                Err(error) => Failure::Error(error),
+            let wait = match self.decide::<_, _, _, V, _>(&mut state, failure, &mut on, op_type) {
+                Ok(wait) => wait,
+                Err(done) => return done,
+            };
+            state.sleep(wait);
+            failure = match classify(&self.on_ok, run(&state)) {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
             };
         }
     }
@@ -528,11 +543,15 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// assert_eq!(task.await.unwrap(), Ok(1));
     /// # }
     /// ```
-    pub async fn call_async<T, E, D, F, Fut, M>(
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an `async fn` would copy its arguments into locals: 16 B more per future"
+    )]
+    pub fn call_async<T, E, D, F, Fut, M>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
-    ) -> Result<T, E>
+    ) -> impl Future<Output = Result<T, E>>
     where
         S: Sleeper,
         O: OnOk<T>,
@@ -542,7 +561,9 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, V, false, |attempt| op())
+        // An `async` block rather than an `async fn`: the arguments are its captures, not
+        // copied again into locals of the body, which would double their storage.
+        async move { retry_async!(self, on, F, V, false, |start, state| first: op(), next: op()) }
     }
 
     /// [`call_async`](Self::call_async) for an `op` that reads its [`Attempt`], as
@@ -563,11 +584,15 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// assert_eq!(body, Ok(1));
     /// # }
     /// ```
-    pub async fn call_async_with_attempt<T, E, D, F, Fut, M>(
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an `async fn` would copy its arguments into locals: 16 B more per future"
+    )]
+    pub fn call_async_with_attempt<T, E, D, F, Fut, M>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
-    ) -> Result<T, E>
+    ) -> impl Future<Output = Result<T, E>>
     where
         S: Sleeper,
         O: OnOk<T>,
@@ -577,7 +602,11 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, V, true, |attempt| op(attempt()))
+        // An `async` block rather than an `async fn`: the arguments are its captures, not
+        // copied again into locals of the body, which would double their storage.
+        async move {
+            retry_async!(self, on, F, V, true, |start, state| first: op(self.resume(start).attempt()), next: op(state.attempt()))
+        }
     }
 
     /// [`call_async`](Self::call_async) for an async closure that mutates what it captures
@@ -602,11 +631,15 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// assert_eq!(n, Ok(2));
     /// # }
     /// ```
-    pub async fn call_async_mut<T, E, D, F, M>(
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an `async fn` would copy its arguments into locals: 16 B more per future"
+    )]
+    pub fn call_async_mut<T, E, D, F, M>(
         &self,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
-    ) -> Result<T, E>
+    ) -> impl Future<Output = Result<T, E>>
     where
         S: Sleeper,
         O: OnOk<T>,
@@ -615,7 +648,9 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        retry_async!(self, on, F, V, false, |attempt| op())
+        // An `async` block rather than an `async fn`: the arguments are its captures, not
+        // copied again into locals of the body, which would double their storage.
+        async move { retry_async!(self, on, F, V, false, |start, state| first: op(), next: op()) }
     }
 
     /// Binds `on`, for a caller that retries one kind of error.
@@ -767,10 +802,10 @@ impl<P, S, O, V> BoundRetryingCaller<P, S, O, V> {
     }
 
     /// [`RetryingCaller::call_async_with_attempt`] with the bound `on`.
-    pub async fn call_async_with_attempt<T, E, D, Fut, M>(
+    pub fn call_async_with_attempt<T, E, D, Fut, M>(
         &self,
         op: impl FnMut(Attempt) -> Fut,
-    ) -> Result<T, E>
+    ) -> impl Future<Output = Result<T, E>>
     where
         S: Sleeper,
         Fut: Future<Output = Result<T, E>>,
@@ -780,11 +815,14 @@ impl<P, S, O, V> BoundRetryingCaller<P, S, O, V> {
         O: OnOk<T>,
         V: ErrorView<E, M>,
     {
-        self.caller.call_async_with_attempt(&self.on, op).await
+        self.caller.call_async_with_attempt(&self.on, op)
     }
 
     /// [`RetryingCaller::call_async`] with the bound `on`.
-    pub async fn call_async<T, E, D, Fut, M>(&self, op: impl FnMut() -> Fut) -> Result<T, E>
+    pub fn call_async<T, E, D, Fut, M>(
+        &self,
+        op: impl FnMut() -> Fut,
+    ) -> impl Future<Output = Result<T, E>>
     where
         S: Sleeper,
         Fut: Future<Output = Result<T, E>>,
@@ -794,14 +832,14 @@ impl<P, S, O, V> BoundRetryingCaller<P, S, O, V> {
         O: OnOk<T>,
         V: ErrorView<E, M>,
     {
-        self.caller.call_async(&self.on, op).await
+        self.caller.call_async(&self.on, op)
     }
 
     /// [`RetryingCaller::call_async_mut`] with the bound `on`.
-    pub async fn call_async_mut<T, E, D, M>(
+    pub fn call_async_mut<T, E, D, M>(
         &self,
         op: impl AsyncFnMut() -> Result<T, E>,
-    ) -> Result<T, E>
+    ) -> impl Future<Output = Result<T, E>>
     where
         S: Sleeper,
         P: Fn(&E) -> D,
@@ -810,7 +848,7 @@ impl<P, S, O, V> BoundRetryingCaller<P, S, O, V> {
         O: OnOk<T>,
         V: ErrorView<E, M>,
     {
-        self.caller.call_async_mut(&self.on, op).await
+        self.caller.call_async_mut(&self.on, op)
     }
 
     /// [`RetryingCaller::context`] with the bound `on`.

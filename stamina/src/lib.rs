@@ -18,7 +18,9 @@
 //! The defaults are stamina's, chosen for calls across a network: 10 attempts, at most 45 s in
 //! all, waits starting at 0.1 s and doubling up to 5 s, each with up to 1 s of random jitter.
 //! On giving up, the last error comes back unchanged; an error that `on` does not name comes back
-//! at once. The [`retry`] attribute's docs are the reference.
+//! at once. A result predicate, `on_ok`, retries `Ok` values too (an HTTP 503 response; see
+//! `stamina::http`, feature `http`), and gives the last one back when it gives up. The [`retry`]
+//! attribute's docs are the reference.
 //!
 //! # One configuration
 //!
@@ -62,6 +64,8 @@
 //! | `futures-timer` | no | `async` retries outside a tokio runtime sleep on futures-timer's helper thread (any executor) |
 //! | `tracing` | yes     | the default `tracing` hook ([`instrumentation::TracingOnRetryHook`]) |
 //! | `metrics` | yes     | the default `metrics` hook ([`instrumentation::MetricsOnRetryHook`]) |
+//! | `log`     | no      | retries are logged through `log` when no `tracing` subscriber takes them |
+//! | `http`    | no      | `stamina::http`: `Retry-After`, and a classifier of responses for `on_ok` |
 //! | `anyhow`  | no      | `on = SomeType` also matches inside `anyhow::Error` |
 //! | `serde`   | no      | [`RetryPolicy`] deserializes from a configuration file (`"250ms"`) |
 //! | `test-util` | no    | for dev-dependencies: timeouts read tokio's (pausable) clock inside a runtime |

@@ -77,6 +77,7 @@ struct OneLine<'a, 'f> {
 
 impl OneLine<'_, '_> {
     /// Writes `s` whole, or as much of it as the budget takes.
+    #[inline]
     fn raw(&mut self, s: &str) -> fmt::Result {
         if s.len() <= self.left {
             self.left -= s.len();
@@ -95,17 +96,24 @@ impl OneLine<'_, '_> {
 
 impl fmt::Write for OneLine<'_, '_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let mut rest = s;
-        while let Some(i) = rest.find(['\n', '\r']) {
-            self.raw(&rest[..i])?;
-            self.raw(if rest.as_bytes()[i] == b'\n' {
-                "\\n"
-            } else {
-                "\\r"
-            })?;
-            rest = &rest[i + 1..];
+        // Nearly always: no line break (`memchr`, twice).
+        let bytes = s.as_bytes();
+        if !bytes.contains(&b'\n') && !bytes.contains(&b'\r') {
+            return self.raw(s);
         }
-        self.raw(rest)
+        // A byte scan: `\n` and `\r` never occur inside a multi-byte character.
+        let mut start = 0;
+        for (i, &byte) in s.as_bytes().iter().enumerate() {
+            let escape = match byte {
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                _ => continue,
+            };
+            self.raw(&s[start..i])?;
+            self.raw(escape)?;
+            start = i + 1;
+        }
+        self.raw(&s[start..])
     }
 }
 

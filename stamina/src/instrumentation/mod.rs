@@ -16,6 +16,51 @@
 //! # instrumentation::reset_on_retry_hooks();
 //! ```
 //!
+//! # Wiring the default hooks
+//!
+//! The `tracing` event goes wherever a subscriber sends it; with `tracing-subscriber`'s `fmt`
+//! layer, one line per retry:
+//!
+//! ```
+//! tracing_subscriber::fmt().with_target(true).init();
+//! // WARN stamina: stamina.retry_scheduled callable="app::fetch" retry_num=1
+//! //     caused_by=request failed: connection refused wait_for=0.1 waited_so_far=0.0
+//! ```
+//!
+//! The counter goes to whichever `metrics` recorder is installed; with
+//! `metrics-exporter-prometheus`, rendered for a `/metrics` endpoint:
+//!
+//! ```
+//! use metrics_exporter_prometheus::PrometheusBuilder;
+//!
+//! let prometheus = PrometheusBuilder::new().install_recorder().expect("no other recorder");
+//! // .. later, in the handler of `/metrics`:
+//! let exposition: String = prometheus.render();
+//! // stamina_retries_total{callable="app::fetch",retry_num="1",error_type="app::ApiError"} 3
+//! # let _ = exposition;
+//! ```
+//!
+//! A program that logs through the `log` crate instead turns on stamina's `log` feature: a retry
+//! whose `tracing` event no subscriber takes is logged through `log` (see [`LogOnRetryHook`]).
+//!
+//! # What hooks see
+//!
+//! [`RetryDetails`] holds the retry's cause whole ([`caused_by`](RetryDetails::caused_by), as
+//! `&dyn Debug`), and as a `dyn Error` where it is one ([`error`](RetryDetails::error)), to walk
+//! its `source()` chain or downcast it: always for `#[retry]`, which sees the fn's error type
+//! when it expands; for a caller or a loop once it is
+//! [`error_aware`](crate::RetryingCaller::error_aware). [`caused_by_text`](RetryDetails::caused_by_text)
+//! is the one bounded line that the default hooks log. The labels:
+//!
+//! - `callable`: the fn's path for `#[retry]`; a caller's name, else the path of the fn its
+//!   operation closure is written in; a loop's name, else its call site (`src/sync.rs:42`).
+//! - `error_type`: the error's type (`my_crate::ApiError`); for a type-erased error that
+//!   `on = SomeType` downcast, that type; for one that nothing downcast, a short name
+//!   (`Box<dyn Error + Send + Sync>`, `anyhow::Error`); for a retried value, its type.
+//! - `retry_num`: the retry's number, in the metrics label `1` to `9`, then `10+`
+//!   ([`RETRY_NUM_LABEL_MAX`]), so that calls without an attempt limit do not grow the label
+//!   set without bound.
+//!
 //! # Guards
 //!
 //! A hook may return a [`RetryGuard`]: any `Send + 'static` value, kept alive across the backoff

@@ -31,10 +31,7 @@
 //! assert_eq!(waits, [250, 500, 1000].map(Duration::from_millis));
 //! ```
 //!
-//! With a paused tokio clock (`#[tokio::test(start_paused = true)]`) and stamina's `test-util`
-//! feature in the dev-dependencies, an `async` test on tokio gets the same effect from tokio's
-//! virtual time, and the switches combine with it: testing mode makes the waits zero, the paused
-//! clock makes the time spent in attempts count.
+//! The switches, for a sync test:
 //!
 //! ```
 //! # use std::io;
@@ -48,6 +45,37 @@
 //! let _guard = stamina::testing::set_testing(true, 5, false);
 //! let mut calls = 0;
 //! assert_eq!(flaky(&mut calls).unwrap(), 3);
+//! ```
+//!
+//! # With a paused tokio clock
+//!
+//! `#[tokio::test(start_paused = true)]` gives an `async` test tokio's virtual time: a retry's
+//! sleep on tokio's timer takes no real time, and the runtime moves its clock past it. The real
+//! backoff then runs in microseconds, as tokio's clock shows. The switches combine with it:
+//! testing mode makes every wait zero (the clock does not move) and caps the attempts; inactive
+//! makes one attempt. With stamina's `test-util` feature in the dev-dependencies, timeouts and
+//! deadlines read tokio's clock too, so that an attempt that sleeps on it (a simulated slow
+//! server) counts against the timeout.
+//!
+//! ```
+//! use std::{io, time::Duration};
+//!
+//! #[stamina::retry(on = io::Error, attempts = 4, timeout = None, wait_initial = 1s, wait_jitter = 0)]
+//! async fn connect() -> io::Result<()> {
+//!     Err(io::ErrorKind::ConnectionRefused.into())
+//! }
+//!
+//! // `#[tokio::test(start_paused = true)] async fn connects() { .. }` in a test suite.
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let start = tokio::time::Instant::now();
+//! assert!(connect().await.is_err());
+//! assert_eq!(start.elapsed(), Duration::from_secs(7)); // 1 + 2 + 4 s, virtual
+//!
+//! let start = tokio::time::Instant::now();
+//! let _instant = stamina::testing::set_testing(true, 2, false);
+//! assert!(connect().await.is_err()); // 2 attempts, zero waits
+//! assert_eq!(start.elapsed(), Duration::ZERO);
+//! # }
 //! ```
 //!
 //! A task on a multi-thread runtime:
