@@ -56,6 +56,9 @@ pub(crate) enum Kind {
     /// A variant of the runtime's enum named here (`timeout_mode = Deadline`), or a constant
     /// expression of that enum.
     Variant { ty: &'static str },
+    /// A retry budget: the path of a `static` (part of the constant policy), `None` (no budget,
+    /// not even the process's), or an expression evaluated on each call (a partition's budget).
+    Budget,
 }
 
 /// Every argument, in the order the docs list them.
@@ -139,6 +142,20 @@ pub(crate) const ARGS: &[Spec] = &[
         kind: Kind::Duration { none: None },
         example: "min_attempt_time = 50ms",
         setter: Some("min_attempt_time"),
+        check: None,
+    },
+    Spec {
+        name: "budget",
+        kind: Kind::Budget,
+        example: "budget = MY_BUDGET",
+        setter: Some("budget"),
+        check: None,
+    },
+    Spec {
+        name: "nested",
+        kind: Kind::Variant { ty: "Nesting" },
+        example: "nested = Once",
+        setter: Some("nested"),
         check: None,
     },
     Spec {
@@ -383,6 +400,17 @@ fn parse_value(input: ParseStream<'_>, spec: &'static Spec) -> syn::Result<Value
             }
         }
         Kind::Path => parse_as(input, name, "a path to the `stamina` crate").map(Value::Path),
+        Kind::Budget => {
+            let expr: Expr = input.parse()?;
+            if is_none(&expr) {
+                return Ok(Value::None);
+            }
+            match &expr {
+                // A `static` (or a path to one): part of the constant policy.
+                Expr::Path(p) if p.qself.is_none() => Ok(Value::Const(expr)),
+                _ => Ok(Value::Runtime(expr)),
+            }
+        }
         Kind::Count { .. } => {
             let expr = unwrap_some(input.parse()?);
             if is_none(&expr) {

@@ -48,6 +48,28 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
     } = item;
     let names = Names::new();
     let (mut setup, policy) = policy(plan, &names, &sig.generics);
+    // A constant policy: the state holds a zero-sized value that names it, not a reference.
+    let state_policy = if plan.policy.is_none()
+        && plan.budget.is_none()
+        && !mentions_generics(plan, &sig.generics)
+    {
+        let krate = &plan.krate;
+        let zst = &names.policy_type;
+        let constant = &names.policy_static;
+        setup.extend(quote! {
+            #[derive(Clone, Copy)]
+            struct #zst;
+            impl #krate::__private::Policy<'static> for #zst {
+                #[inline]
+                fn get(self) -> &'static #krate::RetryPolicy {
+                    &#constant
+                }
+            }
+        });
+        zst.to_token_stream()
+    } else {
+        policy.clone()
+    };
     if let Some(sleeper) = &plan.sleeper {
         let var = &names.sleeper;
         setup.extend(quote_spanned!(sleeper.span()=> let #var = #sleeper;));
@@ -70,7 +92,7 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
                 Mode::Sync
             };
             let body = body.expect("checked by the guard");
-            let run = retry_loop(plan, &names, &policy, &ret, &body, mode);
+            let run = retry_loop(plan, &names, &policy, &state_policy, &ret, &body, mode);
             quote!({ #setup #probe #run })
         }
         Shape::AsyncTrait(async_trait) => {
@@ -78,6 +100,7 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
                 plan,
                 &names,
                 &policy,
+                &state_policy,
                 &async_trait.ret,
                 &async_trait.body,
                 Mode::Async,
@@ -99,6 +122,8 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
 struct Names {
     /// The `const` of the policy.
     policy_static: Ident,
+    /// The zero-sized type that names it, for the state.
+    policy_type: Ident,
     /// The local that holds the policy (or a reference to it) with `policy = ..`.
     policy: Ident,
     /// The local that holds the `sleeper = ..`.
@@ -112,6 +137,8 @@ struct Names {
     e: Ident,
     /// The local that holds a non-closure `on_ok = ..`.
     on_ok: Ident,
+    /// An `async` attempt's future, before it is awaited.
+    attempt: Ident,
     value: Ident,
     rebuild_ok: Ident,
     decision: Ident,
@@ -122,6 +149,7 @@ impl Names {
         let local = |name: &str| Ident::new(name, Span::mixed_site());
         Names {
             policy_static: local("__STAMINA_POLICY"),
+            policy_type: local("__StaminaPolicy"),
             policy: local("__stamina_policy"),
             sleeper: local("__stamina_sleeper"),
             probe: local("__stamina_name_probe"),
@@ -132,6 +160,7 @@ impl Names {
             wait: local("__stamina_wait"),
             e: local("__stamina_e"),
             on_ok: local("__stamina_on_ok"),
+            attempt: local("__stamina_attempt"),
             value: local("__stamina_value"),
             rebuild_ok: local("__stamina_rebuild_ok"),
             decision: local("__stamina_decision"),
@@ -173,6 +202,26 @@ fn allow(lints: &[&str]) -> TokenStream {
 /// With `policy = ..`, the base is read on each call: borrowed if it is an item, copied if it is
 /// anything else, and the value arguments are applied to a copy of it, after the same checks.
 fn policy(plan: &Plan, names: &Names, generics: &Generics) -> (TokenStream, TokenStream) {
+    let (mut setup, policy) = base_policy(plan, names, generics);
+    let Some(budget) = &plan.budget else {
+        return (setup, policy);
+    };
+    // `budget = EXPR` read on each call (a partition's budget): on a copy of the policy.
+    let krate = &plan.krate;
+    let var = &names.policy;
+    let budget = call_at(
+        quote!(#krate::__private::budget),
+        budget.to_token_stream(),
+        budget.span(),
+    );
+    setup.extend(quote! {
+        let #var: #krate::RetryPolicy = (*#policy).budget(#budget);
+    });
+    (setup, quote!(&#var))
+}
+
+/// [`policy`] without a budget read on each call.
+fn base_policy(plan: &Plan, names: &Names, generics: &Generics) -> (TokenStream, TokenStream) {
     let krate = &plan.krate;
     let policy_ty = quote!(#krate::RetryPolicy);
     let new = quote!(#policy_ty::new());
@@ -219,11 +268,19 @@ fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStream {
     for arg in &plan.config {
         let setter = Ident::new(arg.spec.setter.expect("a value argument"), arg.key);
         if let Value::None = arg.value {
-            let (Kind::Count { none } | Kind::Duration { none: Some(none) }) = arg.spec.kind else {
-                unreachable!("`args` takes `None` only where there is a setter for it")
+            let none = match arg.spec.kind {
+                Kind::Count { none } | Kind::Duration { none: Some(none) } => none,
+                Kind::Budget => "no_budget",
+                _ => unreachable!("`args` takes `None` only where there is a setter for it"),
             };
             let none = Ident::new(none, arg.key);
             tokens.extend(quote!(.#none()));
+            continue;
+        }
+        if let (Kind::Budget, Value::Const(expr)) = (arg.spec.kind, &arg.value) {
+            // A `static`, borrowed into the constant policy.
+            let value = quote_spanned!(arg.span=> &#expr);
+            tokens.extend(quote!(.#setter(#value)));
             continue;
         }
         let mut value = value_tokens(krate, arg);
@@ -300,6 +357,7 @@ fn retry_loop(
     plan: &Plan,
     names: &Names,
     policy: &TokenStream,
+    state_policy: &TokenStream,
     ret: &Type,
     body: &Body,
     kind: Mode,
@@ -317,6 +375,10 @@ fn retry_loop(
     // The closure or `async` block is spanned at the body, where rustc's borrow errors (a body
     // that moves an argument out) then point.
     let body_span = body.brace.span.join();
+    // From the second attempt on, an attempt is published for the nested-retry guard: a sync
+    // call's state publishes from its first retry on, and an `async` attempt is awaited at a
+    // second await point, in a wrapper that costs the future nothing (the two are never alive
+    // together).
     let outcome = match kind {
         Mode::Sync => {
             let closure = quote_spanned!(body_span=> || #body);
@@ -324,7 +386,15 @@ fn retry_loop(
         }
         Mode::Async => {
             let block = quote_spanned!(body_span=> async #body);
-            quote!(#krate::__private::attempt::<#ret, _>(#block).await)
+            let attempt = &names.attempt;
+            quote! {{
+                let #attempt = #krate::__private::attempt::<#ret, _>(#block);
+                if #state.attempt_num() == 1 {
+                    #attempt.await
+                } else {
+                    #krate::__private::attempting(#attempt).await
+                }
+            }}
         }
     };
     let name = name(plan, names);
@@ -340,7 +410,10 @@ fn retry_loop(
             let split = located_at(quote!(#krate::__private::split(#outcome_var)), ret.span());
             quote! {
                 match #split {
-                    #krate::__private::Outcome::Done(#outcome_var) => return #outcome_var,
+                    #krate::__private::Outcome::Done(#outcome_var) => {
+                        #krate::__private::succeeded(#policy, &#state);
+                        return #outcome_var;
+                    }
                     #krate::__private::Outcome::Failed(#error, #rebuild) => (#error, #rebuild),
                 }
             }
@@ -350,7 +423,7 @@ fn retry_loop(
                 quote!(#krate::__private::split_ok(#outcome_var)),
                 ret.span(),
             );
-            let on_value = on_value(plan, names, on_ok, &name, kind);
+            let on_value = on_value(plan, names, policy, on_ok, &name, kind);
             quote! {
                 match #split {
                     #krate::__private::OutcomeOk::Value(#value, #rebuild_ok) => { #on_value }
@@ -368,7 +441,7 @@ fn retry_loop(
         None => (quote!(new), TokenStream::new()),
     };
     quote! {
-        let mut #state = #krate::__private::RetryState::#new(#policy);
+        let mut #state = #krate::__private::RetryState::#new(#state_policy);
         loop {
             #bind
             let #outcome_var = #outcome;
@@ -421,6 +494,7 @@ fn on_error(plan: &Plan, names: &Names, on: &On, name: &TokenStream, kind: Mode)
 fn on_value(
     plan: &Plan,
     names: &Names,
+    policy: &TokenStream,
     on_ok: &syn::Expr,
     name: &TokenStream,
     kind: Mode,
@@ -482,6 +556,7 @@ fn on_value(
     quote! {
         let (#value, #decision): (_, #krate::Decision) = #decide;
         if !#decision.is_retry() {
+            #krate::__private::succeeded(#policy, &#state);
             return #rebuild_ok(#value);
         }
         #retry

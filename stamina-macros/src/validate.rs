@@ -17,6 +17,9 @@ pub(crate) struct Plan {
     pub(crate) on_span: Span,
     /// `on_ok = ..`: the result predicate.
     pub(crate) on_ok: Option<Expr>,
+    /// `budget = ..` of an expression evaluated on each call (a path or `None` is part of the
+    /// constant policy, in `config`).
+    pub(crate) budget: Option<Expr>,
     /// `policy = ..`: the base policy, read on each call.
     pub(crate) policy: Option<BasePolicy>,
     /// The arguments that set a policy value, in the order given.
@@ -64,19 +67,7 @@ impl Errors {
 /// Checks the arguments against each other and against the fn.
 pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut errors = Errors::default();
-
-    if let Some(attr) = item.attrs.iter().find(|a| is_retry(a.path())) {
-        errors.push(Error::new_spanned(
-            attr,
-            "`#[retry]` is applied twice; merge the arguments into one `#[retry(..)]`",
-        ));
-    }
-    if let Some(constness) = item.sig.constness {
-        errors.push(Error::new(
-            constness.span,
-            "`#[retry]` cannot retry a `const fn`: waiting between attempts is not possible in const evaluation; remove `const`",
-        ));
-    }
+    check_fn(item, &mut errors);
     let shape = shape(item).map_err(|e| errors.push(e)).ok();
     let params = param_names(item);
 
@@ -87,6 +78,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut attempt = None;
     let mut sleeper = None;
     let mut on_ok = None;
+    let mut budget = None;
     let mut config = Vec::new();
     for arg in args.list {
         match arg.value {
@@ -101,6 +93,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
                 sleeper = Some(expr);
             }
             Value::Runtime(expr) if arg.spec.name == "on_ok" => on_ok = Some(expr),
+            Value::Runtime(expr) if arg.spec.name == "budget" => budget = Some(expr),
             Value::Runtime(expr) => {
                 let borrow = is_item_path(&expr, &params);
                 policy = Some(BasePolicy { expr, borrow });
@@ -108,6 +101,14 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
             Value::Str(lit) => name = Some(lit),
             Value::Ident(ident) if arg.spec.setter.is_none() => attempt = Some(ident),
             Value::Path(path) => krate = Some(path),
+            // A budget that names an argument of the fn is read on each call.
+            Value::Const(expr)
+                if arg.spec.name == "budget"
+                    && first_mention(quote::ToTokens::to_token_stream(&expr), &params)
+                        .is_some() =>
+            {
+                budget = Some(expr);
+            }
             Value::Const(ref expr) => {
                 if let Some(local) = first_mention(quote::ToTokens::to_token_stream(expr), &params)
                 {
@@ -149,6 +150,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         on,
         on_span,
         on_ok,
+        budget,
         policy,
         config,
         sleeper,
@@ -156,6 +158,22 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         name,
     };
     Ok((plan, shape.expect("no error, so a shape")))
+}
+
+/// The rules about the fn itself, whatever the arguments.
+fn check_fn(item: &RetryFn, errors: &mut Errors) {
+    if let Some(attr) = item.attrs.iter().find(|a| is_retry(a.path())) {
+        errors.push(Error::new_spanned(
+            attr,
+            "`#[retry]` is applied twice; merge the arguments into one `#[retry(..)]`",
+        ));
+    }
+    if let Some(constness) = item.sig.constness {
+        errors.push(Error::new(
+            constness.span,
+            "`#[retry]` cannot retry a `const fn`: waiting between attempts is not possible in const evaluation; remove `const`",
+        ));
+    }
 }
 
 /// `#[retry]`, `#[stamina::retry]`, or any other path that ends in `retry`.

@@ -12,9 +12,10 @@ use std::time::Duration;
 pub use crate::instrumentation::{ErasedCause, ErrorProbe, OpaqueCause, TypedCause};
 pub use crate::on::{Downcast, Exact, Mismatch, Probe, any_match, matched};
 pub use crate::on_ok::OnOk;
-pub use crate::retrying::{Cause, RetryState};
+pub use crate::retrying::{Cause, Policy, RetryState};
 
 use crate::decision::Decision;
+use crate::policy::RetryPolicy;
 use crate::policy::{ConfigError, check_attempts, check_exp_base, check_timeout};
 pub use crate::sleep::Backoff;
 #[cfg(any(feature = "tokio", feature = "async-io", feature = "futures-timer"))]
@@ -112,6 +113,13 @@ pub fn on_ok_value<T, O: OnOk<T> + ?Sized>(value: T, on_ok: &O) -> (T, Decision)
     (value, decision)
 }
 
+/// `budget = EXPR` read on each call: a `&'static RetryBudget`, such as a partition's.
+#[inline]
+#[must_use]
+pub const fn budget(budget: &'static crate::RetryBudget) -> &'static crate::RetryBudget {
+    budget
+}
+
 /// How hooks see a value that a closure `on_ok` retried: its `Debug`.
 pub fn show_debug<T: core::fmt::Debug + ?Sized>(
     value: &T,
@@ -129,10 +137,30 @@ pub fn matched_type<On>(matched: bool) -> Option<&'static str> {
 }
 
 /// Runs one attempt of a sync fn: the closure's return type is `R`, the fn's own, so that `?`
-/// and `return` in the body convert into it.
+/// and `return` in the body convert into it. (From the second attempt on, the state publishes
+/// the call's attempts for the nested-retry guard.)
 #[inline]
 pub fn attempt_sync<R, F: FnOnce() -> R>(attempt: F) -> R {
     attempt()
+}
+
+pub use crate::nesting::{Attempting, attempting};
+
+/// A call succeeded: the budget hears of it. The policy is passed as the expansion has it (a
+/// `const`, for most fns), so that the compiler sees which budget it names.
+#[inline]
+pub fn succeeded<'p, D: crate::retrying::Deadline, P: crate::retrying::Policy<'p>>(
+    policy: &RetryPolicy,
+    state: &RetryState<'p, D, P>,
+) {
+    if !policy.get_budget_may_have() {
+        return;
+    }
+    if state.attempt_num() == 1 {
+        crate::retrying::first_try_success(policy);
+    } else {
+        state.succeeded();
+    }
 }
 
 /// One attempt of an `async fn`: gives the `async` block its output type, `R`, the fn's own,

@@ -13,7 +13,7 @@ use crate::decision::Decision;
 use crate::instrumentation::{DebugOnly, ErrorAware, ErrorView};
 use crate::on_ok::{AcceptOk, OnOk};
 use crate::policy::{ConfigError, RetryPolicy, policy_setters};
-use crate::retrying::{Cause, RetryState};
+use crate::retrying::{Cause, RetryState, first_try_success};
 use crate::sleeper::{DefaultSleeper, Sleeper};
 
 /// The setters of [`RetryPolicy`], for a type that holds one at `self.$path`.
@@ -56,7 +56,10 @@ macro_rules! retry_async {
         let $start = $caller.start($measure);
         let outcome = $first.await;
         let mut failure = match classify(&$caller.on_ok, outcome) {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                first_try_success(&$caller.policy);
+                return Ok(value);
+            }
             Err(failure) => failure,
         };
         let mut $state = $caller.resume($start);
@@ -74,9 +77,12 @@ macro_rules! retry_async {
             // state: that keeps the future small.
             crate::sleep::backoff(&$caller.sleeper, wait).await;
             $state.release_guards();
-            let outcome = $next.await;
+            let outcome = crate::nesting::attempting($next).await;
             failure = match classify(&$caller.on_ok, outcome) {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    $state.succeeded();
+                    return Ok(value);
+                }
                 Err(failure) => failure,
             };
         }
@@ -409,7 +415,10 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         // Only the start stamp before the first attempt: the state is built if it fails.
         let start = self.start(false);
         let failure = match classify(&self.on_ok, op()) {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                first_try_success(&self.policy);
+                return Ok(value);
+            }
             Err(failure) => failure,
         };
         self.retry(start, failure, on, type_name::<F>(), |_| op())
@@ -446,7 +455,10 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         let start = self.start(true);
         let first = self.resume(start).attempt();
         let failure = match classify(&self.on_ok, op(first)) {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                first_try_success(&self.policy);
+                return Ok(value);
+            }
             Err(failure) => failure,
         };
         self.retry(start, failure, on, type_name::<F>(), |s| op(s.attempt()))
@@ -508,9 +520,13 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                 Ok(wait) => wait,
                 Err(done) => return done,
             };
+            state.publish();
             state.sleep(wait);
             failure = match classify(&self.on_ok, run(&state)) {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    state.succeeded();
+                    return Ok(value);
+                }
                 Err(failure) => failure,
             };
         }

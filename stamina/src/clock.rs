@@ -177,6 +177,12 @@ fn monotonic_now() -> Instant {
     Instant::now()
 }
 
+/// Nanoseconds on the monotonic clock since its process-wide base, read now (a test clock's
+/// virtual time in its scope): the time of the retry budgets.
+pub(crate) fn now_nanos() -> u64 {
+    Stamp::now_nanos()
+}
+
 impl Stamp {
     /// Reads the clock: the TSC when it can be trusted, else the monotonic clock.
     #[inline]

@@ -14,6 +14,22 @@ use crate::policy::RetryPolicy;
 use crate::retrying::{Cause, RetryState};
 use crate::sleeper::{DefaultSleeper, Sleeper};
 
+/// The loop's state, and whether an attempt is under way that no failure was reported for: if
+/// the loop ends there, that attempt succeeded, and the budget hears of it.
+#[derive(Debug)]
+struct LoopState<'c> {
+    state: RetryState<'c, Option<Stamp>>,
+    open: bool,
+}
+
+impl Drop for LoopState<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.state.succeeded();
+        }
+    }
+}
+
 /// A loop's `callable` label: the name given, or the loop's call site.
 #[derive(Clone, Copy, Debug)]
 enum Label<'c> {
@@ -75,7 +91,7 @@ enum Label<'c> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct RetryContext<'c, E, P, S = DefaultSleeper, O = AcceptOk, V = DebugOnly> {
-    state: RetryState<'c, Option<Stamp>>,
+    state: LoopState<'c>,
     name: Label<'c>,
     on: P,
     sleeper: S,
@@ -180,7 +196,10 @@ impl<'c, E, P> RetryContext<'c, E, P> {
         RetryContext {
             // The clock starts at the first `attempt`, not here: setting a loop up is not part
             // of its time.
-            state: RetryState::unstarted(policy, None),
+            state: LoopState {
+                state: RetryState::unstarted(policy, None),
+                open: false,
+            },
             name: Label::Site(Location::caller()),
             on,
             sleeper: DefaultSleeper,
@@ -253,9 +272,9 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
     /// [`TimeoutMode`](crate::TimeoutMode). A `tokio::time::Instant` converts too.
     #[must_use]
     pub fn deadline(mut self, deadline: impl Into<Instant>) -> Self {
-        self.state = self
-            .state
-            .deadline(Some(Stamp::from_instant(deadline.into())));
+        let policy = self.state.state.policy();
+        let state = std::mem::replace(&mut self.state.state, RetryState::unstarted(policy, None));
+        self.state.state = state.deadline(Some(Stamp::from_instant(deadline.into())));
         self
     }
 
@@ -263,9 +282,30 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
     /// the timeout): the attempt's number, the next wait's lower bound, the time elapsed since
     /// the first attempt began and the time left.
     pub fn attempt(&mut self) -> Attempt {
-        self.state.release_guards();
-        self.state.begin(true);
-        self.state.attempt()
+        let state = &mut self.state.state;
+        state.release_guards();
+        state.begin(true);
+        self.state.open = true;
+        state.attempt()
+    }
+
+    /// Runs the body of the attempt under way, published for the
+    /// [nested-retry guard](crate::Nesting) from the second attempt on, as the attribute and
+    /// the callers publish theirs: a retrying call inside `f` then knows it is nested. A loop
+    /// that sleeps with [`backoff`](Self::backoff) needs none of it (it publishes on its
+    /// thread); one that uses [`decide`](Self::decide) or the `async` forms does.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.state.state.run(f)
+    }
+
+    /// [`run`](Self::run) for an `async` attempt: `future`, published around each poll from the
+    /// second attempt on.
+    pub async fn run_async<F: std::future::Future>(&self, future: F) -> F::Output {
+        if self.state.state.attempt_num() == 1 {
+            future.await
+        } else {
+            crate::nesting::attempting(future).await
+        }
     }
 
     /// Handles a failed attempt's error: `Err(error)`, unchanged, if the call gives up, else
@@ -278,7 +318,8 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
         V: ErrorView<E, M>,
     {
         let wait = self.decide(error)?;
-        self.state.sleep(wait);
+        self.state.state.publish();
+        self.state.state.sleep(wait);
         Ok(())
     }
 
@@ -294,7 +335,7 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
     {
         let wait = self.decide(error)?;
         crate::sleep::backoff(&self.sleeper, wait).await;
-        self.state.release_guards();
+        self.state.state.release_guards();
         Ok(())
     }
 
@@ -310,7 +351,8 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
     {
         let on = &mut self.on;
         let name = self.name;
-        self.state.failed(
+        self.state.open = false;
+        self.state.state.failed(
             error,
             |e| on(e).into(),
             |_| Cause::seen_as(V::as_error),
@@ -326,7 +368,8 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
         O: OnOk<T>,
     {
         let wait = self.decide_ok(value)?;
-        self.state.sleep(wait);
+        self.state.state.publish();
+        self.state.state.sleep(wait);
         ControlFlow::Continue(())
     }
 
@@ -338,7 +381,7 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
     {
         let wait = self.decide_ok(value)?;
         crate::sleep::backoff(&self.sleeper, wait).await;
-        self.state.release_guards();
+        self.state.state.release_guards();
         ControlFlow::Continue(())
     }
 
@@ -350,12 +393,15 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
     {
         let decision = self.on_ok.on_ok(&value);
         if !decision.is_retry() {
+            // Accepted: the attempt succeeded (the budget hears of it when the loop ends).
             return ControlFlow::Break(value);
         }
         let on_ok = &self.on_ok;
         let name = self.name;
         let show = |v: &T, f: &mut fmt::Formatter<'_>| on_ok.fmt_value(v, f);
+        self.state.open = false;
         match self
+            .state
             .state
             .value_failed(value, decision, show, move || label(name))
         {

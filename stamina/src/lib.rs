@@ -82,6 +82,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
+pub mod budget;
 mod caller;
 mod clock;
 mod context;
@@ -90,6 +91,7 @@ mod decision;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod instrumentation;
+mod nesting;
 mod on;
 mod on_ok;
 mod outcome;
@@ -105,14 +107,16 @@ pub mod testing;
 #[doc(hidden)]
 pub mod __private;
 
+pub use budget::RetryBudget;
 pub use caller::{BoundRetryingCaller, RetryingCaller};
 pub use context::{Attempt, RetryContext};
 pub use decision::Decision;
+pub use nesting::Nesting;
 pub use on_ok::{AcceptOk, OnOk};
 pub use policy::TimeoutMode;
 pub use policy::{ConfigError, RetryPolicy};
 pub use sleeper::Sleeper;
-pub use switches::{Switches, is_active, is_testing, set_active, set_testing};
+pub use switches::{Switches, is_active, is_testing, set_active, set_nesting, set_testing};
 
 #[cfg(feature = "macros")]
 #[doc = include_str!("retry.md")]

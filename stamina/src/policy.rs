@@ -10,6 +10,9 @@
 
 use std::time::Duration;
 
+use crate::budget::{BudgetChoice, RetryBudget};
+use crate::nesting::Nesting;
+
 #[cfg(feature = "serde")]
 mod serde;
 
@@ -31,6 +34,9 @@ pub enum ConfigError {
     /// `wait_exp_base` was below 1, NaN or infinite.
     #[error("{message} (got {0})", message = Self::INVALID_EXP_BASE)]
     InvalidExpBase(f64),
+    /// A [`RetryBudget`](crate::RetryBudget) setting was out of range; the text says which.
+    #[error("{0}")]
+    InvalidBudget(&'static str),
 }
 
 impl ConfigError {
@@ -45,6 +51,7 @@ impl ConfigError {
             ConfigError::ZeroAttempts => Self::ZERO_ATTEMPTS,
             ConfigError::ZeroTimeout => Self::ZERO_TIMEOUT,
             ConfigError::InvalidExpBase(_) => Self::INVALID_EXP_BASE,
+            ConfigError::InvalidBudget(message) => message,
         }
     }
 }
@@ -57,6 +64,7 @@ impl PartialEq for ConfigError {
             (ConfigError::InvalidExpBase(a), ConfigError::InvalidExpBase(b)) => {
                 a.to_bits() == b.to_bits()
             }
+            (ConfigError::InvalidBudget(a), ConfigError::InvalidBudget(b)) => a == b,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }
@@ -135,6 +143,9 @@ pub struct RetryPolicy {
     pub(crate) wait_exp_base: f64,
     pub(crate) timeout_mode: TimeoutMode,
     pub(crate) min_attempt_time: Duration,
+    pub(crate) budget: BudgetChoice,
+    /// `None`: the switches' policy.
+    pub(crate) nesting: Option<Nesting>,
 }
 
 impl Default for RetryPolicy {
@@ -154,6 +165,8 @@ impl RetryPolicy {
         wait_exp_base: 2.0,
         timeout_mode: TimeoutMode::AfterFailure,
         min_attempt_time: Duration::ZERO,
+        budget: BudgetChoice::Process,
+        nesting: None,
     };
 
     /// stamina's defaults.
@@ -276,6 +289,30 @@ impl RetryPolicy {
         self
     }
 
+    /// Retries under `budget`, a [`RetryBudget`] that calls share (a `static`): see
+    /// [`crate::budget`]. By default a call uses the process's budget, if
+    /// [one is set](crate::budget::set_process_budget).
+    #[must_use]
+    pub const fn budget(mut self, budget: &'static RetryBudget) -> Self {
+        self.budget = BudgetChoice::Use(budget);
+        self
+    }
+
+    /// No retry budget, not even the process's.
+    #[must_use]
+    pub const fn no_budget(mut self) -> Self {
+        self.budget = BudgetChoice::Off;
+        self
+    }
+
+    /// What the call does when it runs inside another retrying call's attempt (see
+    /// [`Nesting`]); without it, the [switches](crate::Switches::nesting) decide.
+    #[must_use]
+    pub const fn nested(mut self, nesting: Nesting) -> Self {
+        self.nesting = Some(nesting);
+        self
+    }
+
     /// Checks the configuration: `attempts(0)`, a zero timeout and a `wait_exp_base` below 1,
     /// NaN or infinite are errors.
     pub const fn validate(&self) -> Result<(), ConfigError> {
@@ -340,6 +377,31 @@ impl RetryPolicy {
         self.min_attempt_time
     }
 
+    /// The budget the policy names, if any: `None` for the process's (by default) and for
+    /// [`no_budget`](Self::no_budget).
+    #[must_use]
+    pub const fn get_budget(&self) -> Option<&'static RetryBudget> {
+        match self.budget {
+            BudgetChoice::Use(budget) => Some(budget),
+            BudgetChoice::Process | BudgetChoice::Off => None,
+        }
+    }
+
+    /// Whether a call under this policy may have a budget: known at compile time for a
+    /// constant policy.
+    #[doc(hidden)]
+    #[inline]
+    #[must_use]
+    pub const fn get_budget_may_have(&self) -> bool {
+        self.budget.may_have()
+    }
+
+    /// The nesting policy the policy names, if any (`None`: the switches').
+    #[must_use]
+    pub const fn get_nested(&self) -> Option<Nesting> {
+        self.nesting
+    }
+
     /// The attempt limit as it applies: `Some(0)` is one attempt.
     #[inline]
     pub(crate) fn attempt_limit(&self) -> Option<u32> {
@@ -394,6 +456,9 @@ macro_rules! policy_setters {
             const wait_jitter(wait: std::time::Duration);
             const timeout_mode(mode: crate::policy::TimeoutMode);
             const min_attempt_time(time: std::time::Duration);
+            const budget(budget: &'static crate::budget::RetryBudget);
+            const no_budget();
+            const nested(nesting: crate::nesting::Nesting);
         }
     };
 }

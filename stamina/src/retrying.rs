@@ -1,10 +1,12 @@
 //! The per-call state machine that the `#[retry]` attribute, the callers and the explicit loop
 //! all drive.
 //!
-//! Per failed attempt, in stamina's order: the active switch (inactive: give up), the `on`
-//! predicate, the attempt limit, the time limit (the timeout, a per-call deadline, the deadline
-//! mode), the wait, the hooks, and then the driver sleeps. Before the first failure nothing runs
-//! but, for a call that measures time, one read of the clock.
+//! Per failed attempt, in stamina's order and then beyond it: the active switch (inactive: give
+//! up), the `on` predicate (or the result predicate), the attempt limit, the timeout, the
+//! nested-retry guard, the wait, the deadline (which needs the wait), the retry budget (last, so
+//! that a retry refused for any other reason spends nothing), the hooks, and then the driver
+//! sleeps. Before the first failure nothing runs but, for a call that measures time, one read of
+//! the clock, and the budget's deposit when the call succeeds.
 
 use std::any::type_name;
 use std::error::Error;
@@ -12,10 +14,14 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::backoff;
+use crate::budget::RetryBudget;
 use crate::clock::Stamp;
 use crate::context::Attempt;
 use crate::decision::Decision;
-use crate::instrumentation::{Guards, RetryDetails, run_hooks, type_label};
+use crate::instrumentation::{
+    DeniedDetails, DenyReason, Guards, RetryDetails, run_denied, run_hooks, type_label,
+};
+use crate::nesting::{self, Nesting};
 use crate::on_ok::ValueCause;
 use crate::policy::{RetryPolicy, TimeoutMode};
 use crate::rng;
@@ -88,6 +94,15 @@ pub(crate) fn label<E: ?Sized>() -> &'static str {
     type_label(type_name::<E>())
 }
 
+/// Why a failure is not retried.
+#[derive(Clone, Copy, Debug)]
+enum Stop {
+    /// Inactive, declined, or a limit reached: nothing to report.
+    GiveUp,
+    /// A retry that everything else allowed, denied: reported to the hooks.
+    Denied(DenyReason),
+}
+
 /// What hooks see of one failure.
 struct Seen<'a> {
     caused_by: &'a dyn fmt::Debug,
@@ -97,9 +112,25 @@ struct Seen<'a> {
     is_value: bool,
 }
 
+/// Where a call's policy is: a reference, or for a fn whose policy is a constant, a zero-sized
+/// value that the attribute writes, which keeps the reference out of the state (8 bytes less in
+/// every retrying future).
+pub trait Policy<'p>: Copy {
+    /// The policy.
+    fn get(self) -> &'p RetryPolicy;
+}
+
+impl<'p> Policy<'p> for &'p RetryPolicy {
+    #[inline]
+    fn get(self) -> &'p RetryPolicy {
+        self
+    }
+}
+
 /// The state of one retrying call.
-pub struct RetryState<'p, D: Deadline = NoDeadline> {
-    policy: &'p RetryPolicy,
+pub struct RetryState<'p, D: Deadline = NoDeadline, P: Policy<'p> = &'p RetryPolicy> {
+    policy: P,
+    _policy: std::marker::PhantomData<&'p RetryPolicy>,
     /// When the first attempt began; taken only for a call that measures time (a timeout, a
     /// deadline, or a body that reads its [`Attempt`]). Made exact at the first failure.
     start: Option<Stamp>,
@@ -107,16 +138,21 @@ pub struct RetryState<'p, D: Deadline = NoDeadline> {
     waited_ns: u64,
     /// The number of the attempt under way, from 1.
     attempt: u32,
+    /// What the last retry cost its budget (a quota refunds it if the call then succeeds): in
+    /// the padding after `attempt`, so the state does not grow.
+    lease: u16,
+    /// A sync call's publication of its attempts, for the nested-retry guard (one byte).
+    published: nesting::Publication,
     /// The guards that hooks returned for the retry under way: one pointer, null for the calls
     /// (nearly all) that never have one, so its drop is a null check.
     guards: Guards,
     deadline: D,
 }
 
-impl<D: Deadline> fmt::Debug for RetryState<'_, D> {
+impl<'p, D: Deadline, P: Policy<'p>> fmt::Debug for RetryState<'p, D, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryState")
-            .field("policy", self.policy)
+            .field("policy", self.policy())
             .field("attempt", &self.attempt)
             .field("waited", &self.waited())
             .field("guards", &self.guards.len())
@@ -124,29 +160,29 @@ impl<D: Deadline> fmt::Debug for RetryState<'_, D> {
     }
 }
 
-impl<'p> RetryState<'p> {
+impl<'p, P: Policy<'p>> RetryState<'p, NoDeadline, P> {
     /// Starts a call, just before its first attempt: reads the clock if the policy has a
     /// timeout.
     #[must_use]
     #[inline]
-    pub fn new(policy: &'p RetryPolicy) -> Self {
+    pub fn new(policy: P) -> Self {
         Self::with_deadline(policy, NoDeadline, false)
     }
 
     /// Starts a call whose attempts read their [`Attempt`]: always reads the clock.
     #[must_use]
     #[inline]
-    pub fn measured(policy: &'p RetryPolicy) -> Self {
+    pub fn measured(policy: P) -> Self {
         Self::with_deadline(policy, NoDeadline, true)
     }
 }
 
-impl<'p, D: Deadline> RetryState<'p, D> {
+impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
     /// Starts a call with a per-call deadline, just before its first attempt; `measure` reads
     /// the clock even without a timeout or a deadline.
     #[must_use]
     #[inline]
-    pub fn with_deadline(policy: &'p RetryPolicy, deadline: D, measure: bool) -> Self {
+    pub fn with_deadline(policy: P, deadline: D, measure: bool) -> Self {
         let mut state = Self::unstarted(policy, deadline);
         state.begin(measure);
         state
@@ -156,7 +192,7 @@ impl<'p, D: Deadline> RetryState<'p, D> {
     /// time): for a driver that builds the state only once that attempt failed.
     #[must_use]
     #[inline]
-    pub fn resumed(policy: &'p RetryPolicy, start: Option<Stamp>, deadline: D) -> Self {
+    pub fn resumed(policy: P, start: Option<Stamp>, deadline: D) -> Self {
         let mut state = Self::unstarted(policy, deadline);
         state.start = start;
         state
@@ -165,12 +201,15 @@ impl<'p, D: Deadline> RetryState<'p, D> {
     /// A call whose first attempt has not begun yet: see [`begin`](Self::begin).
     #[must_use]
     #[inline]
-    pub fn unstarted(policy: &'p RetryPolicy, deadline: D) -> Self {
+    pub fn unstarted(policy: P, deadline: D) -> Self {
         RetryState {
             policy,
+            _policy: std::marker::PhantomData,
             start: None,
             waited_ns: 0,
             attempt: 1,
+            lease: 0,
+            published: nesting::Publication::default(),
             guards: Guards::new(),
             deadline,
         }
@@ -179,10 +218,17 @@ impl<'p, D: Deadline> RetryState<'p, D> {
     /// The first attempt begins: reads the clock if the call measures time. Idempotent.
     #[inline]
     pub fn begin(&mut self, measure: bool) {
-        let measures = measure || self.policy.timeout.is_some() || self.deadline.get().is_some();
+        let measures = measure || self.policy().timeout.is_some() || self.deadline.get().is_some();
         if measures && self.start.is_none() {
             self.start = Some(Stamp::now());
         }
+    }
+
+    /// The policy.
+    #[must_use]
+    #[inline]
+    pub fn policy(&self) -> &'p RetryPolicy {
+        self.policy.get()
     }
 
     /// The number of the attempt under way, from 1.
@@ -199,7 +245,7 @@ impl<'p, D: Deadline> RetryState<'p, D> {
     pub fn attempt(&self) -> Attempt {
         let switches = Switches::current();
         let next_wait = if plain(switches) {
-            backoff::lower_bound(self.policy, self.attempt)
+            backoff::lower_bound(self.policy(), self.attempt)
         } else {
             Duration::ZERO
         };
@@ -208,12 +254,15 @@ impl<'p, D: Deadline> RetryState<'p, D> {
 
     /// The per-call deadline, replaced.
     #[must_use]
-    pub fn deadline<E: Deadline>(self, deadline: E) -> RetryState<'p, E> {
+    pub fn deadline<E: Deadline>(self, deadline: E) -> RetryState<'p, E, P> {
         RetryState {
             policy: self.policy,
+            _policy: std::marker::PhantomData,
             start: self.start,
             waited_ns: self.waited_ns,
             attempt: self.attempt,
+            lease: self.lease,
+            published: self.published,
             guards: self.guards,
             deadline,
         }
@@ -225,7 +274,7 @@ impl<'p, D: Deadline> RetryState<'p, D> {
             Attempt::new(
                 self.attempt,
                 self.start,
-                self.policy.timeout,
+                self.policy().timeout,
                 self.deadline.get(),
             )
         } else {
@@ -261,23 +310,30 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         cause: impl FnOnce(&E) -> Cause<E>,
         name: impl FnOnce() -> &'n str,
     ) -> Result<Duration, E> {
+        self.first_failure();
         let switches = Switches::current();
         if !switches.is_active() {
             return Err(error);
         }
         let decision = on(&error);
-        let Some(wait) = self.plan(switches, decision) else {
-            return Err(error);
+        let plan = self.plan(switches, decision);
+        let seen = || {
+            let cause = cause(&error);
+            Seen {
+                caused_by: &error,
+                error: (cause.error)(&error),
+                error_type: (cause.error_type)(&error),
+                decision,
+                is_value: false,
+            }
         };
-        let cause = cause(&error);
-        let seen = Seen {
-            caused_by: &error,
-            error: (cause.error)(&error),
-            error_type: (cause.error_type)(&error),
-            decision,
-            is_value: false,
-        };
-        Ok(self.schedule(switches, wait, &seen, name()))
+        match plan {
+            Ok(wait) => Ok(self.schedule(switches, wait, seen, name)),
+            Err(stop) => {
+                self.stopped(stop, seen, name);
+                Err(error)
+            }
+        }
     }
 
     /// Handles an `Ok` value of the attempt under way that the result predicate decided to
@@ -292,24 +348,30 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         show: impl Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
         name: impl FnOnce() -> &'n str,
     ) -> Result<Duration, T> {
+        self.first_failure();
         let switches = Switches::current();
         if !switches.is_active() {
             return Err(value);
         }
-        let Some(wait) = self.plan(switches, decision) else {
-            return Err(value);
+        let plan = self.plan(switches, decision);
+        let cause = ValueCause {
+            value: &value,
+            fmt: &show,
         };
-        let seen = Seen {
-            caused_by: &ValueCause {
-                value: &value,
-                fmt: &show,
-            },
+        let seen = || Seen {
+            caused_by: &cause,
             error: None,
             error_type: label::<T>(),
             decision,
             is_value: true,
         };
-        Ok(self.schedule(switches, wait, &seen, name()))
+        match plan {
+            Ok(wait) => Ok(self.schedule(switches, wait, seen, name)),
+            Err(stop) => {
+                self.stopped(stop, seen, name);
+                Err(value)
+            }
+        }
     }
 
     /// [`failed`](Self::failed), then [`sleep`](Self::sleep): what a sync retry loop does with
@@ -324,6 +386,7 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         name: impl FnOnce() -> &'n str,
     ) -> Result<(), E> {
         let wait = self.failed(error, on, cause, name)?;
+        self.publish();
         self.sleep(wait);
         Ok(())
     }
@@ -339,34 +402,141 @@ impl<'p, D: Deadline> RetryState<'p, D> {
         name: impl FnOnce() -> &'n str,
     ) -> Result<(), T> {
         let wait = self.value_failed(value, decision, show, name)?;
+        self.publish();
         self.sleep(wait);
         Ok(())
     }
 
-    /// The wait before the next attempt, or `None` to give up: the decision and the limits.
+    /// The wait before the next attempt, or why not: the decision, the limits, the nesting
+    /// guard and the budget, in that order.
     #[inline]
-    fn plan(&mut self, switches: Switches, decision: Decision) -> Option<Duration> {
+    fn plan(&mut self, switches: Switches, decision: Decision) -> Result<Duration, Stop> {
         if !decision.is_retry() {
-            return None;
+            return Err(Stop::GiveUp);
         }
-        let custom = decision.wait();
         let n = self.attempt;
         if let Some(testing) = switches.testing_mode() {
-            return (n < testing.attempt_limit(self.policy.attempts)).then_some(Duration::ZERO);
-        }
-        if self.policy.attempt_limit().is_some_and(|limit| n >= limit) {
-            return None;
-        }
-        let wait = custom.unwrap_or_else(|| backoff::wait(self.policy, n, rng::unit));
-        match (self.remaining(), self.policy.timeout_mode) {
-            (Some(left), TimeoutMode::AfterFailure) if left.is_zero() => None,
-            (Some(left), TimeoutMode::Deadline)
-                if wait.saturating_add(self.policy.min_attempt_time) >= left =>
-            {
-                None
+            // Testing mode ignores the time and the budget, but not the nesting guard.
+            if n >= testing.attempt_limit(self.policy().attempts) {
+                return Err(Stop::GiveUp);
             }
-            _ => Some(wait),
+            self.check_nesting(switches)?;
+            return Ok(Duration::ZERO);
         }
+        if self
+            .policy()
+            .attempt_limit()
+            .is_some_and(|limit| n >= limit)
+        {
+            return Err(Stop::GiveUp);
+        }
+        let deadline_mode = self.policy().timeout_mode == TimeoutMode::Deadline;
+        let left = self.remaining();
+        if left.is_some_and(|left| left.is_zero()) {
+            return Err(Stop::GiveUp);
+        }
+        self.check_nesting(switches)?;
+        let wait = decision
+            .wait()
+            .unwrap_or_else(|| backoff::wait(self.policy(), n, rng::unit));
+        if deadline_mode
+            && left.is_some_and(|left| wait.saturating_add(self.policy().min_attempt_time) >= left)
+        {
+            return Err(Stop::GiveUp);
+        }
+        if let Some(budget) = self.budget() {
+            match budget.withdraw(decision) {
+                Some(cost) => self.lease = cost,
+                None => return Err(Stop::Denied(DenyReason::Budget)),
+            }
+        }
+        Ok(wait)
+    }
+
+    /// The nested-retry guard: denied if this call runs inside another retrying call's attempt
+    /// under [`Nesting::Once`].
+    #[inline]
+    fn check_nesting(&self, switches: Switches) -> Result<(), Stop> {
+        let nesting = self.policy().nesting.unwrap_or(switches.get_nesting());
+        if nesting == Nesting::Once && nesting::nested() {
+            return Err(Stop::Denied(DenyReason::Nested));
+        }
+        Ok(())
+    }
+
+    /// The budget of the call, if any.
+    #[inline]
+    fn budget(&self) -> Option<&'static RetryBudget> {
+        self.policy().budget.get()
+    }
+
+    /// The first attempt failed: a ratio budget counts the call.
+    #[inline]
+    fn first_failure(&self) {
+        if self.attempt == 1 {
+            if let Some(budget) = self.budget() {
+                budget.first_failure();
+            }
+        }
+    }
+
+    /// The call succeeded: at its first attempt, the budget counts it; after retrying, a quota
+    /// refunds the last retry. For the drivers, at each success.
+    #[inline]
+    pub fn succeeded(&self) {
+        if !self.policy().budget.may_have() {
+            return;
+        }
+        if self.attempt == 1 {
+            first_try_success(self.policy());
+        } else {
+            self.succeeded_after_retry();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn succeeded_after_retry(&self) {
+        if let Some(budget) = self.budget() {
+            budget.success_after_retry(self.lease);
+        }
+    }
+
+    /// Runs one attempt of a call that publishes its attempts itself (an explicit loop's):
+    /// published for the nested-retry guard from the second attempt on.
+    #[inline]
+    pub fn run<R>(&self, attempt: impl FnOnce() -> R) -> R {
+        nesting::run(self.attempt, attempt)
+    }
+
+    /// A sync call retries: its thread publishes its attempts from now until the call ends.
+    #[inline]
+    pub fn publish(&mut self) {
+        self.published.publish();
+    }
+
+    /// Reports a retry that everything else allowed and that was denied.
+    #[cold]
+    fn stopped<'a, 'n>(
+        &self,
+        stop: Stop,
+        seen: impl FnOnce() -> Seen<'a>,
+        name: impl FnOnce() -> &'n str,
+    ) {
+        let Stop::Denied(reason) = stop else { return };
+        run_denied(|| {
+            let seen = seen();
+            DeniedDetails {
+                name: name(),
+                retry_num: self.attempt,
+                caused_by: seen.caused_by,
+                error: seen.error,
+                error_type: seen.error_type,
+                is_value: seen.is_value,
+                decision: seen.decision,
+                reason,
+            }
+        });
     }
 
     /// The time left before the timeout or the deadline, whichever comes first; `None` without
@@ -378,59 +548,67 @@ impl<'p, D: Deadline> RetryState<'p, D> {
     /// waits are what the test means.
     fn remaining(&mut self) -> Option<Duration> {
         let deadline = self.deadline.get();
-        if self.policy.timeout.is_none() && deadline.is_none() {
+        if self.policy().timeout.is_none() && deadline.is_none() {
             return None;
         }
         // A loop that never called `attempt` starts now.
         let start = self.start.get_or_insert_with(Stamp::now).exact();
         self.start = Some(start);
         let by_timeout = self
-            .policy
+            .policy()
             .timeout
             .map(|timeout| timeout.saturating_sub(start.elapsed().max(self.waited())));
         let by_deadline = deadline.map(Stamp::remaining);
         by_timeout.into_iter().chain(by_deadline).min()
     }
 
-    /// Schedules the retry: runs the hooks, then counts the wait and the attempt. The wait for
-    /// the driver to sleep: `wait`, or zero in a test clock's scope, which records the wait and
-    /// moves its virtual time past it instead.
+    /// Schedules the retry: runs the hooks (building what they see only if there is one), then
+    /// counts the wait and the attempt. The wait for the driver to sleep: `wait`, or zero in a
+    /// test clock's scope, which records the wait and moves its virtual time past it instead.
     #[inline]
-    fn schedule(
+    fn schedule<'a, 'n>(
         &mut self,
         switches: Switches,
         wait: Duration,
-        seen: &Seen<'_>,
-        name: &str,
+        seen: impl FnOnce() -> Seen<'a>,
+        name: impl FnOnce() -> &'n str,
     ) -> Duration {
         // Guards of an earlier retry are gone by now unless the driver skipped `sleep`.
         self.release_guards();
         let n = self.attempt;
-        run_hooks(
-            &RetryDetails {
-                name,
-                retry_num: n,
-                wait_for: wait,
-                waited_so_far: self.waited(),
-                caused_by: seen.caused_by,
-                error: seen.error,
-                error_type: seen.error_type,
-                decision: seen.decision,
-                is_value: seen.is_value,
-                attempt: self.attempt_in(switches),
-            },
-            &mut self.guards,
-        );
+        let clock = crate::scope::clock();
+        if clock.is_some() || crate::instrumentation::any_hooks() {
+            let seen = seen();
+            let name = name();
+            if let Some(clock) = &clock {
+                clock.record(n, wait, name, seen.error_type);
+            }
+            let attempt = self.attempt_in(switches);
+            let waited_so_far = self.waited();
+            run_hooks(
+                || RetryDetails {
+                    name,
+                    retry_num: n,
+                    wait_for: wait,
+                    waited_so_far,
+                    caused_by: seen.caused_by,
+                    error: seen.error,
+                    error_type: seen.error_type,
+                    decision: seen.decision,
+                    is_value: seen.is_value,
+                    attempt,
+                },
+                &mut self.guards,
+            );
+        }
         self.waited_ns = self
             .waited_ns
             .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
         self.attempt = n.saturating_add(1);
-        match crate::scope::clock() {
-            Some(clock) => {
-                clock.record(n, wait, name, seen.error_type);
-                Duration::ZERO
-            }
-            None => wait,
+        if clock.is_some() {
+            Duration::ZERO
+        } else {
+            wait
         }
     }
 
@@ -451,6 +629,18 @@ impl<'p, D: Deadline> RetryState<'p, D> {
             std::thread::sleep(wait);
         }
         self.release_guards();
+    }
+}
+
+/// A call under `policy` succeeded at its first attempt: its budget counts it. The one cost
+/// of budgets on the happy path, nothing for a policy that names none (without the
+/// `process-budget` feature).
+#[inline]
+pub(crate) fn first_try_success(policy: &RetryPolicy) {
+    if policy.budget.may_have() {
+        if let Some(budget) = policy.budget.get() {
+            budget.first_try_success();
+        }
     }
 }
 

@@ -6,26 +6,30 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::nesting::Nesting;
 use crate::scope::{ScopeGuard, Scoped, Setting};
 
 /// The low 32 bits hold the testing attempts.
 const TESTING: u64 = 1 << 32;
 const CAP: u64 = 1 << 33;
 const INACTIVE: u64 = 1 << 34;
+const NESTED_ONCE: u64 = 1 << 35;
 const ATTEMPTS_MASK: u64 = u32::MAX as u64;
 
 static GLOBAL: AtomicU64 = AtomicU64::new(0);
 
-/// The state of stamina's two switches: active or not, and testing mode.
+/// The state of stamina's two switches, active or not and testing mode, and beyond stamina the
+/// process-wide [`Nesting`] policy.
 ///
-/// The process-wide state is set with [`set_active`](crate::set_active) and
-/// [`set_testing`](crate::set_testing). A `Switches` value overrides it for one thread
+/// The process-wide state is set with [`set_active`](crate::set_active),
+/// [`set_testing`](crate::set_testing) and [`set_nesting`](crate::set_nesting). A `Switches` value overrides it for one thread
 /// ([`Switches::set_for_thread`]) or one task ([`Switches::scope`]), so that tests running in
 /// parallel in one `cargo test` binary do not disturb each other. See [`crate::testing`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Switches {
     active: bool,
     testing: Option<Testing>,
+    nesting: Nesting,
 }
 
 /// Testing mode's settings, as [`set_testing`](crate::set_testing) takes them.
@@ -67,6 +71,7 @@ impl Switches {
         Switches {
             active: true,
             testing: None,
+            nesting: Nesting::Retry,
         }
     }
 
@@ -102,6 +107,20 @@ impl Switches {
             None
         };
         self
+    }
+
+    /// The same state with `nesting` as the policy of the calls whose own policy names none:
+    /// see [`Nesting`].
+    #[must_use]
+    pub const fn nesting(mut self, nesting: Nesting) -> Self {
+        self.nesting = nesting;
+        self
+    }
+
+    /// The nesting policy.
+    #[must_use]
+    pub const fn get_nesting(&self) -> Nesting {
+        self.nesting
     }
 
     /// Whether retrying is active.
@@ -151,11 +170,19 @@ impl Switches {
         Switches {
             active: word & INACTIVE == 0,
             testing,
+            nesting: if word & NESTED_ONCE == 0 {
+                Nesting::Retry
+            } else {
+                Nesting::Once
+            },
         }
     }
 
     const fn pack(self) -> u64 {
         let mut word = if self.active { 0 } else { INACTIVE };
+        if matches!(self.nesting, Nesting::Once) {
+            word |= NESTED_ONCE;
+        }
         if let Some(t) = self.testing {
             word |= TESTING | t.attempts as u64;
             if t.cap {
@@ -206,6 +233,15 @@ pub fn set_testing(testing: bool, attempts: u32, cap: bool) {
     Switches::update_global(|s| s.testing(testing, attempts, cap));
 }
 
+/// Sets the [`Nesting`] policy of every retrying call in the process whose own policy names
+/// none: [`Nesting::Retry`] (stamina's behaviour, the default) or [`Nesting::Once`], under which a
+/// call that runs inside another retrying call's attempt makes one attempt and leaves the
+/// retrying to the outer call. Read when an attempt fails. For a policy that only this thread or
+/// task sees, use [`Switches::nesting`] with [`Switches::set_for_thread`] or [`Switches::scope`].
+pub fn set_nesting(nesting: Nesting) {
+    Switches::update_global(|s| s.nesting(nesting));
+}
+
 /// Whether testing mode is on here: the scoped override of this thread or task, if any, else the
 /// process-wide switch.
 #[must_use]
@@ -225,6 +261,7 @@ mod tests {
             Switches::new().testing(true, 0, false),
             Switches::new().testing(true, u32::MAX, true).active(false),
             Switches::new().testing(true, 3, true),
+            Switches::new().nesting(Nesting::Once).active(false),
         ] {
             assert_eq!(Switches::unpack(s.pack()), s);
         }

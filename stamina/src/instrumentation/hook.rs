@@ -81,6 +81,66 @@ impl<'a> RetryDetails<'a> {
     }
 }
 
+/// Why a retry that everything else allowed was not scheduled: see [`DeniedDetails`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// The call's [`RetryBudget`](crate::RetryBudget) is exhausted.
+    Budget,
+    /// The call runs inside another retrying call's attempt, under
+    /// [`Nesting::Once`](crate::Nesting::Once).
+    Nested,
+}
+
+impl DenyReason {
+    /// `budget` or `nested`: the `reason` label and field of the default hooks.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::Budget => "budget",
+            DenyReason::Nested => "nested",
+        }
+    }
+}
+
+/// What a hook learns about a retry that was denied: one that the predicate, the attempts and
+/// the time allowed, refused by a retry budget or by the nested-retry guard. The call gives up
+/// at once with this cause, unchanged. No [`RetryHook::on_retry`] runs for it: no retry was
+/// scheduled.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct DeniedDetails<'a> {
+    /// The `callable` label, as in [`RetryDetails::name`].
+    pub name: &'a str,
+    /// The number of the attempt that failed: the retry that was denied would have been
+    /// `retry_num`, as in [`RetryDetails::retry_num`].
+    pub retry_num: u32,
+    /// The error (or value) the call gives back, as in [`RetryDetails::caused_by`].
+    pub caused_by: &'a dyn fmt::Debug,
+    /// The error as a `dyn Error`, as in [`RetryDetails::error`].
+    pub error: Option<&'a (dyn Error + 'static)>,
+    /// The `error_type` label, as in [`RetryDetails::error_type`].
+    pub error_type: &'static str,
+    /// Whether `caused_by` is an `Ok` value that the result predicate retried.
+    pub is_value: bool,
+    /// What the predicate decided.
+    pub decision: Decision,
+    /// Why the retry was denied.
+    pub reason: DenyReason,
+}
+
+impl<'a> DeniedDetails<'a> {
+    /// [`caused_by`](Self::caused_by) as one bounded line of text, as in
+    /// [`RetryDetails::caused_by_text`].
+    #[must_use]
+    pub fn caused_by_text(&self) -> CausedBy<'a> {
+        CausedBy {
+            debug: self.caused_by,
+            error: self.error,
+        }
+    }
+}
+
 /// A value kept alive across the backoff sleep of one retry, then dropped exactly once: see the
 /// [module docs](super#guards).
 pub struct RetryGuard(#[allow(dead_code, reason = "held for its drop")] Box<dyn Send>);
@@ -122,13 +182,21 @@ impl IntoRetryGuard for Option<RetryGuard> {
     }
 }
 
-/// Called for each scheduled retry, after the decision to retry and before the sleep.
+/// Called for each scheduled retry, after the decision to retry and before the sleep, and
+/// (optionally) for each retry denied by a budget or the nesting guard.
 ///
 /// Closures `Fn(&RetryDetails<'_>)` returning `()`, a [`RetryGuard`] or an `Option<RetryGuard>`
-/// are hooks.
+/// are hooks (of scheduled retries only).
 pub trait RetryHook: Send + Sync + 'static {
     /// Called for each scheduled retry; may return a guard that lives across the sleep.
     fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard>;
+
+    /// Called when a retry is denied by a retry budget or the nested-retry guard: by default
+    /// nothing. The default hooks emit a `stamina.retry_denied` event and count
+    /// `stamina_retries_denied_total`.
+    fn on_denied(&self, details: &DeniedDetails<'_>) {
+        let _ = details;
+    }
 }
 
 impl<F, R> RetryHook for F

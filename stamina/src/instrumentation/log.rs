@@ -1,6 +1,6 @@
 //! The `log` hook, and the fallback of the `tracing` hook when no subscriber takes its event.
 
-use super::hook::{RetryDetails, RetryGuard, RetryHook};
+use super::hook::{DeniedDetails, RetryDetails, RetryGuard, RetryHook};
 
 /// Logs one `WARN` record per scheduled retry through the `log` crate, as stamina's standard
 /// library logging hook does (stamina falls back to it when structlog is missing).
@@ -34,6 +34,10 @@ impl RetryHook for LogOnRetryHook {
         emit(details);
         None
     }
+
+    fn on_denied(&self, details: &DeniedDetails<'_>) {
+        emit_denied(details);
+    }
 }
 
 /// The record, if a logger wants it.
@@ -52,6 +56,25 @@ pub(crate) fn emit(details: &RetryDetails<'_>) {
         wait_for = wait_for,
         waited_so_far = waited_so_far;
         "stamina.retry_scheduled callable={} retry_num={} wait_for={wait_for} waited_so_far={waited_so_far} caused_by={caused_by}",
+        details.name,
+        details.retry_num,
+    );
+}
+
+/// The record of a denied retry, if a logger wants it.
+pub(crate) fn emit_denied(details: &DeniedDetails<'_>) {
+    if !log::log_enabled!(target: "stamina", log::Level::Warn) {
+        return;
+    }
+    let caused_by = details.caused_by_text();
+    let reason = details.reason.as_str();
+    log::warn!(
+        target: "stamina",
+        callable = details.name,
+        retry_num = details.retry_num,
+        caused_by:% = caused_by,
+        reason = reason;
+        "stamina.retry_denied callable={} retry_num={} reason={reason} caused_by={caused_by}",
         details.name,
         details.retry_num,
     );

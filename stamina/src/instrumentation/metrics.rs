@@ -1,13 +1,17 @@
 //! The default `metrics` hook.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use metrics::{Key, KeyName, Label, SharedString};
+use metrics::{Counter, Key, KeyName, Label, Metadata, Recorder, SharedString};
 
-use super::hook::{RetryDetails, RetryGuard, RetryHook};
+use super::hook::{DeniedDetails, DenyReason, RetryDetails, RetryGuard, RetryHook};
 
-const NAME: &str = "stamina_retries_total";
-const DESCRIPTION: &str = "Total number of retries.";
+const RETRIES: &str = "stamina_retries_total";
+const RETRIES_HELP: &str = "Total number of retries.";
+const DENIED: &str = "stamina_retries_denied_total";
+const DENIED_HELP: &str =
+    "Total number of retries denied by a retry budget or the nested-retry guard.";
 
 /// The `retry_num` label of [`MetricsOnRetryHook`] takes this many values: `1` to `9`, then
 /// `10+` for every later retry.
@@ -23,18 +27,26 @@ fn retry_num_slot(retry_num: u32) -> usize {
 
 /// Counts every scheduled retry in the counter `stamina_retries_total`, with the labels
 /// `callable`, `retry_num` and `error_type`, through the `metrics` crate: any recorder renders it,
-/// `metrics-exporter-prometheus` included, as stamina's Prometheus hook does.
+/// `metrics-exporter-prometheus` included, as stamina's Prometheus hook does. Retries denied by
+/// a budget or the nesting guard go to `stamina_retries_denied_total`, with the same labels and
+/// `reason` (`budget` or `nested`).
 ///
 /// The `retry_num` label stops at [`RETRY_NUM_LABEL_MAX`]: retries 1 to 9 are labelled with
 /// their number, and every later one `10+`, so that a call without an attempt limit (or with a
 /// large one) does not grow the label set without bound. (stamina's label is unbounded.)
 /// [`RetryDetails::retry_num`] stays exact for hooks of one's own.
 ///
-/// The metric keys are cached per thread (the 64 most recent), so retries that repeat allocate
-/// nothing here: without a recorder a retry costs no allocation at all. The counter is described
-/// ("Total number of retries.") to each recorder a thread retries under; a recorder that takes
-/// the place of another at the same address (two local recorders in turn on one stack) counts
-/// correctly but is not described again.
+/// # Cost
+///
+/// Under the process's global recorder (the one a fresh thread sees: an exporter's
+/// `install_recorder`), a thread keeps the counters it registered, the 64 most recent label sets:
+/// a retry that repeats one increments its counter, without a lookup in the recorder and without
+/// an allocation. Finding out which recorder is the global one takes a look from a helper
+/// thread, once per process (and once per local recorder a thread meets): `metrics` offers no
+/// other way, and a local recorder made where a dropped one was (two in turn on one stack)
+/// cannot be told from it by its address. Under a local recorder
+/// (`metrics::with_local_recorder`), each retry registers its counter with the recorder, which
+/// is then always the right one. Each recorder is told the counters' descriptions.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MetricsOnRetryHook {
     _private: (),
@@ -48,113 +60,232 @@ impl MetricsOnRetryHook {
     }
 }
 
+/// A recorder, by its address, and whether it has a size (a zero-sized recorder, the no-op one
+/// included, has a dangling address that another zero-sized one may share).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    address: usize,
+    sized: bool,
+}
+
+fn identity(recorder: &dyn Recorder) -> Identity {
+    Identity {
+        address: std::ptr::from_ref(recorder).cast::<()>() as usize,
+        sized: std::mem::size_of_val(recorder) != 0,
+    }
+}
+
+/// The address of the global recorder once a helper thread saw it (0 until then). It is set
+/// once in a process's life and never freed, so that no other recorder can be where it is:
+/// counters registered with it can be kept.
+static GLOBAL: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the global recorder was told the descriptions.
+static DESCRIBED: AtomicBool = AtomicBool::new(false);
+
+/// Asks a helper thread which recorder it sees (`None` if no thread could be spawned).
+fn probe() -> Option<Identity> {
+    std::thread::scope(|s| s.spawn(|| metrics::with_recorder(identity)).join().ok())
+}
+
+/// One label set: its key, and its counter in the global recorder once registered there.
 struct Cached {
     retry_num: usize,
     error_type: &'static str,
+    reason: Option<DenyReason>,
     callable: Box<str>,
     key: Key,
+    counter: Option<Counter>,
 }
 
 impl Cached {
     /// Cheapest comparison first; type names are compared by address before content.
-    fn is_for(&self, details: &RetryDetails<'_>) -> bool {
-        self.retry_num == retry_num_slot(details.retry_num)
-            && (std::ptr::eq(self.error_type, details.error_type)
-                || self.error_type == details.error_type)
-            && *self.callable == *details.name
+    fn is_for(&self, labels: &Labels<'_>) -> bool {
+        self.retry_num == labels.retry_num
+            && self.reason == labels.reason
+            && (std::ptr::eq(self.error_type, labels.error_type)
+                || self.error_type == labels.error_type)
+            && *self.callable == *labels.callable
+    }
+}
+
+/// The labels of one count.
+struct Labels<'a> {
+    callable: &'a str,
+    retry_num: usize,
+    error_type: &'static str,
+    reason: Option<DenyReason>,
+}
+
+impl Labels<'_> {
+    fn key(&self) -> Key {
+        let mut labels = vec![
+            Label::new("callable", self.callable.to_owned()),
+            Label::new(
+                "retry_num",
+                SharedString::const_str(RETRY_NUM_LABELS[self.retry_num]),
+            ),
+            Label::new("error_type", SharedString::const_str(self.error_type)),
+        ];
+        match self.reason {
+            Some(reason) => {
+                labels.push(Label::new(
+                    "reason",
+                    SharedString::const_str(reason.as_str()),
+                ));
+                Key::from_parts(DENIED, labels)
+            }
+            None => Key::from_parts(RETRIES, labels),
+        }
     }
 }
 
 const CACHE_SIZE: usize = 64;
 
-/// The keys of one recorder, the one at address `recorder`.
-struct KeyCache {
-    recorder: usize,
-    keys: Vec<Cached>,
+/// A thread's view of the recorders.
+struct Thread {
+    /// The label sets this thread counted, newest last.
+    counters: Vec<Cached>,
+    /// Recorders that this thread found to be local, by address: never cached.
+    local: Vec<usize>,
+    /// The local recorder last told the descriptions.
+    described: Option<usize>,
 }
 
 thread_local! {
-    static KEYS: RefCell<KeyCache> = const {
-        RefCell::new(KeyCache { recorder: 0, keys: Vec::new() })
+    static THREAD: RefCell<Thread> = const {
+        RefCell::new(Thread { counters: Vec::new(), local: Vec::new(), described: None })
     };
 }
 
-fn new_key(details: &RetryDetails<'_>) -> Key {
-    Key::from_parts(
-        NAME,
-        vec![
-            Label::new("callable", details.name.to_owned()),
-            Label::new(
-                "retry_num",
-                SharedString::const_str(RETRY_NUM_LABELS[retry_num_slot(details.retry_num)]),
-            ),
-            Label::new("error_type", SharedString::const_str(details.error_type)),
-        ],
-    )
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
+}
+
+fn describe(recorder: &dyn Recorder) {
+    recorder.describe_counter(
+        KeyName::from_const_str(RETRIES),
+        None,
+        SharedString::const_str(RETRIES_HELP),
+    );
+    recorder.describe_counter(
+        KeyName::from_const_str(DENIED),
+        None,
+        SharedString::const_str(DENIED_HELP),
+    );
+}
+
+/// Registers the count with `recorder` and increments it: where the thread's cache is
+/// unavailable (a retry from a thread-local's destructor, or from inside a recorder).
+fn count_uncached(recorder: &dyn Recorder, labels: &Labels<'_>) {
+    describe(recorder);
+    recorder
+        .register_counter(&labels.key(), &metadata())
+        .increment(1);
+}
+
+fn count(labels: &Labels<'_>) {
+    metrics::with_recorder(|recorder| {
+        let me = identity(recorder);
+        let counted = THREAD.try_with(|thread| {
+            let Ok(mut thread) = thread.try_borrow_mut() else {
+                count_uncached(recorder, labels);
+                return;
+            };
+            let global = is_global(&mut thread, me);
+            if global {
+                if !DESCRIBED.swap(true, Ordering::Relaxed) {
+                    describe(recorder);
+                }
+            } else if thread.described != Some(me.address) {
+                describe(recorder);
+                thread.described = Some(me.address);
+            }
+            let counters = &mut thread.counters;
+            let index = counters
+                .iter()
+                .rposition(|c| c.is_for(labels))
+                .unwrap_or_else(|| {
+                    if counters.len() == CACHE_SIZE {
+                        counters.remove(0);
+                    }
+                    counters.push(Cached {
+                        retry_num: labels.retry_num,
+                        error_type: labels.error_type,
+                        reason: labels.reason,
+                        callable: labels.callable.into(),
+                        key: labels.key(),
+                        counter: None,
+                    });
+                    counters.len() - 1
+                });
+            let cached = &mut counters[index];
+            if global {
+                // The global recorder's counter, registered once and kept.
+                cached
+                    .counter
+                    .get_or_insert_with(|| recorder.register_counter(&cached.key, &metadata()))
+                    .increment(1);
+            } else {
+                // Any other recorder is asked each time: it may not be the one of last time.
+                recorder
+                    .register_counter(&cached.key, &metadata())
+                    .increment(1);
+            }
+        });
+        if counted.is_err() {
+            count_uncached(recorder, labels);
+        }
+    });
+}
+
+/// Whether `me` is the global recorder, asking a helper thread the first time this thread meets
+/// a recorder it does not know, until the global one is known.
+fn is_global(thread: &mut Thread, me: Identity) -> bool {
+    if !me.sized {
+        return false;
+    }
+    let global = GLOBAL.load(Ordering::Acquire);
+    if global == me.address {
+        return true;
+    }
+    // Once the global recorder is known, any other is local; before, a recorder this thread
+    // found to be local stays so.
+    if global != 0 || thread.local.contains(&me.address) {
+        return false;
+    }
+    let seen = probe();
+    if let Some(seen) = seen.filter(|seen| seen.sized) {
+        let _ = GLOBAL.compare_exchange(0, seen.address, Ordering::AcqRel, Ordering::Acquire);
+        if seen.address == me.address {
+            return true;
+        }
+    }
+    if thread.local.len() == CACHE_SIZE {
+        thread.local.remove(0);
+    }
+    thread.local.push(me.address);
+    false
 }
 
 impl RetryHook for MetricsOnRetryHook {
     fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
-        metrics::with_recorder(|recorder| {
-            let metadata =
-                metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
-            let describe = || {
-                recorder.describe_counter(
-                    KeyName::from_const_str(NAME),
-                    None,
-                    SharedString::const_str(DESCRIPTION),
-                );
-            };
-            // A retry from a thread-local's destructor may find the cache gone: a fresh key.
-            let cached = KEYS.try_with(|cache| {
-                // A recorder that retries through stamina while registering finds the cache
-                // busy: it gets a fresh key instead of a panic.
-                let Ok(mut cache) = cache.try_borrow_mut() else {
-                    describe();
-                    recorder
-                        .register_counter(&new_key(details), &metadata)
-                        .increment(1);
-                    return;
-                };
-                // Another recorder than last time on this thread (installed since, or a local
-                // one): describe the counter to it, and start its keys afresh. A recorder is
-                // known by its address, so one that replaces another at the same address (two
-                // local recorders in turn on the stack) is not told the description again.
-                let address = std::ptr::from_ref(recorder).cast::<()>() as usize;
-                if cache.recorder != address {
-                    describe();
-                    cache.recorder = address;
-                    cache.keys.clear();
-                }
-                let keys = &mut cache.keys;
-                // Newest first: a call's retries are usually the latest entries.
-                let index = keys
-                    .iter()
-                    .rposition(|c| c.is_for(details))
-                    .unwrap_or_else(|| {
-                        if keys.len() == CACHE_SIZE {
-                            keys.remove(0);
-                        }
-                        keys.push(Cached {
-                            retry_num: retry_num_slot(details.retry_num),
-                            error_type: details.error_type,
-                            callable: details.name.into(),
-                            key: new_key(details),
-                        });
-                        keys.len() - 1
-                    });
-                recorder
-                    .register_counter(&keys[index].key, &metadata)
-                    .increment(1);
-            });
-            if cached.is_err() {
-                describe();
-                recorder
-                    .register_counter(&new_key(details), &metadata)
-                    .increment(1);
-            }
+        count(&Labels {
+            callable: details.name,
+            retry_num: retry_num_slot(details.retry_num),
+            error_type: details.error_type,
+            reason: None,
         });
         None
+    }
+
+    fn on_denied(&self, details: &DeniedDetails<'_>) {
+        count(&Labels {
+            callable: details.name,
+            retry_num: retry_num_slot(details.retry_num),
+            error_type: details.error_type,
+            reason: Some(details.reason),
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::guards::Guards;
-use super::hook::{Hook, RetryDetails, RetryHook};
+use super::hook::{DeniedDetails, Hook, RetryDetails, RetryHook};
 
 struct Registry {
     hooks: Vec<Hook>,
@@ -107,24 +107,59 @@ pub fn get_on_retry_hooks() -> Vec<Arc<dyn RetryHook>> {
     current().hooks().to_vec()
 }
 
-/// Runs every hook for one scheduled retry, pushing their guards onto `guards`.
-pub(crate) fn run_hooks(details: &RetryDetails<'_>, guards: &mut Guards) {
+/// Runs `f` with the registry in force: this thread's copy when it is current (one atomic load
+/// tells), else the registry itself.
+#[inline]
+fn with_registry<R>(f: impl FnOnce(&Registry) -> R) -> R {
     let generation = GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
     let ran = CACHED.try_with(|cached| {
         let fresh = matches!(&*cached.borrow(), Some((g, _)) if *g == generation);
         if !fresh {
             let Ok(mut cached) = cached.try_borrow_mut() else {
-                return run(&current(), details, guards);
+                return None;
             };
             *cached = Some((generation, current()));
         }
-        if let Some((_, registry)) = &*cached.borrow() {
-            run(registry, details, guards);
+        let cached = cached.borrow();
+        let (_, registry) = cached.as_ref()?;
+        let f = f.take()?;
+        Some(f(registry))
+    });
+    match (ran, f) {
+        (Ok(Some(result)), _) => result,
+        // The thread-locals are gone, or a hook is replacing them: the registry itself.
+        (_, Some(f)) => f(&current()),
+        (_, None) => unreachable!("`f` ran, so it returned"),
+    }
+}
+
+/// Whether hooks run at all: `false` for an empty registry, which skips building the details.
+#[inline]
+pub(crate) fn any_hooks() -> bool {
+    with_registry(|registry| !registry.hooks.is_empty())
+}
+
+/// Runs every hook for one scheduled retry, pushing their guards onto `guards`. The details are
+/// built only if there is a hook.
+pub(crate) fn run_hooks<'a>(details: impl FnOnce() -> RetryDetails<'a>, guards: &mut Guards) {
+    with_registry(|registry| {
+        if !registry.hooks.is_empty() {
+            run(registry, &details(), guards);
         }
     });
-    if ran.is_err() {
-        run(&current(), details, guards);
-    }
+}
+
+/// Tells every hook about a denied retry. The details are built only if there is a hook.
+pub(crate) fn run_denied<'a>(details: impl FnOnce() -> DeniedDetails<'a>) {
+    with_registry(|registry| {
+        if !registry.hooks.is_empty() {
+            let details = details();
+            for hook in registry.hooks() {
+                hook.on_denied(&details);
+            }
+        }
+    });
 }
 
 fn run(registry: &Registry, details: &RetryDetails<'_>, guards: &mut Guards) {

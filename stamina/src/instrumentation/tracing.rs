@@ -1,6 +1,6 @@
 //! The default `tracing` hook.
 
-use super::hook::{RetryDetails, RetryGuard, RetryHook};
+use super::hook::{DeniedDetails, RetryDetails, RetryGuard, RetryHook};
 
 /// Emits one `tracing` event per scheduled retry, as stamina's structlog and logging hooks do.
 ///
@@ -18,6 +18,10 @@ use super::hook::{RetryDetails, RetryGuard, RetryHook};
 /// With the `log` feature, a retry whose event no subscriber takes (no subscriber at all, or
 /// one that filters `stamina` out) is logged through `log` instead: see
 /// [`LogOnRetryHook`](super::LogOnRetryHook).
+///
+/// A retry denied by a budget or the nesting guard is an event too: message
+/// `stamina.retry_denied`, level `WARN`, fields `callable`, `retry_num`, `caused_by` and
+/// `reason` (`budget` or `nested`).
 ///
 /// Beyond stamina, it opens a `stamina.backoff` span (target `stamina`, level `DEBUG`, fields
 /// `callable` and `retry_num`) that lives exactly as long as the backoff sleep, as a guard: a
@@ -63,5 +67,21 @@ impl RetryHook for TracingOnRetryHook {
         } else {
             Some(RetryGuard::new(span))
         }
+    }
+
+    fn on_denied(&self, details: &DeniedDetails<'_>) {
+        #[cfg(feature = "log")]
+        if !tracing::event_enabled!(target: "stamina", tracing::Level::WARN) {
+            super::log::emit_denied(details);
+            return;
+        }
+        tracing::warn!(
+            target: "stamina",
+            callable = details.name,
+            retry_num = details.retry_num,
+            caused_by = %details.caused_by_text(),
+            reason = details.reason.as_str(),
+            "stamina.retry_denied",
+        );
     }
 }

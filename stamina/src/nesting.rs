@@ -1,0 +1,172 @@
+//! The nested-retry guard (stamina issue #19): a retrying fn that calls another retrying fn
+//! multiplies their attempts, 10 x 10 = 100 calls to a dead service.
+//!
+//! Every retrying call publishes "an attempt of a retrying call is running here" while its
+//! attempts run, from its **second** attempt on: on the thread, from a sync call's first
+//! scheduled retry until it ends, and around each poll of the attempt's future, for an `async`
+//! one (so it follows the task to whatever thread polls it, on any runtime). A call whose attempt fails while another call's
+//! attempt is published is nested. Under [`Nesting::Once`] it then gives up after that one
+//! attempt, and leaves the retrying to the outer call.
+//!
+//! Why not from the first attempt: publishing costs every call, success or not. Measured on the
+//! sync `#[retry]` happy path, publishing the first attempt took 65 instructions where the call
+//! takes 46 without it (BENCHMARKS.md); from the second attempt on, a call that never retries
+//! pays one check of a byte when it ends (sync) or of its attempt number (`async`). The guard then bounds a nested call to `inner + outer - 1` attempts
+//! instead of `inner * outer`: 19 rather than 100 with stamina's defaults, since the outer
+//! call's first attempt, still unpublished, lets the inner one retry in full.
+//!
+//! A call made in a thread or task that an attempt spawns is not nested: it runs on its own.
+//! The explicit loop ([`RetryContext`](crate::RetryContext)) publishes its attempts after a
+//! [`backoff`](crate::RetryContext::backoff), on its thread; after
+//! [`backoff_async`](crate::RetryContext::backoff_async) or [`decide`](crate::RetryContext::decide)
+//! it cannot know where its attempts run: run them with
+//! [`RetryContext::run`](crate::RetryContext::run) or
+//! [`run_async`](crate::RetryContext::run_async).
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// What a retrying call does when it runs inside another retrying call's attempt.
+///
+/// The process-wide choice is a switch ([`Switches::nesting`](crate::Switches::nesting),
+/// [`set_nesting`](crate::set_nesting)); a fn or caller overrides it with
+/// `#[retry(nested = Once)]` or [`RetryPolicy::nested`](crate::RetryPolicy::nested).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Nesting {
+    /// Retry as usual, nested or not: stamina's behaviour, the default.
+    #[default]
+    Retry,
+    /// When nested, make one attempt and leave the retrying to the outer call: its error (or
+    /// value) comes back after the first failure, unchanged, and the denial is reported
+    /// ([`RetryHook::on_denied`](crate::instrumentation::RetryHook::on_denied)).
+    Once,
+}
+
+thread_local! {
+    /// The number of published attempts running on this thread, innermost included.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether an attempt of another retrying call is running here.
+#[inline]
+pub(crate) fn nested() -> bool {
+    DEPTH.try_with(Cell::get).is_ok_and(|depth| depth > 0)
+}
+
+/// An attempt published while it lives, left on drop (a panic in the attempt included).
+struct Published(());
+
+impl Published {
+    fn enter() -> Self {
+        let _ = DEPTH.try_with(|d| d.set(d.get().saturating_add(1)));
+        Published(())
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// A sync call's publication: from its first scheduled retry until the call ends (its state is
+/// dropped), every attempt it runs on its thread is published. One byte in the state's padding;
+/// the call that never retries pays a check of it when it ends.
+#[derive(Debug, Default)]
+pub(crate) struct Publication(bool);
+
+impl Publication {
+    /// Publishes the call's attempts from now on (once).
+    #[inline]
+    pub(crate) fn publish(&mut self) {
+        if !self.0 {
+            let _ = DEPTH.try_with(|d| d.set(d.get().saturating_add(1)));
+            self.0 = true;
+        }
+    }
+}
+
+impl Drop for Publication {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+}
+
+/// Runs one attempt of a sync call, published unless it is the first.
+#[inline]
+pub(crate) fn run<R>(attempt: u32, f: impl FnOnce() -> R) -> R {
+    if attempt > 1 { run_published(f) } else { f() }
+}
+
+/// Runs `f` published: out of line, off the first attempt's path.
+#[cold]
+#[inline(never)]
+pub(crate) fn run_published<R>(f: impl FnOnce() -> R) -> R {
+    let _published = Published::enter();
+    f()
+}
+
+pin_project_lite::pin_project! {
+    /// An attempt's future, published around each poll (for an attempt after the first).
+    #[allow(missing_docs, reason = "internal")]
+    #[derive(Debug)]
+    pub struct Attempting<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+/// `future`, published around each poll: an attempt after the first.
+#[inline]
+pub fn attempting<F: Future>(future: F) -> Attempting<F> {
+    Attempting { future }
+}
+
+impl<F: Future> Future for Attempting<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _published = Published::enter();
+        self.project().future.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_publication_lasts_until_dropped() {
+        let mut publication = Publication::default();
+        assert!(!nested());
+        publication.publish();
+        publication.publish();
+        assert!(nested());
+        drop(publication);
+        assert!(!nested());
+    }
+
+    #[test]
+    fn published_attempts_nest_and_unwind() {
+        assert!(!nested());
+        run(1, || {
+            assert!(!nested(), "the first attempt is not published");
+        });
+        run(2, || {
+            assert!(nested());
+            run_published(|| assert!(nested()));
+            assert!(nested());
+        });
+        assert!(!nested());
+        let caught = std::panic::catch_unwind(|| run(2, || panic!("in an attempt")));
+        assert!(caught.is_err());
+        assert!(!nested(), "a panicking attempt leaves");
+    }
+}
