@@ -174,3 +174,55 @@ fn metrics_describes_the_counter_to_a_recorder_that_comes_later() {
         assert!(text.contains(&line), "missing {line:?} in\n{text}");
     }
 }
+
+#[test]
+fn metrics_counts_retries_denied_by_budget_and_nesting() {
+    static NONE_LEFT: stamina::RetryBudget = stamina::RetryBudget::new().ratio(0.0).min_per_sec(0);
+    let recorder = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        for _ in 0..3 {
+            let flaky = Flaky::always();
+            let _ = caller("metrics_hook::denied", 5)
+                .budget(&NONE_LEFT)
+                .call(|_: &Failure| true, || flaky.attempt());
+            assert_eq!(flaky.calls(), 1);
+        }
+        // Nested under `Once`: denied from the outer call's second attempt on.
+        let outer = Flaky::always();
+        let _ = instant().attempts(3).call(
+            |_: &Failure| true,
+            || {
+                let inner = Flaky::always();
+                let _ = instant()
+                    .attempts(2)
+                    .name("metrics_hook::nested")
+                    .nested(stamina::Nesting::Once)
+                    .call(|_: &Failure| true, || inner.attempt());
+                outer.attempt()
+            },
+        );
+    });
+    let text = recorder.handle().render();
+    let failure = "stamina_tests::Failure";
+    assert!(
+        text.contains("# TYPE stamina_retries_denied_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "stamina_retries_denied_total{{callable=\"metrics_hook::denied\",retry_num=\"1\",error_type=\"{failure}\",reason=\"budget\"}} 3\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "stamina_retries_denied_total{{callable=\"metrics_hook::nested\",retry_num=\"1\",error_type=\"{failure}\",reason=\"nested\"}} 2\n"
+        )),
+        "{text}"
+    );
+    // The retry that outer attempt 1's inner call made is a retry, not a denial.
+    assert!(
+        text.contains(&counter_line("metrics_hook::nested", 1, failure, 1)),
+        "{text}"
+    );
+}

@@ -221,3 +221,41 @@ fn a_thread_without_a_capture_neither_hides_nor_adds_events() {
         .count();
     assert_eq!(spans, 20, "one backoff span per retry");
 }
+
+#[test]
+fn a_retry_denied_by_a_budget_is_one_warn_event_stamina_retry_denied() {
+    static ONE: stamina::RetryBudget = stamina::RetryBudget::new()
+        .ratio(0.0)
+        .min_per_sec(1)
+        .window(Duration::from_secs(1));
+    let capture = Capture::default();
+    let flaky = Flaky::always();
+    let result = capture.with_default(|| {
+        caller("tracing_hook::denied", 5)
+            .budget(&ONE)
+            .call(|_: &Failure| true, || flaky.attempt())
+    });
+    assert_eq!(result.err(), flaky.last_error());
+    let events = stamina_events(&capture);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(
+        events[0].message.as_deref(),
+        Some("stamina.retry_scheduled")
+    );
+    let denied = &events[1];
+    assert_eq!(denied.level, Level::WARN);
+    assert_eq!(denied.message.as_deref(), Some("stamina.retry_denied"));
+    let expected = [
+        ("callable", Value::Str("tracing_hook::denied".into())),
+        (
+            "caused_by",
+            Value::Debug(format!("{:?}", flaky.last_error().unwrap())),
+        ),
+        ("reason", Value::Str("budget".into())),
+        ("retry_num", Value::U64(2)),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into_iter()
+    .collect();
+    assert_eq!(denied.fields, expected);
+}

@@ -50,9 +50,9 @@ thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Whether an attempt of another retrying call is running here.
-#[inline]
-pub(crate) fn nested() -> bool {
+/// Whether an attempt of a retrying call is running here.
+#[cfg(test)]
+fn nested() -> bool {
     DEPTH.try_with(Cell::get).is_ok_and(|depth| depth > 0)
 }
 
@@ -86,6 +86,17 @@ impl Publication {
             let _ = DEPTH.try_with(|d| d.set(d.get().saturating_add(1)));
             self.0 = true;
         }
+    }
+}
+
+impl Publication {
+    /// Whether an attempt of *another* retrying call is running here: the thread's depth, less
+    /// this call's own publication.
+    #[inline]
+    pub(crate) fn nested(&self) -> bool {
+        DEPTH
+            .try_with(Cell::get)
+            .is_ok_and(|depth| depth > u32::from(self.0))
     }
 }
 

@@ -458,7 +458,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
     #[inline]
     fn check_nesting(&self, switches: Switches) -> Result<(), Stop> {
         let nesting = self.policy().nesting.unwrap_or(switches.get_nesting());
-        if nesting == Nesting::Once && nesting::nested() {
+        if nesting == Nesting::Once && self.published.nested() {
             return Err(Stop::Denied(DenyReason::Nested));
         }
         Ok(())
