@@ -69,8 +69,8 @@ const fn two_retries() -> RetryBudget {
 
 #[test]
 fn an_exhausted_budget_gives_up_at_once_with_the_last_error() {
-    install();
     static TWO: RetryBudget = two_retries();
+    install();
     let flaky = Flaky::always();
     let error = caller("budget::exhausted", &TWO)
         .call(|_: &Failure| true, || flaky.attempt())
@@ -135,9 +135,9 @@ fn fns_callers_and_async_fns_share_one_static_budget() {
 
 #[test]
 fn a_ratio_budget_grants_retries_in_proportion_to_the_calls() {
-    install();
     // 50% of the calls, no reserve.
     static HALF: RetryBudget = RetryBudget::new().ratio(0.5).min_per_sec(0);
+    install();
     let caller = caller("budget::ratio", &HALF);
     for _ in 0..10 {
         let flaky = Flaky::never();
@@ -152,8 +152,8 @@ fn a_ratio_budget_grants_retries_in_proportion_to_the_calls() {
 
 #[test]
 fn a_quota_refunds_a_successful_retry_and_prices_throttling_apart() {
-    install();
     static QUOTA: RetryBudget = RetryBudget::token_quota();
+    install();
     let caller = caller("budget::quota", &QUOTA);
     let flaky = Flaky::new(2);
     assert_eq!(caller.call(|_: &Failure| true, || flaky.attempt()), Ok(3));
@@ -182,11 +182,11 @@ fn a_quota_refunds_a_successful_retry_and_prices_throttling_apart() {
 
 #[test]
 fn the_budget_is_asked_last_so_a_retry_refused_otherwise_spends_nothing() {
-    install();
     static ONE: RetryBudget = RetryBudget::new()
         .ratio(0.0)
         .min_per_sec(1)
         .window(Duration::from_secs(1));
+    install();
     let left = || ONE.available();
     assert_eq!(left(), 1);
     // The attempt limit.
@@ -259,8 +259,9 @@ fn the_budget_is_asked_last_so_a_retry_refused_otherwise_spends_nothing() {
 
 #[test]
 fn testing_mode_ignores_budgets_and_an_inactive_process_leaves_them_untouched() {
-    install();
     static NONE_LEFT: RetryBudget = RetryBudget::new().ratio(0.0).min_per_sec(0);
+    static COUNTED: RetryBudget = RetryBudget::new().ratio(1.0).min_per_sec(0);
+    install();
     {
         let _testing = stamina::testing::set_testing(true, 3, false);
         let flaky = Flaky::always();
@@ -275,7 +276,6 @@ fn testing_mode_ignores_budgets_and_an_inactive_process_leaves_them_untouched() 
             "testing mode's attempts, whatever the budget"
         );
     }
-    static COUNTED: RetryBudget = RetryBudget::new().ratio(1.0).min_per_sec(0);
     {
         let _inactive = stamina::testing::set_active(false);
         for _ in 0..5 {
@@ -295,7 +295,6 @@ fn testing_mode_ignores_budgets_and_an_inactive_process_leaves_them_untouched() 
 
 #[test]
 fn a_partitioned_budget_keeps_each_key_apart() {
-    install();
     use stamina::budget::Partitioned;
     static BY_HOST: Partitioned = Partitioned::new(two_retries());
 
@@ -304,6 +303,7 @@ fn a_partitioned_budget_keeps_each_key_apart() {
         let _ = host;
         flaky.attempt()
     }
+    install();
 
     let flaky = Flaky::always();
     assert!(fetch("a.example", &flaky).is_err());
@@ -318,11 +318,11 @@ fn a_partitioned_budget_keeps_each_key_apart() {
 
 #[test]
 fn budget_none_keeps_a_fn_out_of_any_budget() {
-    install();
     #[retry(on = Failure, attempts = 4, wait_initial = 0, wait_jitter = 0, budget = None)]
     fn unbudgeted(flaky: &Flaky) -> Result<u32, Failure> {
         flaky.attempt()
     }
+    install();
     let flaky = Flaky::always();
     assert!(unbudgeted(&flaky).is_err());
     assert_eq!(flaky.calls(), 4);

@@ -226,3 +226,35 @@ fn metrics_counts_retries_denied_by_budget_and_nesting() {
         "{text}"
     );
 }
+
+#[test]
+fn metrics_counts_go_to_each_recorder_even_one_made_where_a_dropped_one_was() {
+    // Two recorders in turn in the same stack slot: very likely at the same address. A cache
+    // keyed by address would send the second one's counts to the first's (dropped) counters.
+    let render = |retries: u32| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let address = std::ptr::from_ref(&recorder) as usize;
+        metrics::with_local_recorder(&recorder, || {
+            let flaky = Flaky::always();
+            let _ = instant()
+                .attempts(retries + 1)
+                .name("metrics_hook::same_address")
+                .call(|_: &Failure| true, || flaky.attempt());
+        });
+        (address, recorder.handle().render())
+    };
+    let (first_address, first) = render(1);
+    let (second_address, second) = render(2);
+    let failure = "stamina_tests::Failure";
+    let line = |n| counter_line("metrics_hook::same_address", n, failure, 1);
+    assert!(
+        first.contains(&line(1)) && !first.contains(&line(2)),
+        "{first}"
+    );
+    assert!(
+        second.contains(&line(1)) && second.contains(&line(2)),
+        "{second}"
+    );
+    // Not an assertion on the layout, only a note of whether the case was exercised.
+    eprintln!("same address: {}", first_address == second_address);
+}

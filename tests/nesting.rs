@@ -146,9 +146,7 @@ fn a_panicking_attempt_does_not_leave_its_thread_nested() {
         instant().attempts(3).call(
             |_: &Failure| true,
             || {
-                if outer.calls() == 1 {
-                    panic!("in the second attempt");
-                }
+                assert_ne!(outer.calls(), 1, "a panic in the second attempt");
                 outer.attempt()
             },
         )

@@ -53,7 +53,7 @@ fn calls_that_name_no_budget_share_the_processs() {
     assert_eq!(calls_of(under_the_process_budget), (5, Err(Down(5))));
 
     set_process_budget(&PROCESS).expect("the first");
-    assert!(std::ptr::eq(process_budget().unwrap(), &PROCESS));
+    assert!(std::ptr::eq(process_budget().unwrap(), &raw const PROCESS));
     assert!(set_process_budget(&OWN).is_err(), "set once");
 
     // Two retries, then the last error, unchanged.

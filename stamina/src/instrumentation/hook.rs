@@ -143,12 +143,29 @@ impl<'a> DeniedDetails<'a> {
 
 /// A value kept alive across the backoff sleep of one retry, then dropped exactly once: see the
 /// [module docs](super#guards).
-pub struct RetryGuard(#[allow(dead_code, reason = "held for its drop")] Box<dyn Send>);
+pub struct RetryGuard(#[allow(dead_code, reason = "held for its drop")] Held);
+
+/// What a guard holds: a span in place (the default tracing hook's guard, on every retry, with
+/// no allocation), anything else boxed.
+enum Held {
+    Boxed(#[allow(dead_code, reason = "held for its drop")] Box<dyn Send>),
+    #[cfg(feature = "tracing")]
+    Span(#[allow(dead_code, reason = "held for its drop")] tracing::Span),
+}
 
 impl RetryGuard {
-    /// Wraps any `Send + 'static` value, a `tracing::Span` for example.
+    /// Wraps any `Send + 'static` value (boxed: one allocation). For a `tracing::Span`,
+    /// `RetryGuard::from(span)` keeps it in place.
     pub fn new<G: Send + 'static>(guard: G) -> Self {
-        RetryGuard(Box::new(guard))
+        RetryGuard(Held::Boxed(Box::new(guard)))
+    }
+}
+
+/// A span as a guard, without an allocation (feature `tracing`).
+#[cfg(feature = "tracing")]
+impl From<tracing::Span> for RetryGuard {
+    fn from(span: tracing::Span) -> Self {
+        RetryGuard(Held::Span(span))
     }
 }
 

@@ -65,7 +65,7 @@ impl RetryHook for TracingOnRetryHook {
         if span.is_disabled() {
             None
         } else {
-            Some(RetryGuard::new(span))
+            Some(RetryGuard::from(span))
         }
     }
 
