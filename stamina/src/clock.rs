@@ -20,8 +20,9 @@
 //!   crate's only `unsafe` code.
 //! - **Ticks become time on the cold path, against `Instant`**: a pair of readings (the TSC
 //!   between two `Instant` reads, the tightest of three) taken when the clock is first used, and
-//!   another taken at the conversion, give the tick rate over the whole time since; a preemption
-//!   between two reads shows as a wide pair and is not used. The error of an elapsed time is
+//!   another taken at the conversion (the first narrower than 1 µs, nearly always the first),
+//!   give the tick rate over the whole time since; a preemption between two reads shows as a
+//!   wide pair and is not used. The error of an elapsed time is
 //!   about one pair's width (tens of nanoseconds), whatever its length. There is no calibration
 //!   to run: the first use costs the detection and one pair, about 200 ns.
 //! - **At the first failure the stamp becomes exact**: it is rebased on `Instant`, so every later
@@ -59,7 +60,7 @@ struct Tsc {
 /// The TSC, set up on first use.
 #[inline]
 fn tsc() -> Option<Tsc> {
-    *TSC.get_or_init(|| invariant_tsc().then(|| Tsc { anchor: pair() }))
+    *TSC.get_or_init(|| invariant_tsc().then(|| Tsc { anchor: pair(true) }))
 }
 
 /// The CPU's time-stamp counter.
@@ -109,10 +110,12 @@ fn invariant_tsc() -> bool {
 impl Tsc {
     /// The instant of the raw reading `ticks`, from a pair read now and the anchor.
     fn instant_of(self, ticks: u64) -> Instant {
-        let (now_ticks, now) = pair();
+        let (now_ticks, now) = pair(false);
         let (anchor_ticks, anchor) = self.anchor;
         let span_ticks = now_ticks.saturating_sub(anchor_ticks) as f64;
-        let span_ns = now.saturating_duration_since(anchor).as_nanos() as f64;
+        // Through `u64` (584 years of nanoseconds): a `u128` to `f64` is a soft-float call.
+        let span_ns = u64::try_from(now.saturating_duration_since(anchor).as_nanos())
+            .unwrap_or(u64::MAX) as f64;
         let back_ticks = now_ticks.saturating_sub(ticks) as f64;
         let back_ns = if span_ticks > 0.0 {
             back_ticks * span_ns / span_ticks
@@ -124,9 +127,11 @@ impl Tsc {
     }
 }
 
-/// A raw reading and the `Instant` it was taken at: the TSC between two `Instant` reads, the
-/// tightest pair of three, so that a preemption between the reads does not count.
-fn pair() -> (u64, Instant) {
+/// A raw reading and the `Instant` it was taken at: the TSC between two `Instant` reads. The
+/// first pair narrower than [`TIGHT`] is taken at once (nearly always the first: two reads of
+/// the clock); else the tightest of three, so that a preemption between the reads does not
+/// count. The anchor, read once per process, is always the tightest of three.
+fn pair(tightest: bool) -> (u64, Instant) {
     let mut best: Option<(Duration, u64, Instant)> = None;
     for _ in 0..3 {
         let before = Instant::now();
@@ -136,10 +141,17 @@ fn pair() -> (u64, Instant) {
         if best.is_none_or(|(w, ..)| width < w) {
             best = Some((width, ticks, before + width / 2));
         }
+        if !tightest && width <= TIGHT {
+            break;
+        }
     }
-    let (_, ticks, at) = best.expect("three pairs");
+    let (_, ticks, at) = best.expect("a pair");
     (ticks, at)
 }
+
+/// A pair this narrow places its TSC reading within half of it: well inside the 10 µs that a
+/// reading may be off.
+const TIGHT: Duration = Duration::from_micros(1);
 
 /// The monotonic clock's zero: the first reading stamina makes, less an hour when the clock goes
 /// back that far, so that a paused tokio clock started before it still reads after it.
