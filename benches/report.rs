@@ -19,6 +19,7 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::hint::black_box;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use stamina::instrumentation::{Hook, reset_on_retry_hooks, set_on_retry_hooks};
@@ -686,6 +687,264 @@ fn two_threads() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The storm: retry budgets under load.
+// ---------------------------------------------------------------------------------------------
+
+const STORM_FAILURES: u32 = 3;
+
+/// CPU time of the whole process so far: the sum over its threads (Linux: each thread's
+/// `schedstat`, in nanoseconds), or `None` elsewhere.
+fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// One storm: `TASKS` tasks at once on `rt`, each calling `f`; the attempts made, the wall time
+/// and the CPU time.
+fn storm_once<Fut>(
+    rt: &Runtime,
+    failures: u32,
+    f: fn(u32, &'static AtomicU32) -> Fut,
+) -> (u64, f64, Option<u64>)
+where
+    Fut: Future<Output = Result<u64, s::OpError>> + Send + 'static,
+{
+    let attempts: &'static AtomicU32 = Box::leak(Box::new(AtomicU32::new(0)));
+    let cpu = process_cpu_ns();
+    let start = Instant::now();
+    rt.block_on(async {
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| tokio::spawn(f(failures, attempts)))
+            .collect();
+        for h in handles {
+            let _ = h.await.expect("a task");
+        }
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu.zip(process_cpu_ns()).map(|(a, b)| b - a);
+    (u64::from(attempts.load(Ordering::Relaxed)), wall, cpu)
+}
+
+fn storm_row<Fut>(label: &str, threads: usize, f: fn(u32, &'static AtomicU32) -> Fut)
+where
+    Fut: Future<Output = Result<u64, s::OpError>> + Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("a multi-thread runtime");
+    // Storms and calm runs (the same tasks, no failure) in turn, 7 of each: the medians of the
+    // storm's wall time and of the per-pair differences.
+    let pairs: Vec<_> = (0..7)
+        .map(|_| (storm_once(&rt, STORM_FAILURES, f), storm_once(&rt, 0, f)))
+        .collect();
+    let attempts = pairs[0].0.0;
+    let wall = median(pairs.iter().map(|p| p.0.1).collect());
+    let extra_wall = median(pairs.iter().map(|p| p.0.1 - p.1.1).collect());
+    let extra_cpu: Option<Vec<f64>> = pairs
+        .iter()
+        .map(|p| Some((p.0.2? as f64 - p.1.2? as f64) * 1e-9))
+        .collect();
+    let extra_cpu = extra_cpu.map(median);
+    let retries = attempts - TASKS;
+    let per_retry = |extra: f64| {
+        if retries == 0 {
+            "–".to_owned()
+        } else {
+            fmt_ns(extra * 1e9 / retries as f64)
+        }
+    };
+    println!(
+        "| {label} | {threads} | {retries} | {:.1} ms | {:.2} M/s | {} | {} |",
+        wall * 1e3,
+        retries as f64 / wall / 1e6,
+        per_retry(extra_wall),
+        extra_cpu.map_or_else(|| "–".to_owned(), per_retry),
+    );
+}
+
+fn storm() {
+    println!(
+        "{TASKS} tasks spawned at once on a multi-thread runtime of 1, 2 and 8 workers, each \
+         failing {STORM_FAILURES} times, then succeeding (zero waits: each retry yields once). \
+         Retries: those made in one storm (a budget denies some). Wall and CPU per retry: (storm \
+         − the same tasks without failures) ÷ retries, CPU summed over the process's threads; \
+         medians of 7 storms, each followed by its calm run. No hooks (backon has none), so \
+         that both do the same work per retry.\n"
+    );
+    println!(
+        "| contender | workers | retries | wall time | retries per second | wall per retry | CPU per retry |"
+    );
+    println!("|---|--:|--:|--:|--:|--:|--:|");
+    without_hooks(|| {
+        for threads in [1, 2, 8] {
+            storm_rows(threads);
+        }
+    });
+    println!();
+}
+
+fn storm_rows(threads: usize) {
+    storm_row("backon `Retryable` (no budget)", threads, s::backon_storm);
+    storm_row("stamina `call_async`, no budget", threads, |n, a| {
+        s::caller_storm(&s::CALLER_STORM, n, a)
+    });
+    storm_row(
+        "stamina `call_async`, ratio budget granting all",
+        threads,
+        |n, a| s::caller_storm(&s::CALLER_STORM_ROOMY, n, a),
+    );
+    storm_row(
+        "stamina `call_async`, default budget (20%)",
+        threads,
+        |n, a| s::caller_storm(&s::CALLER_STORM_DEFAULT, n, a),
+    );
+}
+
+/// The retries a budget grants after `calls` calls, none failing before: tower's `TpsBudget`
+/// and stamina's ratio budget, at `ratio` with no minimum.
+fn granted(ratio: f32, calls: u32) -> (u32, u32) {
+    use tower::retry::budget::{Budget as _, TpsBudget};
+    let tower = TpsBudget::new(Duration::from_secs(10), 0, ratio);
+    for _ in 0..calls {
+        tower.deposit();
+    }
+    let mut by_tower = 0;
+    while tower.withdraw() {
+        by_tower += 1;
+    }
+    // stamina, through its public API: successes, then one call that retries until the
+    // budget says no (no attempt limit, no timeout, zero waits).
+    let budget: &'static stamina::RetryBudget = Box::leak(Box::new(
+        stamina::RetryBudget::new()
+            .ratio(f64::from(ratio))
+            .min_per_sec(0),
+    ));
+    let caller = stamina::RetryingCaller::new()
+        .no_attempt_limit()
+        .no_timeout()
+        .wait_initial(Duration::ZERO)
+        .wait_jitter(Duration::ZERO)
+        .budget(budget);
+    // The failing call is a call too: `calls - 1` successes before it.
+    for _ in 1..calls {
+        let _ = caller.call(|_: &s::OpError| true, || Ok::<_, s::OpError>(()));
+    }
+    let mut attempts = 0;
+    let _ = caller.call(
+        |_: &s::OpError| true,
+        || {
+            attempts += 1;
+            Err::<(), _>(s::OpError)
+        },
+    );
+    (by_tower, attempts - 1)
+}
+
+/// ns per call of `f` on each of `threads` threads at once.
+fn per_call_on(threads: usize, f: fn(u64)) -> f64 {
+    let n = 200_000;
+    let ns = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                sc.spawn(move || {
+                    let start = Instant::now();
+                    f(n);
+                    start.elapsed().as_secs_f64()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a thread"))
+            .sum::<f64>()
+    });
+    ns * 1e9 / (n as f64 * threads as f64)
+}
+
+fn budgets() {
+    println!(
+        "What a budget grants after 10,000 calls, at each ratio, with no minimum: tower 0.5's \
+         `TpsBudget` (reqwest's budget) and stamina's ratio budget, through its public API (one \
+         call that retries until the budget refuses).\n"
+    );
+    println!("| ratio | exact | tower `TpsBudget` | stamina `RetryBudget` |\n|--:|--:|--:|--:|");
+    for ratio in [0.1_f32, 0.2, 0.3, 0.5, 0.6, 1.0, 2.0] {
+        let (tower, stamina) = granted(ratio, 10_000);
+        let exact = (f64::from(ratio) * 10_000.0).round();
+        println!("| {ratio} | {exact} | {tower} | {stamina} |");
+    }
+    println!();
+    println!(
+        "A call that fails once, then succeeds, through each budget (a deposit and a withdrawal; \
+         stamina's through a `RetryingCaller::call` with zero waits, less the same call without \
+         a budget), in ns per call on 1 and 2 threads sharing one budget.\n"
+    );
+    println!("| budget | 1 thread | 2 threads |\n|---|--:|--:|");
+    fn tower_calls(n: u64) {
+        use tower::retry::budget::{Budget as _, TpsBudget};
+        static BUDGET: std::sync::LazyLock<TpsBudget> =
+            std::sync::LazyLock::new(|| TpsBudget::new(Duration::from_secs(10), 10, 10.0));
+        for _ in 0..n {
+            BUDGET.deposit();
+            black_box(BUDGET.withdraw());
+        }
+    }
+    fn stamina_calls(caller: &stamina::RetryingCaller, n: u64) {
+        for _ in 0..n {
+            let mut failed = false;
+            let _ = caller.call(
+                |_: &s::OpError| true,
+                || {
+                    if std::mem::replace(&mut failed, true) {
+                        Ok(black_box(1))
+                    } else {
+                        Err(s::OpError)
+                    }
+                },
+            );
+        }
+    }
+    let rows: [(&str, fn(u64)); 3] = [
+        ("tower `TpsBudget`: deposit + withdraw", tower_calls),
+        ("stamina: the call, no budget", |n| {
+            stamina_calls(&s::CALLER_STORM, n);
+        }),
+        ("stamina: the call, ratio budget", |n| {
+            stamina_calls(&s::CALLER_STORM_ROOMY, n)
+        }),
+    ];
+    let mut measured: Vec<[f64; 2]> = Vec::new();
+    without_hooks(|| {
+        measured = rows
+            .iter()
+            .map(|(_, f)| {
+                let one = median((0..5).map(|_| per_call_on(1, *f)).collect());
+                let two = median((0..5).map(|_| per_call_on(2, *f)).collect());
+                [one, two]
+            })
+            .collect();
+    });
+    for ((label, _), [one, two]) in rows.iter().zip(&measured) {
+        println!("| {label} | {} | {} |", fmt_ns(*one), fmt_ns(*two));
+    }
+    let [none1, none2] = measured[1];
+    let [with1, with2] = measured[2];
+    println!(
+        "| stamina's ratio budget alone (difference) | {} | {} |",
+        fmt_ns(with1 - none1),
+        fmt_ns(with2 - none2)
+    );
+    println!();
+}
+
+// ---------------------------------------------------------------------------------------------
 // The bars.
 // ---------------------------------------------------------------------------------------------
 
@@ -765,6 +1024,12 @@ fn main() {
         );
         return;
     }
+    if args.iter().any(|a| a == "--storm") {
+        println!("## Retry storms and budgets\n");
+        storm();
+        budgets();
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let cfg = Config {
         rounds: if quick { 7 } else { 31 },
@@ -800,6 +1065,10 @@ fn main() {
     println!("## Concurrency\n");
     concurrency();
     two_threads();
+
+    println!("## Retry storms and budgets\n");
+    storm();
+    budgets();
 
     instrumented(&rt, &cfg, &rs, &ra);
 
