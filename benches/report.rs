@@ -104,6 +104,7 @@ const HAPPY_ASYNC: &[Contender] = contenders! {
 const RETRY_SYNC: &[Contender] = contenders! {
     "rs-hand" "hand-written loop" => |_, n, f| sync_retry_many(n, f, s::hand_retry);
     "rs-backon" "backon `BlockingRetryable`" => |_, n, f| sync_retry_many(n, f, s::backon_retry);
+    "rs-backon-notify" "backon `BlockingRetryable` + an event and a counter in `notify`" => |_, n, f| sync_retry_many(n, f, s::backon_retry_notify);
     "rs-caller" "stamina `RetryingCaller::call` (default hooks)" => |_, n, f| sync_retry_many(n, f, s::caller_retry);
     "rs-caller-nohooks" "stamina `RetryingCaller::call`, no hooks" => |_, n, f| without_hooks(|| sync_retry_many(n, f, s::caller_retry));
     "rs-attr" "stamina `#[retry]` (default hooks)" => |_, n, f| sync_retry_many(n, f, s::attr_retry);
@@ -123,7 +124,8 @@ const RETRY_ASYNC: &[Contender] = contenders! {
 };
 
 /// The stamina contenders of the retry path, again once a subscriber and a recorder listen.
-const INSTRUMENTED: [&str; 5] = [
+const INSTRUMENTED: [&str; 6] = [
+    "rs-backon-notify",
     "rs-caller",
     "rs-caller-nohooks",
     "rs-attr",
@@ -1070,7 +1072,7 @@ fn main() {
     storm();
     budgets();
 
-    instrumented(&rt, &cfg, &rs, &ra);
+    instrumented(&rt, &cfg, &rs, &ra, &mut bars);
 
     println!("## The bars\n");
     bars.print();
@@ -1078,14 +1080,23 @@ fn main() {
 }
 
 /// Last: the subscriber and the recorder are process-wide and stay installed.
-fn instrumented(rt: &Runtime, cfg: &Config, rs: &Table, ra: &Table) {
+fn instrumented(rt: &Runtime, cfg: &Config, rs: &Table, ra: &Table, bars: &mut Bars) {
     println!(
         "## Instrumentation on (a `tracing_subscriber::fmt` subscriber writing to `io::sink`, \
          and a Prometheus recorder)\n"
     );
     listen();
     let list: Vec<Contender> = INSTRUMENTED.iter().map(|id| by_id(id)).collect();
-    let on = retry_table(rt, cfg, &list, "rs-caller-nohooks");
+    let on = retry_table(rt, cfg, &list, "rs-backon-notify");
+    for id in ["rs-caller", "rs-attr"] {
+        bars.ratio(
+            "instrumented sync retry, per retry",
+            &on,
+            id,
+            "rs-backon-notify",
+            1.0,
+        );
+    }
     for id in INSTRUMENTED {
         if let (Some(with), Some(without)) = (on.get(id), rs.get(id).or_else(|| ra.get(id))) {
             println!(

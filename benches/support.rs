@@ -326,6 +326,39 @@ pub fn backon_retry(failures: u32) -> Result<u64, OpError> {
     (|| flaky(&calls, failures)).retry(BACKON_ZERO).call()
 }
 
+/// [`backon_retry`] with a `notify` that does what stamina's default hooks do: the same
+/// `tracing` event and a `metrics` counter with the same labels (the instrumented baseline).
+#[inline(never)]
+pub fn backon_retry_notify(failures: u32) -> Result<u64, OpError> {
+    const RETRY_NUM: [&str; 10] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10+"];
+    let calls = AtomicU32::new(0);
+    let mut retry_num = 0_usize;
+    let mut waited = Duration::ZERO;
+    (|| flaky(&calls, failures))
+        .retry(BACKON_ZERO)
+        .notify(|error: &OpError, wait: Duration| {
+            retry_num += 1;
+            tracing::warn!(
+                target: "stamina",
+                callable = "support::backon",
+                retry_num,
+                caused_by = %error,
+                wait_for = wait.as_secs_f64(),
+                waited_so_far = waited.as_secs_f64(),
+                "stamina.retry_scheduled",
+            );
+            waited += wait;
+            metrics::counter!(
+                "stamina_retries_total",
+                "callable" => "support::backon",
+                "retry_num" => RETRY_NUM[retry_num.clamp(1, 10) - 1],
+                "error_type" => "stamina_benches::OpError",
+            )
+            .increment(1);
+        })
+        .call()
+}
+
 /// backon's `Retryable` on the retry path, zero delays, its default (tokio) sleeper.
 pub async fn backon_retry_async(failures: u32) -> Result<u64, OpError> {
     let calls = AtomicU32::new(0);
