@@ -870,6 +870,36 @@ fn per_call_on(threads: usize, f: fn(u64)) -> f64 {
     ns * 1e9 / (n as f64 * threads as f64)
 }
 
+/// `n` deposits and withdrawals on tower's `TpsBudget`.
+fn tower_calls(n: u64) {
+    use tower::retry::budget::{Budget as _, TpsBudget};
+    static BUDGET: std::sync::LazyLock<TpsBudget> =
+        std::sync::LazyLock::new(|| TpsBudget::new(Duration::from_secs(10), 10, 10.0));
+    for _ in 0..n {
+        BUDGET.deposit();
+        black_box(BUDGET.withdraw());
+    }
+}
+/// `n` calls through `caller` that fail once, then succeed.
+fn stamina_calls(caller: &stamina::RetryingCaller, n: u64) {
+    for _ in 0..n {
+        let mut failed = false;
+        let _ = caller.call(
+            |_: &s::OpError| true,
+            || {
+                if std::mem::replace(&mut failed, true) {
+                    Ok(black_box(1))
+                } else {
+                    Err(s::OpError)
+                }
+            },
+        );
+    }
+}
+
+/// A labelled benchmark of `n` calls.
+type BudgetRow = (&'static str, fn(u64));
+
 fn budgets() {
     println!(
         "What a budget grants after 10,000 calls, at each ratio, with no minimum: tower 0.5's \
@@ -889,37 +919,13 @@ fn budgets() {
          a budget), in ns per call on 1 and 2 threads sharing one budget.\n"
     );
     println!("| budget | 1 thread | 2 threads |\n|---|--:|--:|");
-    fn tower_calls(n: u64) {
-        use tower::retry::budget::{Budget as _, TpsBudget};
-        static BUDGET: std::sync::LazyLock<TpsBudget> =
-            std::sync::LazyLock::new(|| TpsBudget::new(Duration::from_secs(10), 10, 10.0));
-        for _ in 0..n {
-            BUDGET.deposit();
-            black_box(BUDGET.withdraw());
-        }
-    }
-    fn stamina_calls(caller: &stamina::RetryingCaller, n: u64) {
-        for _ in 0..n {
-            let mut failed = false;
-            let _ = caller.call(
-                |_: &s::OpError| true,
-                || {
-                    if std::mem::replace(&mut failed, true) {
-                        Ok(black_box(1))
-                    } else {
-                        Err(s::OpError)
-                    }
-                },
-            );
-        }
-    }
-    let rows: [(&str, fn(u64)); 3] = [
+    let rows: [BudgetRow; 3] = [
         ("tower `TpsBudget`: deposit + withdraw", tower_calls),
         ("stamina: the call, no budget", |n| {
             stamina_calls(&s::CALLER_STORM, n);
         }),
         ("stamina: the call, ratio budget", |n| {
-            stamina_calls(&s::CALLER_STORM_ROOMY, n)
+            stamina_calls(&s::CALLER_STORM_ROOMY, n);
         }),
     ];
     let mut measured: Vec<[f64; 2]> = Vec::new();

@@ -159,6 +159,22 @@ pub(crate) const ARGS: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "heal_after",
+        kind: Kind::Duration {
+            none: Some("no_healing"),
+        },
+        example: "heal_after = 60s",
+        setter: Some("heal_after"),
+        check: None,
+    },
+    Spec {
+        name: "heal_after_items",
+        kind: Kind::Count { none: "no_healing" },
+        example: "heal_after_items = 1000",
+        setter: Some("heal_after_items"),
+        check: None,
+    },
+    Spec {
         name: "attempt",
         kind: Kind::Binding,
         example: "attempt = attempt",

@@ -108,6 +108,11 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
             let stmts = async_trait.with_body(quote!({ #setup #probe #run }));
             quote!({ #stmts })
         }
+        Shape::Stream { iter } => {
+            let body = body.expect("`validate` rejects fns without a body");
+            let run = stream(plan, &names, &state_policy, &body, iter);
+            quote!({ #setup #probe #run })
+        }
         Shape::Sync { .. } | Shape::Async { .. } => {
             unreachable!("`validate` rejects fns without a body")
         }
@@ -448,6 +453,37 @@ fn retry_loop(
             let (#error, #rebuild) = #split;
             #on_error
         }
+    }
+}
+
+/// A stream or iterator fn: the body makes each attempt's stream, and the runtime's retrying
+/// stream (or iterator) is the fn's value.
+fn stream(
+    plan: &Plan,
+    names: &Names,
+    state_policy: &TokenStream,
+    body: &Body,
+    iter: bool,
+) -> TokenStream {
+    let krate = &plan.krate;
+    let body_span = body.brace.span.join();
+    let make = quote_spanned!(body_span=> move || #body);
+    let on = plan.on.as_ref().expect("`on` is required for streams");
+    let decision = decision(plan, names, on);
+    let cause_of = cause_of(plan, names, on);
+    let name = name(plan, names);
+    if iter {
+        return quote! {
+            #krate::__private::retry_iter(#state_policy, #make, #decision, #cause_of, #name)
+        };
+    }
+    let sleeper = if plan.sleeper.is_some() {
+        names.sleeper.to_token_stream()
+    } else {
+        quote!(#krate::__private::default_sleeper(#krate::__private::DefaultTimer))
+    };
+    quote! {
+        #krate::__private::retry_stream(#state_policy, #sleeper, #make, #decision, #cause_of, #name)
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) enum Shape {
     Async { ret: Type },
     /// A fn that `#[async_trait]` rewrote: the loop goes inside its boxed `async move` block.
     AsyncTrait(AsyncTrait),
+    /// A fn that returns `impl Stream<Item = Result<..>>` (or `impl Iterator`, with `iter`): the
+    /// body makes each attempt's stream.
+    Stream { iter: bool },
 }
 
 /// Collects errors so that every mistake is reported at once.
@@ -84,12 +87,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         match arg.value {
             Value::On(value) => on = Some((value, arg.key)),
             Value::Runtime(expr) if arg.spec.name == "sleeper" => {
-                if item.sig.asyncness.is_none() {
-                    errors.push(Error::new(
-                        arg.key,
-                        "`sleeper` is for an `async fn`; a sync fn sleeps its thread between attempts",
-                    ));
-                }
+                check_sleeper(item, shape.as_ref(), arg.key, &mut errors);
                 sleeper = Some(expr);
             }
             Value::Runtime(expr) if arg.spec.name == "on_ok" => on_ok = Some(expr),
@@ -142,6 +140,16 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
             return Err(errors.0.expect("just pushed"));
         }
     };
+    if let Some(Shape::Stream { .. }) = &shape {
+        check_stream(
+            on_ok.as_ref(),
+            attempt.as_ref(),
+            policy.as_ref(),
+            &config,
+            budget.as_ref(),
+            &mut errors,
+        );
+    }
     if let Some(error) = errors.0 {
         return Err(error);
     }
@@ -158,6 +166,55 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         name,
     };
     Ok((plan, shape.expect("no error, so a shape")))
+}
+
+/// `sleeper` is for what waits asynchronously: an `async fn` or a stream fn.
+fn check_sleeper(item: &RetryFn, shape: Option<&Shape>, key: Span, errors: &mut Errors) {
+    let streams = matches!(shape, Some(Shape::Stream { iter: false }));
+    if item.sig.asyncness.is_none() && !streams {
+        errors.push(Error::new(
+            key,
+            "`sleeper` is for an `async fn`; a sync fn sleeps its thread between attempts",
+        ));
+    }
+}
+
+/// What a stream or iterator fn cannot take: it outlives the call that makes it, so its policy
+/// must be a constant or a `static`.
+fn check_stream(
+    on_ok: Option<&Expr>,
+    attempt: Option<&syn::Ident>,
+    policy: Option<&BasePolicy>,
+    config: &[Arg],
+    budget: Option<&Expr>,
+    errors: &mut Errors,
+) {
+    if let Some(on_ok) = on_ok {
+        errors.push(Error::new_spanned(
+            on_ok,
+            "`on_ok` is for fns that return a `Result`: a stream's `Ok` items pass through; decide on its `Err` items with `on`",
+        ));
+    }
+    if let Some(attempt) = attempt {
+        errors.push(Error::new_spanned(
+            attempt,
+            "`attempt = ..` is for fns that return a `Result`; a stream fn's body runs once per restart",
+        ));
+    }
+    if let Some(policy) = policy {
+        if !policy.borrow || !config.is_empty() {
+            errors.push(Error::new_spanned(
+                &policy.expr,
+                "a stream or iterator fn outlives the call that makes it: its `policy` is a `static` or a `const`, named alone (`policy = MY_POLICY`); for one chosen per call, use `RetryingCaller::stream`",
+            ));
+        }
+    }
+    if let Some(budget) = budget {
+        errors.push(Error::new_spanned(
+            budget,
+            "a stream or iterator fn outlives the call that makes it: its `budget` is a `static` (`budget = MY_BUDGET`); for one chosen per call, use `RetryingCaller::stream` with `.budget(..)`",
+        ));
+    }
 }
 
 /// The rules about the fn itself, whatever the arguments.
@@ -195,10 +252,20 @@ fn shape(item: &RetryFn) -> syn::Result<Shape> {
         ReturnType::Default => syn::parse_quote_spanned!(item.sig.ident.span()=> ()),
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
+    let streamed = stream_kind(&ret);
     if item.sig.asyncness.is_some() {
+        if streamed.is_some() {
+            return Err(Error::new_spanned(
+                ret,
+                "`#[stamina::retry]` retries a stream from a plain fn that returns it: remove `async`; for a stream that needs an `async` connect first, use `RetryingCaller::reconnect`",
+            ));
+        }
         return Ok(Shape::Async {
             ret: erase_impl_trait(&ret),
         });
+    }
+    if let Some(iter) = streamed {
+        return Ok(Shape::Stream { iter });
     }
     if let Some(async_trait) = AsyncTrait::of(body) {
         return Ok(Shape::AsyncTrait(async_trait));
@@ -206,11 +273,27 @@ fn shape(item: &RetryFn) -> syn::Result<Shape> {
     if let Type::ImplTrait(_) = ret {
         return Err(Error::new_spanned(
             ret,
-            "`#[stamina::retry]` needs a fn that returns `Result<T, E>`, not `impl Trait`; for a future, make the fn an `async fn`",
+            "`#[stamina::retry]` needs a fn that returns `Result<T, E>`, `impl Stream<Item = Result<T, E>>` or `impl Iterator<Item = Result<T, E>>`, not another `impl Trait`; for a future, make the fn an `async fn`",
         ));
     }
     Ok(Shape::Sync {
         ret: erase_impl_trait(&ret),
+    })
+}
+
+/// `Some(false)` for `impl Stream<..>`, `Some(true)` for `impl Iterator<..>` (by the trait's
+/// last path segment: `futures::Stream`, `tokio_stream::Stream` and `Stream` alike).
+fn stream_kind(ret: &Type) -> Option<bool> {
+    let Type::ImplTrait(impl_trait) = ret else {
+        return None;
+    };
+    impl_trait.bounds.iter().find_map(|bound| match bound {
+        syn::TypeParamBound::Trait(t) => match t.path.segments.last()?.ident.to_string().as_str() {
+            "Stream" => Some(false),
+            "Iterator" => Some(true),
+            _ => None,
+        },
+        _ => None,
     })
 }
 

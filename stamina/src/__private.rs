@@ -218,6 +218,75 @@ pub fn sleep_on<S: Sleeper>(
     crate::sleep::backoff(sleeper, wait)
 }
 
+/// `#[retry]` on a fn that returns `impl Stream<Item = Result<T, E>>`: the stream, its waits on
+/// `timer`'s sleeper (the default timer, or the fn's `sleeper`).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts the expansion hands over"
+)]
+#[inline]
+pub fn retry_stream<'n, P, F, St, T, E, S, On, C, N>(
+    policy: P,
+    sleeper: S,
+    mut make: F,
+    on: On,
+    cause: C,
+    name: N,
+) -> impl futures_core::Stream<Item = Result<T, E>>
+where
+    P: Policy<'static>,
+    S: Sleeper,
+    F: FnMut() -> St,
+    St: futures_core::Stream<Item = Result<T, E>>,
+    E: core::fmt::Debug,
+    On: FnMut(&E) -> Decision,
+    C: FnMut(&E) -> Cause<E>,
+    N: FnMut() -> &'n str + 'n,
+{
+    crate::stream::retry_stream(
+        RetryState::unstarted(policy, crate::retrying::NoDeadline),
+        move || core::future::ready(Ok::<St, E>(make())),
+        on,
+        cause,
+        name,
+        sleeper,
+        |sleeper: &S, wait| crate::sleep::backoff(sleeper, wait),
+    )
+}
+
+/// The sleeper of a stream fn without `sleeper = ..`: the default timer's.
+#[inline]
+pub fn default_sleeper<T: Timer>(timer: T) -> T::Sleeper {
+    timer.sleeper()
+}
+
+/// `#[retry]` on a fn that returns `impl Iterator<Item = Result<T, E>>`.
+#[inline]
+pub fn retry_iter<'n, P, F, I, T, E, On, C, N>(
+    policy: P,
+    make: F,
+    on: On,
+    cause: C,
+    name: N,
+) -> impl Iterator<Item = Result<T, E>>
+where
+    P: Policy<'static>,
+    F: FnMut() -> I,
+    I: Iterator<Item = Result<T, E>>,
+    E: core::fmt::Debug,
+    On: FnMut(&E) -> Decision,
+    C: FnMut(&E) -> Cause<E>,
+    N: FnMut() -> &'n str + 'n,
+{
+    crate::stream::retry_iter(
+        RetryState::unstarted(policy, crate::retrying::NoDeadline),
+        make,
+        on,
+        cause,
+        name,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::fn_name;

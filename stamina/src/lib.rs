@@ -101,6 +101,7 @@ mod rng;
 mod scope;
 mod sleep;
 pub mod sleeper;
+pub mod stream;
 mod switches;
 pub mod testing;
 

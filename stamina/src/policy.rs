@@ -146,6 +146,10 @@ pub struct RetryPolicy {
     pub(crate) budget: BudgetChoice,
     /// `None`: the switches' policy.
     pub(crate) nesting: Option<Nesting>,
+    /// A retrying stream or iterator starts afresh after this long without an error.
+    pub(crate) heal_after: Option<Duration>,
+    /// .. or after this many items without an error.
+    pub(crate) heal_after_items: Option<u32>,
 }
 
 impl Default for RetryPolicy {
@@ -167,6 +171,8 @@ impl RetryPolicy {
         min_attempt_time: Duration::ZERO,
         budget: BudgetChoice::Process,
         nesting: None,
+        heal_after: None,
+        heal_after_items: None,
     };
 
     /// stamina's defaults.
@@ -289,6 +295,33 @@ impl RetryPolicy {
         self
     }
 
+    /// For a retrying stream or iterator: once its current run has gone `time` without an error,
+    /// the next error starts the retrying afresh, as if it were the first (attempt 1, the first
+    /// wait, the timeout counted from the restart before it). Off by default: without it, a
+    /// stream that fails once an hour exhausts `attempts = 10` in ten hours, and one older than
+    /// `timeout` gives up at its first error, as stamina's generators do. Ignored by fns.
+    #[must_use]
+    pub const fn heal_after(mut self, time: Duration) -> Self {
+        self.heal_after = Some(time);
+        self
+    }
+
+    /// For a retrying stream or iterator: as [`heal_after`](Self::heal_after), after `items`
+    /// items without an error (with both, whichever comes first). `0` is 1.
+    #[must_use]
+    pub const fn heal_after_items(mut self, items: u32) -> Self {
+        self.heal_after_items = Some(items);
+        self
+    }
+
+    /// No healing: the default, stamina's.
+    #[must_use]
+    pub const fn no_healing(mut self) -> Self {
+        self.heal_after = None;
+        self.heal_after_items = None;
+        self
+    }
+
     /// Retries under `budget`, a [`RetryBudget`] that calls share (a `static`): see
     /// [`crate::budget`]. By default a call uses the process's budget, if
     /// [one is set](crate::budget::set_process_budget).
@@ -402,6 +435,18 @@ impl RetryPolicy {
         self.nesting
     }
 
+    /// The time without an error after which a stream or iterator heals, if any.
+    #[must_use]
+    pub const fn get_heal_after(&self) -> Option<Duration> {
+        self.heal_after
+    }
+
+    /// The items without an error after which a stream or iterator heals, if any.
+    #[must_use]
+    pub const fn get_heal_after_items(&self) -> Option<u32> {
+        self.heal_after_items
+    }
+
     /// The attempt limit as it applies: `Some(0)` is one attempt.
     #[inline]
     pub(crate) fn attempt_limit(&self) -> Option<u32> {
@@ -459,6 +504,9 @@ macro_rules! policy_setters {
             const budget(budget: &'static crate::budget::RetryBudget);
             const no_budget();
             const nested(nesting: crate::nesting::Nesting);
+            const heal_after(time: std::time::Duration);
+            const heal_after_items(items: u32);
+            const no_healing();
         }
     };
 }

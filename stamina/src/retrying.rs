@@ -494,6 +494,20 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         }
     }
 
+    /// A retrying stream healed: what came before succeeded, and the call starts afresh at
+    /// attempt 1, with the first wait next and the timeout counted from now.
+    #[cold]
+    pub(crate) fn restart(&mut self) {
+        self.succeeded();
+        self.release_guards();
+        self.attempt = 1;
+        self.waited_ns = 0;
+        self.lease = 0;
+        if self.start.is_some() {
+            self.start = Some(Stamp::now());
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn succeeded_after_retry(&self) {
