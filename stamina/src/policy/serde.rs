@@ -11,6 +11,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, RetryPolicy, TimeoutMode};
+use crate::nesting::Nesting;
 
 const FIELDS: &[&str] = &[
     "attempts",
@@ -21,6 +22,9 @@ const FIELDS: &[&str] = &[
     "wait_exp_base",
     "timeout_mode",
     "min_attempt_time",
+    "nested",
+    "heal_after",
+    "heal_after_items",
 ];
 
 /// The units of a duration, as the attribute's literals take them, and their length in
@@ -46,6 +50,9 @@ const UNITS: [(&str, u128); 7] = [
 /// | `wait_exp_base` | a number of at least 1 | `2` |
 /// | `timeout_mode` | `"after_failure"` (stamina's) or `"deadline"`: see [`TimeoutMode`] | `"deadline"` |
 /// | `min_attempt_time` | a duration | `"50ms"` |
+/// | `nested` | `"retry"` (stamina's) or `"once"`: see [`Nesting`](crate::Nesting); absent, the switch decides | `"once"` |
+/// | `heal_after` | for streams: a duration, or `"none"` | `"60s"` |
+/// | `heal_after_items` | for streams: a whole number, or `"none"` | `1000` |
 ///
 /// A duration is a string with a unit (`"250ms"`, `"1.5s"`, `"2min"`, `"1h"`; the units are
 /// `ns`, `us` or `µs`, `ms`, `s`, `min` and `h`, as in the attribute) or a number of seconds
@@ -111,6 +118,25 @@ impl<'de> Visitor<'de> for PolicyVisitor {
                         ));
                     }
                 }),
+                "nested" => policy.nested(match map.next_value::<String>()?.as_str() {
+                    "retry" => Nesting::Retry,
+                    "once" => Nesting::Once,
+                    other => return Err(de::Error::unknown_variant(other, &["retry", "once"])),
+                }),
+                "heal_after" => match map.next_value::<Limit<Human>>()?.0 {
+                    Some(Human(d)) => policy.heal_after(d),
+                    None => RetryPolicy {
+                        heal_after: None,
+                        ..policy
+                    },
+                },
+                "heal_after_items" => match map.next_value::<Limit<Count>>()?.0 {
+                    Some(Count(n)) => policy.heal_after_items(n),
+                    None => RetryPolicy {
+                        heal_after_items: None,
+                        ..policy
+                    },
+                },
                 _ => policy
                     .try_wait_exp_base(map.next_value::<f64>()?)
                     .map_err(invalid)?,
@@ -299,6 +325,19 @@ impl Serialize for RetryPolicy {
         };
         s.serialize_field("timeout_mode", mode)?;
         s.serialize_field("min_attempt_time", &format_duration(self.min_attempt_time))?;
+        match self.nesting {
+            Some(Nesting::Once) => s.serialize_field("nested", "once")?,
+            Some(_) => s.serialize_field("nested", "retry")?,
+            None => s.skip_field("nested")?,
+        }
+        match self.heal_after {
+            Some(d) => s.serialize_field("heal_after", &format_duration(d))?,
+            None => s.serialize_field("heal_after", "none")?,
+        }
+        match self.heal_after_items {
+            Some(n) => s.serialize_field("heal_after_items", &n)?,
+            None => s.serialize_field("heal_after_items", "none")?,
+        }
         s.end()
     }
 }
@@ -395,14 +434,18 @@ mod tests {
                 .wait_jitter(Duration::ZERO)
                 .wait_exp_base(1.5)
                 .timeout_mode(TimeoutMode::Deadline)
-                .min_attempt_time(Duration::from_millis(50)),
+                .min_attempt_time(Duration::from_millis(50))
+                .nested(Nesting::Once)
+                .heal_after(Duration::from_secs(60))
+                .heal_after_items(1000),
+            RetryPolicy::new().nested(Nesting::Retry),
         ] {
             let json = serde_json::to_string(&policy).unwrap();
             assert_eq!(from(&json), Ok(policy), "{json}");
         }
         assert_eq!(
             serde_json::to_string(&RetryPolicy::new()).unwrap(),
-            r#"{"attempts":10,"timeout":"45s","wait_initial":"100ms","wait_max":"5s","wait_jitter":"1s","wait_exp_base":2.0,"timeout_mode":"after_failure","min_attempt_time":"0s"}"#
+            r#"{"attempts":10,"timeout":"45s","wait_initial":"100ms","wait_max":"5s","wait_jitter":"1s","wait_exp_base":2.0,"timeout_mode":"after_failure","min_attempt_time":"0s","heal_after":"none","heal_after_items":"none"}"#
         );
     }
 }
