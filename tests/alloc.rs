@@ -148,3 +148,21 @@ fn explicit_loop_allocates_nothing_in_testing_mode() {
     });
     assert_eq!(count, 0);
 }
+
+#[test]
+fn retrying_streams_and_iterators_allocate_nothing_per_item() {
+    use futures::StreamExt as _;
+    let caller = RetryingCaller::new();
+    // Built (and started) outside the counter; each item inside it.
+    let mut rows = caller.iter(|_: &Failure| true, || (0..u64::MAX).map(Ok::<_, Failure>));
+    assert_eq!(rows.next(), Some(Ok(0)));
+    let count = allocations(|| assert!(black_box(rows.next()).is_some()));
+    assert_eq!(count, 0);
+    let mut feed = Box::pin(caller.stream(
+        |_: &Failure| true,
+        || futures::stream::iter((0..u64::MAX).map(Ok::<_, Failure>)),
+    ));
+    assert_eq!(ready(feed.next()), Some(Ok(0)));
+    let count = allocations(|| assert!(black_box(ready(feed.next())).is_some()));
+    assert_eq!(count, 0);
+}

@@ -97,27 +97,38 @@ fn pages(source: &Source) -> impl Iterator<Item = Result<u32, Failure>> {
     source.items().into_iter()
 }
 
+/// `feed` and `pages` under names that one test alone uses, for its hook calls.
+#[retry(on = Failure, attempts = 3, wait_initial = 0, wait_jitter = 0, name = "streams::feed_alone")]
+fn feed_alone(source: &Source) -> impl Stream<Item = Result<u32, Failure>> {
+    source.subscribe()
+}
+
+#[retry(on = Failure, attempts = 3, wait_initial = 0, wait_jitter = 0, name = "streams::pages_alone")]
+fn pages_alone(source: &Source) -> impl Iterator<Item = Result<u32, Failure>> {
+    source.items().into_iter()
+}
+
 #[test]
 fn a_stream_restarts_after_a_retried_error_and_its_items_come_again() {
     install();
     let source = Source::new(vec![vec![Ok(1), Ok(2), Err(())], vec![Ok(1), Ok(2), Ok(3)]]);
-    let items = futures::executor::block_on(feed(&source).collect::<Vec<_>>());
+    let items = futures::executor::block_on(feed_alone(&source).collect::<Vec<_>>());
     assert_eq!(
         items,
         [Ok(1), Ok(2), Ok(1), Ok(2), Ok(3)],
         "a restart: duplicates"
     );
     assert_eq!(source.connections(), 2);
-    assert_eq!(retries_of("streams::feed").len(), 1);
+    assert_eq!(retries_of("streams::feed_alone"), [1]);
 }
 
 #[test]
 fn an_iterator_restarts_the_same_way() {
     install();
     let source = Source::new(vec![vec![Ok(1), Err(())], vec![Ok(1), Ok(2)]]);
-    let items: Vec<_> = pages(&source).collect();
+    let items: Vec<_> = pages_alone(&source).collect();
     assert_eq!(items, [Ok(1), Ok(1), Ok(2)]);
-    assert_eq!(retries_of("streams::pages"), [1]);
+    assert_eq!(retries_of("streams::pages_alone"), [1]);
 }
 
 #[test]
@@ -354,5 +365,32 @@ fn the_wrapper_adds_little_to_the_streams_size() {
     assert!(
         wrapped <= bare.max(sleep) + 64,
         "{wrapped} B around {bare} B"
+    );
+}
+
+static FEED_POLICY: stamina::RetryPolicy = stamina::RetryPolicy::new()
+    .attempts(2)
+    .wait_initial(Duration::from_millis(1))
+    .wait_jitter(Duration::ZERO);
+
+#[retry(on = Failure, policy = FEED_POLICY, sleeper = |wait| futures_timer::Delay::new(wait))]
+fn feed_on_a_timer(source: &Source) -> impl Stream<Item = Result<u32, Failure>> {
+    source.subscribe()
+}
+
+#[test]
+fn a_stream_fn_takes_a_static_policy_and_a_sleeper() {
+    install();
+    let source = Source::new(vec![vec![Ok(1), Err(())]]);
+    let started = std::time::Instant::now();
+    let items = futures::executor::block_on(feed_on_a_timer(&source).collect::<Vec<_>>());
+    assert_eq!(
+        shown(items),
+        [Ok(1), Ok(1), Err(2)],
+        "the policy's 2 attempts"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1),
+        "slept on futures-timer"
     );
 }
