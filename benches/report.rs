@@ -82,6 +82,7 @@ const HAPPY_SYNC: &[Contender] = contenders! {
     "hs-caller-none" "stamina `RetryingCaller::call`, `no_timeout()`" => |_, n, _| sync_many(n, s::caller_no_timeout_happy);
     "hs-caller" "stamina `RetryingCaller::call`, default (45 s)" => |_, n, _| sync_many(n, s::caller_happy);
     "hs-attr-none" "stamina `#[retry]`, `timeout = None`" => |_, n, _| sync_many(n, s::attr_no_timeout_happy);
+    "hs-attr-budget" "stamina `#[retry]`, `timeout = None`, under a budget" => |_, n, _| sync_many(n, s::attr_budget_happy);
     "hs-attr" "stamina `#[retry]`, default (45 s)" => |_, n, _| sync_many(n, s::attr_happy);
     "hs-caller-on-ok" "stamina `RetryingCaller::call`, `on_ok`, `no_timeout()`" => |_, n, _| sync_many(n, s::caller_on_ok_happy);
     "hs-attr-on-ok" "stamina `#[retry]`, `on_ok`, `timeout = None`" => |_, n, _| sync_many(n, s::attr_on_ok_happy);

@@ -542,6 +542,13 @@ pub fn attr_no_timeout_happy(x: u64) -> Result<u64, OpError> {
     op(x)
 }
 
+/// [`attr_no_timeout_happy`] under a ratio budget: the happy path's one deposit.
+#[stamina::retry(on = OpError, timeout = None, budget = STORM_ROOMY)]
+#[inline(never)]
+pub fn attr_budget_happy(x: u64) -> Result<u64, OpError> {
+    op(x)
+}
+
 /// `#[retry]`, default policy (45 s timeout), happy path.
 #[stamina::retry(on = OpError)]
 #[inline(never)]
