@@ -362,8 +362,8 @@ fn retry_table(rt: &Runtime, cfg: &Config, list: &[Contender], baseline: &str) -
                 ns: per_retry(ns[2 * i], ns[2 * i + 1]),
                 call_ns: ns[2 * i],
                 allocs: allocs_per_call(rt, c, failures, 200),
-                instructions: cfg
-                    .instructions
+                // Not for a contender that sleeps on a timer: its count would be the waits'.
+                instructions: (cfg.instructions && !touches_timer(c))
                     .then(|| {
                         let with = instructions_per_call(c, failures, 20_000)?;
                         Some(per_retry(with, instructions_per_call(c, 0, 20_000)?))

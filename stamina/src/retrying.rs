@@ -2,10 +2,9 @@
 //! all drive.
 //!
 //! Per failed attempt, in stamina's order and then beyond it: the active switch (inactive: give
-//! up), the `on` predicate (or the result predicate), the attempt limit, the timeout, the
-//! nested-retry guard, the wait, the deadline (which needs the wait), the retry budget (last, so
-//! that a retry refused for any other reason spends nothing), the hooks, and then the driver
-//! sleeps. Before the first failure nothing runs but, for a call that measures time, one read of
+//! up), the `on` predicate (or the result predicate), the attempt limit, the timeout, the wait,
+//! the deadline (which needs the wait), the nested-retry guard, the retry budget (last, so that
+//! a retry refused for any other reason spends nothing), the hooks, and then the driver sleeps. Before the first failure nothing runs but, for a call that measures time, one read of
 //! the clock, and the budget's deposit when the call succeeds.
 
 use std::any::type_name;
@@ -407,8 +406,8 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         Ok(())
     }
 
-    /// The wait before the next attempt, or why not: the decision, the limits, the nesting
-    /// guard and the budget, in that order.
+    /// The wait before the next attempt, or why not: the decision, the limits, then the
+    /// denials (the nesting guard, the budget), in that order.
     #[inline]
     fn plan(&mut self, switches: Switches, decision: Decision) -> Result<Duration, Stop> {
         if !decision.is_retry() {
@@ -435,7 +434,6 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         if left.is_some_and(|left| left.is_zero()) {
             return Err(Stop::GiveUp);
         }
-        self.check_nesting(switches)?;
         let wait = decision
             .wait()
             .unwrap_or_else(|| backoff::wait(self.policy(), n, rng::unit));
@@ -444,6 +442,8 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         {
             return Err(Stop::GiveUp);
         }
+        // Denials come last: a retry is reported as denied only if every limit allowed it.
+        self.check_nesting(switches)?;
         if let Some(budget) = self.budget() {
             match budget.withdraw(decision) {
                 Some(cost) => self.lease = cost,
