@@ -235,3 +235,46 @@ fn async_fns_on_futures_executor() {
     // `yield_now` is tokio's, but it only wakes the task: any executor runs it.
     futures::executor::block_on(async_case());
 }
+
+#[test]
+fn a_retrying_iterator_nests_what_runs_inside_it_and_not_what_runs_between_its_items() {
+    install();
+    let caller = instant().attempts(3);
+    let dead = Flaky::always();
+    let mut made = 0;
+    let rows = caller.iter(
+        |_: &Failure| true,
+        || {
+            made += 1;
+            // Inside the iterator's second making: nested.
+            let _ = reported_in_iter(&dead);
+            let first = made == 1;
+            (0..2).map(move |i| {
+                if first && i == 1 {
+                    Err(Failure::new(0))
+                } else {
+                    Ok(i)
+                }
+            })
+        },
+    );
+    let mut between = Vec::new();
+    for row in rows {
+        let _ = row;
+        // The consumer's own retrying call, between items: not nested, retries in full.
+        let alone = Flaky::always();
+        let _ = inner_once(&alone);
+        between.push(alone.calls());
+    }
+    assert!(between.iter().all(|&calls| calls == 3), "{between:?}");
+    assert_eq!(
+        dead.calls(),
+        3 + 1,
+        "in full, then once inside the second making"
+    );
+}
+
+#[retry(on = Failure, attempts = 3, wait_initial = 0, wait_jitter = 0, nested = Once, name = "nesting::reported_in_iter")]
+fn reported_in_iter(flaky: &Flaky) -> Result<u32, Failure> {
+    flaky.attempt()
+}

@@ -358,10 +358,9 @@ where
                 &mut self.cause,
                 name,
             ) {
-                Ok(wait) => {
-                    self.state.publish();
-                    self.state.sleep(wait);
-                }
+                // No thread-long publication, as a sync fn's: between items the consumer's
+                // code runs, and its retrying calls are not nested in this iterator.
+                Ok(wait) => self.state.sleep(wait),
                 Err(error) => {
                     self.done = true;
                     return Some(Err(error));
