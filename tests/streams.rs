@@ -394,3 +394,24 @@ fn a_stream_fn_takes_a_static_policy_and_a_sleeper() {
         "slept on futures-timer"
     );
 }
+
+#[test]
+fn a_bound_caller_streams_and_iterates_with_its_on() {
+    install();
+    let caller = instant();
+    let bound = caller.on(|_: &Failure| true);
+    let source = Source::new(vec![vec![Ok(1), Err(())], vec![Ok(2)]]);
+    let rows: Vec<_> = bound.iter(|| source.items().into_iter()).collect();
+    assert_eq!(shown(rows), [Ok(1), Ok(2)]);
+    let source = Source::new(vec![vec![Ok(1), Err(())], vec![Ok(2)]]);
+    let items =
+        futures::executor::block_on(bound.stream(|| source.subscribe()).collect::<Vec<_>>());
+    assert_eq!(shown(items), [Ok(1), Ok(2)]);
+    let source = Source::new(vec![vec![Ok(3)]]);
+    let items = futures::executor::block_on(
+        bound
+            .reconnect(|| async { Ok::<_, Failure>(source.subscribe()) })
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(shown(items), [Ok(3)]);
+}

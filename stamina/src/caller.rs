@@ -1008,6 +1008,54 @@ impl<P, S, O, V> BoundRetryingCaller<P, S, O, V> {
         self.caller.call_async_mut(&self.on, op)
     }
 
+    /// [`RetryingCaller::stream`] with the bound `on`.
+    pub fn stream<T, E, D, F, St, M>(
+        &self,
+        make: F,
+    ) -> impl futures_core::Stream<Item = Result<T, E>>
+    where
+        S: Sleeper,
+        P: Fn(&E) -> D,
+        V: ErrorView<E, M>,
+        F: FnMut() -> St,
+        St: futures_core::Stream<Item = Result<T, E>>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        self.caller.stream(&self.on, make)
+    }
+
+    /// [`RetryingCaller::reconnect`] with the bound `on`.
+    pub fn reconnect<T, E, D, F, Fut, St, M>(
+        &self,
+        connect: F,
+    ) -> impl futures_core::Stream<Item = Result<T, E>>
+    where
+        S: Sleeper,
+        P: Fn(&E) -> D,
+        V: ErrorView<E, M>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<St, E>>,
+        St: futures_core::Stream<Item = Result<T, E>>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        self.caller.reconnect(&self.on, connect)
+    }
+
+    /// [`RetryingCaller::iter`] with the bound `on`.
+    pub fn iter<T, E, D, F, I, M>(&self, make: F) -> impl Iterator<Item = Result<T, E>>
+    where
+        P: Fn(&E) -> D,
+        V: ErrorView<E, M>,
+        F: FnMut() -> I,
+        I: Iterator<Item = Result<T, E>>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        self.caller.iter(&self.on, make)
+    }
+
     /// [`RetryingCaller::context`] with the bound `on`.
     #[track_caller]
     pub fn context<E, D>(&self) -> RetryContext<'_, E, &P, S, O, V>
