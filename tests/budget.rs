@@ -5,55 +5,11 @@
 //! One hook for the whole binary records every hook call by name; each test uses names of its
 //! own, so tests run in parallel; the switches they set are scoped to their thread.
 
-use std::sync::{Mutex, Once};
 use std::time::Duration;
 
-use stamina::instrumentation::{
-    self, DeniedDetails, DenyReason, RetryDetails, RetryGuard, RetryHook,
-};
 use stamina::testing::TestClock;
 use stamina::{RetryBudget, RetryingCaller, TimeoutMode, retry};
-use stamina_tests::{Failure, Flaky, instant, lock};
-
-/// `(name, "retry" | "denied:<reason>", retry_num)`, for every hook call of the binary.
-static CALLS: Mutex<Vec<(String, String, u32)>> = Mutex::new(Vec::new());
-
-struct Record;
-
-impl RetryHook for Record {
-    fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
-        lock(&CALLS).push((details.name.to_owned(), "retry".into(), details.retry_num));
-        None
-    }
-
-    fn on_denied(&self, details: &DeniedDetails<'_>) {
-        let reason = match details.reason {
-            DenyReason::Budget => "budget",
-            DenyReason::Nested => "nested",
-            _ => "other",
-        };
-        assert_eq!(reason, details.reason.as_str());
-        lock(&CALLS).push((
-            details.name.to_owned(),
-            format!("denied:{reason}"),
-            details.retry_num,
-        ));
-    }
-}
-
-fn install() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| instrumentation::set_on_retry_hooks([Record]));
-}
-
-/// The hook calls of `name`, in order: `"retry 1"`, `"denied:budget 2"`, ..
-fn calls(name: &str) -> Vec<String> {
-    lock(&CALLS)
-        .iter()
-        .filter(|(n, _, _)| n == name)
-        .map(|(_, what, num)| format!("{what} {num}"))
-        .collect()
-}
+use stamina_tests::{Failure, Flaky, hook_calls, instant, record_hook_calls};
 
 fn caller(name: &'static str, budget: &'static RetryBudget) -> RetryingCaller {
     instant().attempts(10).name(name).budget(budget)
@@ -70,7 +26,7 @@ const fn two_retries() -> RetryBudget {
 #[test]
 fn an_exhausted_budget_gives_up_at_once_with_the_last_error() {
     static TWO: RetryBudget = two_retries();
-    install();
+    record_hook_calls();
     let flaky = Flaky::always();
     let error = caller("budget::exhausted", &TWO)
         .call(|_: &Failure| true, || flaky.attempt())
@@ -78,7 +34,7 @@ fn an_exhausted_budget_gives_up_at_once_with_the_last_error() {
     assert_eq!(flaky.calls(), 3, "1 attempt + 2 retries of 10 allowed");
     assert_eq!(Some(error), flaky.last_error(), "the last error, unchanged");
     assert_eq!(
-        calls("budget::exhausted"),
+        hook_calls("budget::exhausted"),
         ["retry 1", "retry 2", "denied:budget 3"],
         "hooks for the scheduled retries only, then the denial"
     );
@@ -112,7 +68,7 @@ async fn shared_async(flaky: &Flaky) -> Result<u32, Failure> {
 
 #[test]
 fn fns_callers_and_async_fns_share_one_static_budget() {
-    install();
+    record_hook_calls();
     let flaky = Flaky::new(1);
     assert_eq!(shared_fn(&flaky), Ok(2));
     let flaky = Flaky::new(1);
@@ -123,7 +79,7 @@ fn fns_callers_and_async_fns_share_one_static_budget() {
         .call(|_: &Failure| true, || flaky.attempt())
         .unwrap_err();
     assert_eq!((flaky.calls(), Some(error)), (1, flaky.last_error()));
-    assert_eq!(calls("budget::shared_caller"), ["denied:budget 1"]);
+    assert_eq!(hook_calls("budget::shared_caller"), ["denied:budget 1"]);
     // Nor does the attribute fn, sync or async.
     let flaky = Flaky::always();
     assert!(shared_fn(&flaky).is_err());
@@ -137,7 +93,7 @@ fn fns_callers_and_async_fns_share_one_static_budget() {
 fn a_ratio_budget_grants_retries_in_proportion_to_the_calls() {
     // 50% of the calls, no reserve.
     static HALF: RetryBudget = RetryBudget::new().ratio(0.5).min_per_sec(0);
-    install();
+    record_hook_calls();
     let caller = caller("budget::ratio", &HALF);
     for _ in 0..10 {
         let flaky = Flaky::never();
@@ -153,7 +109,7 @@ fn a_ratio_budget_grants_retries_in_proportion_to_the_calls() {
 #[test]
 fn a_quota_refunds_a_successful_retry_and_prices_throttling_apart() {
     static QUOTA: RetryBudget = RetryBudget::token_quota();
-    install();
+    record_hook_calls();
     let caller = caller("budget::quota", &QUOTA);
     let flaky = Flaky::new(2);
     assert_eq!(caller.call(|_: &Failure| true, || flaky.attempt()), Ok(3));
@@ -186,7 +142,7 @@ fn the_budget_is_asked_last_so_a_retry_refused_otherwise_spends_nothing() {
         .ratio(0.0)
         .min_per_sec(1)
         .window(Duration::from_secs(1));
-    install();
+    record_hook_calls();
     let left = || ONE.available();
     assert_eq!(left(), 1);
     // The attempt limit.
@@ -249,7 +205,7 @@ fn the_budget_is_asked_last_so_a_retry_refused_otherwise_spends_nothing() {
     // anyway, so the hook says which check refused it).
     assert_eq!(inner.calls(), 2 + 1);
     assert_eq!(left(), 0);
-    let denied = calls("budget::last");
+    let denied = hook_calls("budget::last");
     assert_eq!(
         denied.last().map(String::as_str),
         Some("denied:nested 1"),
@@ -261,7 +217,7 @@ fn the_budget_is_asked_last_so_a_retry_refused_otherwise_spends_nothing() {
 fn testing_mode_ignores_budgets_and_an_inactive_process_leaves_them_untouched() {
     static NONE_LEFT: RetryBudget = RetryBudget::new().ratio(0.0).min_per_sec(0);
     static COUNTED: RetryBudget = RetryBudget::new().ratio(1.0).min_per_sec(0);
-    install();
+    record_hook_calls();
     {
         let _testing = stamina::testing::set_testing(true, 3, false);
         let flaky = Flaky::always();
@@ -290,7 +246,7 @@ fn testing_mode_ignores_budgets_and_an_inactive_process_leaves_them_untouched() 
     let flaky = Flaky::never();
     let _ = caller("budget::inactive", &COUNTED).call(|_: &Failure| true, || flaky.attempt());
     assert_eq!(COUNTED.available(), 6);
-    assert!(calls("budget::inactive").is_empty() && calls("budget::testing").len() == 2);
+    assert!(hook_calls("budget::inactive").is_empty() && hook_calls("budget::testing").len() == 2);
 }
 
 #[test]
@@ -303,7 +259,7 @@ fn a_partitioned_budget_keeps_each_key_apart() {
         let _ = host;
         flaky.attempt()
     }
-    install();
+    record_hook_calls();
 
     let flaky = Flaky::always();
     assert!(fetch("a.example", &flaky).is_err());
@@ -322,7 +278,7 @@ fn budget_none_keeps_a_fn_out_of_any_budget() {
     fn unbudgeted(flaky: &Flaky) -> Result<u32, Failure> {
         flaky.attempt()
     }
-    install();
+    record_hook_calls();
     let flaky = Flaky::always();
     assert!(unbudgeted(&flaky).is_err());
     assert_eq!(flaky.calls(), 4);

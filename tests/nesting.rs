@@ -8,41 +8,8 @@
 //! explicit loop. One hook for the binary records the hook calls by name; each test has its own
 //! names, and the switches it sets are scoped to its thread or task, so tests run in parallel.
 
-use std::sync::{Mutex, Once};
-
-use stamina::instrumentation::{self, DeniedDetails, RetryDetails, RetryGuard, RetryHook};
 use stamina::{Nesting, Switches, retry};
-use stamina_tests::{Failure, Flaky, instant, lock};
-
-static CALLS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
-
-struct Record;
-
-impl RetryHook for Record {
-    fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
-        let entry = format!("retry {}", details.retry_num);
-        lock(&CALLS).push((details.name.to_owned(), entry));
-        None
-    }
-
-    fn on_denied(&self, details: &DeniedDetails<'_>) {
-        let entry = format!("{} {}", details.reason.as_str(), details.retry_num);
-        lock(&CALLS).push((details.name.to_owned(), entry));
-    }
-}
-
-fn install() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| instrumentation::set_on_retry_hooks([Record]));
-}
-
-fn calls(name: &str) -> Vec<String> {
-    lock(&CALLS)
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, e)| e.clone())
-        .collect()
-}
+use stamina_tests::{Failure, Flaky, hook_calls, instant, record_hook_calls};
 
 #[retry(on = Failure, attempts = 3, wait_initial = 0, wait_jitter = 0, name = "nesting::inner")]
 fn inner(flaky: &Flaky) -> Result<u32, Failure> {
@@ -80,7 +47,7 @@ fn outer(name: &'static str, attempt: impl Fn()) -> u32 {
 
 #[test]
 fn by_default_nested_calls_retry_and_attempts_multiply() {
-    install();
+    record_hook_calls();
     let dead = Flaky::always();
     assert_eq!(
         outer("nesting::outer_default", || {
@@ -93,7 +60,7 @@ fn by_default_nested_calls_retry_and_attempts_multiply() {
 
 #[test]
 fn nested_once_makes_one_attempt_inside_an_outer_retry() {
-    install();
+    record_hook_calls();
     let dead = Flaky::always();
     assert_eq!(
         outer("nesting::outer_once", || {
@@ -103,8 +70,8 @@ fn nested_once_makes_one_attempt_inside_an_outer_retry() {
     );
     assert_eq!(dead.calls(), 3 + 1 + 1, "inner + outer - 1");
     assert_eq!(
-        calls("nesting::reported"),
-        ["retry 1", "retry 2", "nested 1", "nested 1"],
+        hook_calls("nesting::reported"),
+        ["retry 1", "retry 2", "denied:nested 1", "denied:nested 1"],
         "the suppressed retries are reported"
     );
     // Alone, the same fn retries in full, and the error it returns is its last one.
@@ -115,7 +82,7 @@ fn nested_once_makes_one_attempt_inside_an_outer_retry() {
 
 #[test]
 fn the_switch_sets_the_policy_of_fns_that_name_none() {
-    install();
+    record_hook_calls();
     let _once = Switches::current().nesting(Nesting::Once).set_for_thread();
     let dead = Flaky::always();
     outer("nesting::outer_switch", || {
@@ -140,7 +107,7 @@ fn the_switch_sets_the_policy_of_fns_that_name_none() {
 
 #[test]
 fn a_panicking_attempt_does_not_leave_its_thread_nested() {
-    install();
+    record_hook_calls();
     let outer = Flaky::new(1);
     let result = std::panic::catch_unwind(|| {
         instant().attempts(3).call(
@@ -159,7 +126,7 @@ fn a_panicking_attempt_does_not_leave_its_thread_nested() {
 
 #[test]
 fn the_explicit_loop_publishes_its_attempts_too() {
-    install();
+    record_hook_calls();
     let dead = Flaky::always();
     let outer = Flaky::always();
     let caller = instant().attempts(3);
@@ -218,27 +185,27 @@ async fn async_case() {
 
 #[tokio::test]
 async fn async_fns_on_a_current_thread_runtime() {
-    install();
+    record_hook_calls();
     async_case().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_fns_on_a_multi_thread_runtime() {
-    install();
+    record_hook_calls();
     // Spawned, so that the attempts move between worker threads at each yield.
     tokio::spawn(async_case()).await.unwrap();
 }
 
 #[test]
 fn async_fns_on_futures_executor() {
-    install();
+    record_hook_calls();
     // `yield_now` is tokio's, but it only wakes the task: any executor runs it.
     futures::executor::block_on(async_case());
 }
 
 #[test]
 fn a_retrying_iterator_nests_what_runs_inside_it_and_not_what_runs_between_its_items() {
-    install();
+    record_hook_calls();
     let caller = instant().attempts(3);
     let dead = Flaky::always();
     let mut made = 0;

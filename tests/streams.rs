@@ -415,3 +415,26 @@ fn a_bound_caller_streams_and_iterates_with_its_on() {
     );
     assert_eq!(shown(items), [Ok(3)]);
 }
+
+#[test]
+fn an_unnamed_stream_is_labelled_with_the_fn_it_is_written_in() {
+    install();
+    let source = Source::new(vec![vec![Err(())], vec![Ok(1)]]);
+    let items = futures::executor::block_on(
+        instant()
+            .stream(|_: &Failure| true, || source.subscribe())
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(shown(items), [Ok(1)]);
+    let rows: Vec<_> = instant()
+        .iter(
+            |_: &Failure| true,
+            || Source::new(vec![vec![Ok(2)]]).items().into_iter(),
+        )
+        .collect();
+    assert_eq!(shown(rows), [Ok(2)]);
+    assert_eq!(
+        retries_of("streams::an_unnamed_stream_is_labelled_with_the_fn_it_is_written_in"),
+        [1]
+    );
+}

@@ -694,7 +694,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// ```
     pub fn stream<T, E, D, F, St, M>(
         &self,
-        mut on: impl FnMut(&E) -> D,
+        on: impl FnMut(&E) -> D,
         mut make: F,
     ) -> impl futures_core::Stream<Item = Result<T, E>>
     where
@@ -705,16 +705,8 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let op_type = type_name::<F>();
-        crate::stream::retry_stream(
-            self.unstarted(),
-            move || std::future::ready(Ok::<St, E>(make())),
-            move |e: &E| on(e).into(),
-            |_: &E| Cause::seen_as(V::as_error),
-            move || self.label(op_type),
-            &self.sleeper,
-            |sleeper: &&S, wait| crate::sleep::backoff(*sleeper, wait),
-        )
+        let connect = move || std::future::ready(Ok::<St, E>(make()));
+        self.retrying_stream(on, connect, type_name::<F>())
     }
 
     /// A retrying stream that connects first: `connect` is an `async` fn's shape,
@@ -742,7 +734,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// ```
     pub fn reconnect<T, E, D, F, Fut, St, M>(
         &self,
-        mut on: impl FnMut(&E) -> D,
+        on: impl FnMut(&E) -> D,
         connect: F,
     ) -> impl futures_core::Stream<Item = Result<T, E>>
     where
@@ -754,7 +746,25 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         E: fmt::Debug,
         D: Into<Decision>,
     {
-        let op_type = type_name::<F>();
+        self.retrying_stream(on, connect, type_name::<F>())
+    }
+
+    /// [`reconnect`](Self::reconnect), labelled by the user's closure type `op_type`.
+    fn retrying_stream<T, E, D, F, Fut, St, M>(
+        &self,
+        mut on: impl FnMut(&E) -> D,
+        connect: F,
+        op_type: &'static str,
+    ) -> impl futures_core::Stream<Item = Result<T, E>>
+    where
+        S: Sleeper,
+        V: ErrorView<E, M>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<St, E>>,
+        St: futures_core::Stream<Item = Result<T, E>>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
         crate::stream::retry_stream(
             self.unstarted(),
             connect,

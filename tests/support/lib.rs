@@ -11,6 +11,8 @@
 //!   ([`Recorder::for_name`], [`Recorder::for_this_thread`]) for binaries whose tests run in
 //!   parallel;
 //! - [`Log`] and [`LogGuard`]: an ordered log of what happened, and a guard that logs its drop;
+//! - [`record_hook_calls`] and [`hook_calls`]: every hook call of a binary, scheduled and
+//!   denied, by `callable`, for binaries whose tests run in parallel under names of their own;
 //! - [`Capture`]: records the `tracing` events and span lifetimes of one thread, in order, through
 //!   one global subscriber (see its docs for why not a scoped one).
 
@@ -729,4 +731,55 @@ where
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hook calls, scheduled and denied, by name
+// ---------------------------------------------------------------------------------------------
+
+/// `(callable, entry)` for every hook call since [`record_hook_calls`].
+static HOOK_CALLS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+struct HookCalls;
+
+impl instrumentation::RetryHook for HookCalls {
+    fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
+        let entry = format!("retry {}", details.retry_num);
+        lock(&HOOK_CALLS).push((details.name.to_owned(), entry));
+        None
+    }
+
+    fn on_denied(&self, details: &instrumentation::DeniedDetails<'_>) {
+        let entry = format!("denied:{} {}", details.reason.as_str(), details.retry_num);
+        lock(&HOOK_CALLS).push((details.name.to_owned(), entry));
+    }
+}
+
+/// Installs, once per process, the binary's only hook: it records every scheduled retry and
+/// every denied one, for [`hook_calls`].
+///
+/// # Panics
+///
+/// In a binary whose tests take [`exclusive`], whose guard would reset it.
+pub fn record_hook_calls() {
+    static INSTALL: Once = Once::new();
+    assert!(
+        !EXCLUSIVE_USED.load(Ordering::SeqCst),
+        "this binary sets the hooks under `exclusive()`: the recording hook would be reset"
+    );
+    INSTALL.call_once(|| {
+        ROUTING_INSTALLED.store(true, Ordering::SeqCst);
+        instrumentation::set_on_retry_hooks([HookCalls]);
+    });
+}
+
+/// The hook calls of the callable `name`, in order: `"retry 1"` for a scheduled retry,
+/// `"denied:budget 2"` or `"denied:nested 1"` for a denied one.
+#[must_use]
+pub fn hook_calls(name: &str) -> Vec<String> {
+    lock(&HOOK_CALLS)
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, entry)| entry.clone())
+        .collect()
 }
