@@ -12,7 +12,7 @@ use std::time::Duration;
 use allocation_counter::measure;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use stamina::{RetryBudget, RetryingCaller};
-use stamina_tests::Failure;
+use stamina_tests::{Failure, Flaky};
 use tracing::field::{Field, Visit};
 use tracing::span;
 use tracing::{Event, Metadata, Subscriber};
@@ -54,15 +54,6 @@ impl Subscriber for Reading {
     fn exit(&self, _: &span::Id) {}
 }
 
-fn failing(calls: &mut u32) -> Result<u32, Failure> {
-    *calls += 1;
-    if *calls <= 3 {
-        Err(Failure::new(*calls))
-    } else {
-        Ok(*calls)
-    }
-}
-
 #[test]
 fn retries_allocate_nothing_with_a_recorder_and_a_subscriber_installed() {
     // Room for the three retries of every call.
@@ -78,23 +69,14 @@ fn retries_allocate_nothing_with_a_recorder_and_a_subscriber_installed() {
         .name("alloc::instrumented");
     let budgeted = caller.clone().budget(&BUDGET);
     let denied = caller.clone().budget(&NONE_LEFT);
+    // Three failures, then success: `Ok(4)`.
     let run = || {
-        let mut calls = 0;
-        assert_eq!(
-            caller.call(|_: &Failure| true, || failing(&mut calls)),
-            Ok(4)
-        );
-        let mut calls = 0;
-        assert_eq!(
-            budgeted.call(|_: &Failure| true, || failing(&mut calls)),
-            Ok(4)
-        );
-        let mut calls = 0;
-        assert!(
-            denied
-                .call(|_: &Failure| true, || failing(&mut calls))
-                .is_err()
-        );
+        let flaky = Flaky::new(3);
+        assert_eq!(caller.call(|_: &Failure| true, || flaky.attempt()), Ok(4));
+        let flaky = Flaky::new(3);
+        assert_eq!(budgeted.call(|_: &Failure| true, || flaky.attempt()), Ok(4));
+        let flaky = Flaky::new(3);
+        assert!(denied.call(|_: &Failure| true, || flaky.attempt()).is_err());
     };
     // The first retry of each label set registers its counter.
     run();

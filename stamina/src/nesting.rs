@@ -2,18 +2,21 @@
 //! multiplies their attempts, 10 x 10 = 100 calls to a dead service.
 //!
 //! Every retrying call publishes "an attempt of a retrying call is running here" while its
-//! attempts run, from its **second** attempt on: on the thread, from a sync call's first
-//! scheduled retry until it ends, and around each poll of the attempt's future, for an `async`
-//! one (so it follows the task to whatever thread polls it, on any runtime). A call whose attempt fails while another call's
-//! attempt is published is nested. Under [`Nesting::Once`] it then gives up after that one
-//! attempt, and leaves the retrying to the outer call.
+//! attempts run, from its **second** attempt on: on the thread, from a sync fn's first
+//! scheduled retry until it returns; around each call into a retrying iterator's attempt (not
+//! between its items, where the consumer's code runs); and around each poll of an `async`
+//! attempt or a retrying stream, so that it follows the task to whatever thread polls it, on any
+//! runtime. A call whose attempt fails while another call's attempt is published is nested.
+//! Under [`Nesting::Once`] it then gives up after that one attempt, and leaves the retrying to
+//! the outer call.
 //!
 //! Why not from the first attempt: publishing costs every call, success or not. Measured on the
 //! sync `#[retry]` happy path, publishing the first attempt took 65 instructions where the call
 //! takes 46 without it (BENCHMARKS.md); from the second attempt on, a call that never retries
-//! pays one check of a byte when it ends (sync) or of its attempt number (`async`). The guard then bounds a nested call to `inner + outer - 1` attempts
-//! instead of `inner * outer`: 19 rather than 100 with stamina's defaults, since the outer
-//! call's first attempt, still unpublished, lets the inner one retry in full.
+//! pays one check of a byte when it ends (sync) or of its attempt number (`async`). The guard
+//! then bounds a nested call to `inner + outer - 1` attempts instead of `inner * outer`: 19
+//! rather than 100 with stamina's defaults, since the outer call's first attempt, still
+//! unpublished, lets the inner one retry in full.
 //!
 //! A call made in a thread or task that an attempt spawns is not nested: it runs on its own.
 //! The explicit loop ([`RetryContext`](crate::RetryContext)) publishes its attempts after a

@@ -67,26 +67,6 @@ impl<E: Error + 'static> ErrorView<E, kind::Typed> for ErrorAware {
     }
 }
 
-macro_rules! erased {
-    ($($ty:ty),*) => {$(
-        impl ErrorView<$ty, kind::Erased> for ErrorAware {
-            #[inline]
-            fn as_error(error: &$ty) -> Option<&(dyn Error + 'static)> {
-                Some(&**error)
-            }
-        }
-    )*};
-}
-
-erased!(
-    Box<dyn Error + Send + Sync>,
-    Box<dyn Error + Send>,
-    Box<dyn Error>
-);
-
-#[cfg(feature = "anyhow")]
-erased!(anyhow::Error);
-
 /// How the attribute sees an error: `(&&ErrorProbe::new(&error)).stamina_cause()` with the
 /// three traits below in scope, where autoref picks the first that applies, as
 /// [`on = SomeType`](crate::retry) does. Not public API.
@@ -122,10 +102,19 @@ pub trait ErasedCause<E: ?Sized> {
     fn stamina_cause(&self) -> Cause<E>;
 }
 
-// One impl per type, as for `on`'s `Downcast`: an impl whose header matches any type, with a
-// bound that fails, would be picked and fail rather than fall through to `OpaqueCause`.
-macro_rules! erased_cause {
+// The type-erased errors: each derefs to a `dyn Error`, for callers (`ErrorView`) and the
+// attribute (`ErasedCause`) alike. One impl per type, as for `on`'s `Downcast`: an impl whose
+// header matches any type, with a bound that fails, would be picked and fail rather than fall
+// through to `OpaqueCause`.
+macro_rules! erased {
     ($($ty:ty),*) => {$(
+        impl ErrorView<$ty, kind::Erased> for ErrorAware {
+            #[inline]
+            fn as_error(error: &$ty) -> Option<&(dyn Error + 'static)> {
+                Some(&**error)
+            }
+        }
+
         impl ErasedCause<$ty> for &ErrorProbe<$ty> {
             #[inline]
             fn stamina_cause(&self) -> Cause<$ty> {
@@ -135,14 +124,14 @@ macro_rules! erased_cause {
     )*};
 }
 
-erased_cause!(
+erased!(
     Box<dyn Error + Send + Sync>,
     Box<dyn Error + Send>,
     Box<dyn Error>
 );
 
 #[cfg(feature = "anyhow")]
-erased_cause!(anyhow::Error);
+erased!(anyhow::Error);
 
 /// Neither: hooks see the error as `Debug` only.
 #[doc(hidden)]
