@@ -59,11 +59,20 @@ macro_rules! downcast {
     )*};
 }
 
-downcast!(
-    Box<dyn std::error::Error + Send + Sync>,
-    Box<dyn std::error::Error + Send>,
-    Box<dyn std::error::Error>
-);
+/// Calls `$m!` with the boxed type-erased errors: the one list that `on`'s `Downcast` and the
+/// hooks' view of errors (`instrumentation::view`) both implement for.
+macro_rules! boxed_errors {
+    ($m:ident) => {
+        $m!(
+            Box<dyn std::error::Error + Send + Sync>,
+            Box<dyn std::error::Error + Send>,
+            Box<dyn std::error::Error>
+        );
+    };
+}
+pub(crate) use boxed_errors;
+
+boxed_errors!(downcast);
 
 #[cfg(feature = "anyhow")]
 impl<On> Downcast for &Probe<'_, On, anyhow::Error>

@@ -124,11 +124,7 @@ macro_rules! erased {
     )*};
 }
 
-erased!(
-    Box<dyn Error + Send + Sync>,
-    Box<dyn Error + Send>,
-    Box<dyn Error>
-);
+crate::on::boxed_errors!(erased);
 
 #[cfg(feature = "anyhow")]
 erased!(anyhow::Error);
