@@ -71,9 +71,10 @@ fn yield_now() -> impl Future<Output = ()> {
 }
 
 /// A future that wakes its task and returns `Pending` once.
-#[cfg_attr(feature = "tokio", allow(dead_code))]
+#[cfg(not(feature = "tokio"))]
 struct YieldNow(bool);
 
+#[cfg(not(feature = "tokio"))]
 impl Future for YieldNow {
     type Output = ();
 
