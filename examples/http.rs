@@ -179,10 +179,7 @@ mod tests {
         // The 429's `Retry-After: 1`, exactly.
         assert_eq!(waits[1].wait, Duration::from_secs(1));
         assert_eq!(waits[1].name, "http::get");
-        assert_eq!(
-            waits[1].error_type,
-            "reqwest::async_impl::response::Response"
-        );
+        assert_eq!(waits[1].error_type, "reqwest::Response");
 
         clock.clear();
         let response = clock

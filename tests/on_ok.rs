@@ -186,7 +186,7 @@ fn a_value_predicate_gives_hints_and_its_own_text_to_hooks() {
     for retry in &retries {
         assert!(retry.is_value);
         assert!(retry.error_chain.is_empty(), "a value is no `dyn Error`");
-        assert_eq!(retry.error_type, "on_ok::Reply");
+        assert_eq!(retry.error_type, "Reply");
         assert_eq!(retry.name, "on_ok::get_hinted");
     }
 }

@@ -438,3 +438,30 @@ fn an_unnamed_stream_is_labelled_with_the_fn_it_is_written_in() {
         [1]
     );
 }
+
+static LINES: stamina::RetryPolicy = stamina::RetryPolicy::new().attempts(2);
+
+// Regression: `on = SomeType` on a stream or iterator fn whose body leaves the error type to
+// inference failed with errors naming `Probe: Downcast` and `ErrorProbe: ErasedCause`; the
+// error type was unknown when `on` was checked. It now comes from the fn's `Item`.
+#[retry(on = Failure, attempts = 2, wait_initial = 0, wait_jitter = 0)]
+fn inferred_stream() -> impl Stream<Item = Result<u32, Failure>> {
+    stream::iter([1, 2]).map(Ok)
+}
+
+#[retry(on = Failure, attempts = 2, wait_initial = 0, wait_jitter = 0)]
+fn inferred_iter() -> impl Iterator<Item = Result<u32, Failure>> {
+    [Ok(1)].into_iter()
+}
+
+#[retry(policy = LINES, on = Failure)]
+fn inferred_with_a_policy() -> impl Iterator<Item = Result<u32, Failure>> {
+    [1, 2, 3].into_iter().map(Ok)
+}
+
+#[tokio::test]
+async fn a_body_that_leaves_the_error_type_to_inference_compiles() {
+    assert_eq!(inferred_stream().collect::<Vec<_>>().await.len(), 2);
+    assert_eq!(inferred_iter().count(), 1);
+    assert_eq!(inferred_with_a_policy().count(), 3);
+}

@@ -35,6 +35,7 @@ use syn::{GenericParam, Generics, Path, Type};
 
 use crate::args::{Arg, Kind, On, Value};
 use crate::item::{Body, RetryFn};
+use crate::types;
 use crate::validate::{Plan, Shape};
 
 /// The fn with its body replaced by the retry loop.
@@ -92,7 +93,16 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
                 Mode::Sync
             };
             let body = body.expect("checked by the guard");
-            let run = retry_loop(plan, &names, &policy, &state_policy, &ret, &body, mode);
+            let run = retry_loop(
+                plan,
+                &names,
+                &policy,
+                &state_policy,
+                &ret,
+                &body,
+                mode,
+                &sig.generics,
+            );
             quote!({ #setup #probe #run })
         }
         Shape::AsyncTrait(async_trait) => {
@@ -104,13 +114,22 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
                 &async_trait.ret,
                 &async_trait.body,
                 Mode::Async,
+                &sig.generics,
             );
             let stmts = async_trait.with_body(quote!({ #setup #probe #run }));
             quote!({ #stmts })
         }
-        Shape::Stream { iter } => {
+        Shape::Stream { iter, item } => {
             let body = body.expect("`validate` rejects fns without a body");
-            let run = stream(plan, &names, &state_policy, &body, iter);
+            let run = stream(
+                plan,
+                &names,
+                &state_policy,
+                &body,
+                iter,
+                item.as_ref(),
+                &sig.generics,
+            );
             quote!({ #setup #probe #run })
         }
         Shape::Sync { .. } | Shape::Async { .. } => {
@@ -358,6 +377,7 @@ fn call_at(func: TokenStream, args: TokenStream, span: Span) -> TokenStream {
 }
 
 /// The retry loop around `body`.
+#[allow(clippy::too_many_arguments, reason = "the parts of one loop")]
 fn retry_loop(
     plan: &Plan,
     names: &Names,
@@ -366,6 +386,7 @@ fn retry_loop(
     ret: &Type,
     body: &Body,
     kind: Mode,
+    generics: &Generics,
 ) -> TokenStream {
     let krate = &plan.krate;
     let Names {
@@ -406,7 +427,7 @@ fn retry_loop(
     // Only `on_ok`: no error is retried.
     let on_error = plan.on.as_ref().map_or_else(
         || quote!(return #rebuild(#error);),
-        |on| on_error(plan, names, on, &name, kind),
+        |on| on_error(plan, names, on, &name, kind, generics),
     );
     // `split` is the one place that needs the return type to be a `Result`: located there, it
     // reports a fn that returns something else as one error at its return type.
@@ -428,7 +449,8 @@ fn retry_loop(
                 quote!(#krate::__private::split_ok(#outcome_var)),
                 ret.span(),
             );
-            let on_value = on_value(plan, names, policy, on_ok, &name, kind);
+            let label = types::ok_type(ret).and_then(|ok| types::written(ok, generics));
+            let on_value = on_value(plan, names, policy, on_ok, &name, kind, label.as_deref());
             quote! {
                 match #split {
                     #krate::__private::OutcomeOk::Value(#value, #rebuild_ok) => { #on_value }
@@ -464,13 +486,26 @@ fn stream(
     state_policy: &TokenStream,
     body: &Body,
     iter: bool,
+    item: Option<&Type>,
+    generics: &Generics,
 ) -> TokenStream {
     let krate = &plan.krate;
     let body_span = body.brace.span.join();
-    let make = quote_spanned!(body_span=> move || #body);
+    let mut make = quote_spanned!(body_span=> move || #body);
+    // The item type as written: a body that leaves the error type to inference (`.map(Ok)`)
+    // gets it here, before `on` is checked against it.
+    if let Some(item) = item {
+        // Located at the item type: one that is not a `Result` is an error there.
+        let typed = if iter {
+            quote!(#krate::__private::iter_of::<#item, _, _>)
+        } else {
+            quote!(#krate::__private::stream_of::<#item, _, _>)
+        };
+        make = call_at(typed, make, item.span());
+    }
     let on = plan.on.as_ref().expect("`on` is required for streams");
     let decision = decision(plan, names, on);
-    let cause_of = cause_of(plan, names, on);
+    let cause_of = cause_of(plan, names, on, generics);
     let name = name(plan, names);
     if iter {
         return quote! {
@@ -488,7 +523,14 @@ fn stream(
 }
 
 /// What the loop does with an error: decide, run the hooks and sleep, or give up with it.
-fn on_error(plan: &Plan, names: &Names, on: &On, name: &TokenStream, kind: Mode) -> TokenStream {
+fn on_error(
+    plan: &Plan,
+    names: &Names,
+    on: &On,
+    name: &TokenStream,
+    kind: Mode,
+    generics: &Generics,
+) -> TokenStream {
     let Names {
         state,
         error,
@@ -497,7 +539,7 @@ fn on_error(plan: &Plan, names: &Names, on: &On, name: &TokenStream, kind: Mode)
         ..
     } = names;
     let decision = decision(plan, names, on);
-    let cause_of = cause_of(plan, names, on);
+    let cause_of = cause_of(plan, names, on, generics);
     match kind {
         // Sync: deciding and sleeping are one out-of-line call, so that the loop keeps few
         // values live and the happy path stays as tight as a hand-written loop.
@@ -534,6 +576,7 @@ fn on_value(
     on_ok: &syn::Expr,
     name: &TokenStream,
     kind: Mode,
+    label: Option<&str>,
 ) -> TokenStream {
     let krate = &plan.krate;
     let Names {
@@ -567,10 +610,15 @@ fn on_value(
             quote!(|#v, #f| #krate::__private::OnOk::fmt_value(#var, #v, #f)),
         )
     };
+    // The `error_type` label of a retried value: its type as the return type writes it.
+    let label = label.map_or_else(
+        || quote!(#krate::__private::type_label_of(&#value)),
+        |label| quote!(|| #label),
+    );
     let retry = match kind {
         Mode::Sync => quote! {
             if let ::core::result::Result::Err(#value) =
-                #state.retry_value_or_give_up(#value, #decision, #show, #name)
+                #state.retry_value_or_give_up(#value, #decision, #show, #label, #name)
             {
                 return #rebuild_ok(#value);
             }
@@ -578,7 +626,7 @@ fn on_value(
         Mode::Async => {
             let sleep = sleep(plan, names);
             quote! {
-                let #wait = match #state.value_failed(#value, #decision, #show, #name) {
+                let #wait = match #state.value_failed(#value, #decision, #show, #label, #name) {
                     ::core::result::Result::Ok(#wait) => #wait,
                     ::core::result::Result::Err(#value) => return #rebuild_ok(#value),
                 };
@@ -617,42 +665,60 @@ fn sleep(plan: &Plan, names: &Names) -> TokenStream {
 }
 
 /// How hooks see the error: as a `dyn Error` where its type is one, decided here by autoref as
-/// `on = SomeType` is; with `on = SomeType`, labelled with the type that matched it.
-fn cause_of(plan: &Plan, names: &Names, on: &On) -> TokenStream {
+/// `on = SomeType` is (through the probe that does not require `'static` where the error type
+/// may borrow); with `on = SomeType`, labelled with the type that matched it, as written there.
+fn cause_of(plan: &Plan, names: &Names, on: &On, generics: &Generics) -> TokenStream {
     let krate = &plan.krate;
     let e = &names.e;
     let allow = allow(&["unused_imports"]);
-    let probe = |probe: TokenStream| {
-        quote! {{
-            #allow
-            use #krate::__private::{ErasedCause as _, OpaqueCause as _, TypedCause as _};
-            (&&#probe).stamina_cause()
-        }}
+    let probe = if plan.local_errors {
+        quote!(#krate::__private::LocalErrorProbe::new(#e))
+    } else {
+        quote!(#krate::__private::ErrorProbe::new(#e))
     };
-    let seen = probe(quote!(#krate::__private::ErrorProbe::new(#e)));
+    let seen = quote! {{
+        #allow
+        use #krate::__private::{ErasedCause as _, OpaqueCause as _, TypedCause as _};
+        (&&#probe).stamina_cause()
+    }};
     let On::Types(types) = on else {
         return quote!(|#e| #seen);
     };
     // The label: the first type in `on` that the error is, or holds; else the error's own.
     let label = Ident::new("__stamina_label", Span::mixed_site());
     let checks = types.iter().map(|ty| {
-        quote! {
-            if let ::core::option::Option::Some(#label) = #krate::__private::matched_type::<#ty>(
-                #krate::__private::any_match((&&#krate::__private::Probe::<#ty, _>::new(#e)).stamina_matches())
-            ) {
-                return #label;
+        let matched = quote! {
+            #krate::__private::any_match((&&#krate::__private::Probe::<#ty, _>::new(#e)).stamina_matches())
+        };
+        if let Some(text) = types::written(ty, generics) {
+            quote! {
+                if #matched {
+                    return #text;
+                }
+            }
+        } else {
+            quote! {
+                if let ::core::option::Option::Some(#label) =
+                    #krate::__private::matched_type::<#ty>(#matched)
+                {
+                    return #label;
+                }
             }
         }
     });
+    let cause = Ident::new("__stamina_cause", Span::mixed_site());
     quote! {
-        |#e| #krate::__private::Cause {
-            error: #seen.error,
-            error_type: |#e| {
-                #allow
-                use #krate::__private::{Downcast as _, Exact as _, Mismatch as _};
-                #(#checks)*
-                (#seen.error_type)(#e)
-            },
+        |#e| {
+            let #cause = #seen;
+            #krate::__private::Cause {
+                error_type: |#e| {
+                    #allow
+                    use #krate::__private::{Downcast as _, Exact as _, Mismatch as _};
+                    #(#checks)*
+                    (#seen.error_type)(#e)
+                },
+                ..#cause
+            }
         }
     }
 }

@@ -3,13 +3,15 @@
 //! `stamina`'s.
 //!
 //! The attribute is a pipeline, one concern per module: `args` (the table of arguments and their
-//! values), `item` (the fn), `validate` (the rules across arguments and the fn), `expand` (the
-//! code), `fallback` (what to emit on an error).
+//! values), `item` (the fn), `types` (what the fn's types say, read from its tokens), `validate`
+//! (the rules across arguments and the fn), `expand` (the code), `fallback` (what to emit on an
+//! error).
 
 mod args;
 mod expand;
 mod fallback;
 mod item;
+mod types;
 mod validate;
 
 use proc_macro::TokenStream;

@@ -7,6 +7,7 @@ use syn::{Error, Expr, FnArg, LitStr, Pat, Path, ReturnType, Type};
 
 use crate::args::{Arg, Args, On, Value};
 use crate::item::{AsyncTrait, RetryFn};
+use crate::types;
 
 /// What `expand` needs: the checked arguments and the shape of the fn.
 pub(crate) struct Plan {
@@ -29,6 +30,9 @@ pub(crate) struct Plan {
     /// `attempt = name`: the name the body sees the attempt under way by.
     pub(crate) attempt: Option<syn::Ident>,
     pub(crate) name: Option<LitStr>,
+    /// The fn's error type may not be `'static` (see [`types::may_borrow`]): hooks see it
+    /// through the probe that does not require it.
+    pub(crate) local_errors: bool,
 }
 
 /// `policy = expr`.
@@ -50,8 +54,22 @@ pub(crate) enum Shape {
     /// A fn that `#[async_trait]` rewrote: the loop goes inside its boxed `async move` block.
     AsyncTrait(AsyncTrait),
     /// A fn that returns `impl Stream<Item = Result<..>>` (or `impl Iterator`, with `iter`): the
-    /// body makes each attempt's stream.
-    Stream { iter: bool },
+    /// body makes each attempt's stream. `item`: the `Item` type as written, which fixes the
+    /// error type before `on` is checked (a body may leave it to inference: `.map(Ok)`).
+    Stream { iter: bool, item: Option<Type> },
+}
+
+impl Shape {
+    /// Whether the fn's error type may not be `'static`: see [`types::may_borrow`]. A stream
+    /// whose item type is not written is assumed to.
+    fn may_borrow(&self, generics: &syn::Generics) -> bool {
+        match self {
+            Shape::Sync { ret } | Shape::Async { ret } => types::may_borrow(ret, generics),
+            Shape::AsyncTrait(async_trait) => types::may_borrow(&async_trait.ret, generics),
+            Shape::Stream { item: Some(ty), .. } => types::may_borrow(ty, generics),
+            Shape::Stream { item: None, .. } => true,
+        }
+    }
 }
 
 /// Collects errors so that every mistake is reported at once.
@@ -153,6 +171,8 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     if let Some(error) = errors.0 {
         return Err(error);
     }
+    let shape = shape.expect("no error, so a shape");
+    let local_errors = shape.may_borrow(&item.sig.generics);
     let plan = Plan {
         krate: krate.unwrap_or_else(|| syn::parse_quote!(::stamina)),
         on,
@@ -164,13 +184,14 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         sleeper,
         attempt,
         name,
+        local_errors,
     };
-    Ok((plan, shape.expect("no error, so a shape")))
+    Ok((plan, shape))
 }
 
 /// `sleeper` is for what waits asynchronously: an `async fn` or a stream fn.
 fn check_sleeper(item: &RetryFn, shape: Option<&Shape>, key: Span, errors: &mut Errors) {
-    let streams = matches!(shape, Some(Shape::Stream { iter: false }));
+    let streams = matches!(shape, Some(Shape::Stream { iter: false, .. }));
     if item.sig.asyncness.is_none() && !streams {
         errors.push(Error::new(
             key,
@@ -265,7 +286,8 @@ fn shape(item: &RetryFn) -> syn::Result<Shape> {
         });
     }
     if let Some(iter) = streamed {
-        return Ok(Shape::Stream { iter });
+        let item = types::item_type(&ret).map(erase_impl_trait);
+        return Ok(Shape::Stream { iter, item });
     }
     if let Some(async_trait) = AsyncTrait::of(body) {
         return Ok(Shape::AsyncTrait(async_trait));

@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-pub use crate::instrumentation::{ErasedCause, ErrorProbe, OpaqueCause, TypedCause};
+pub use crate::instrumentation::{
+    ErasedCause, ErrorProbe, LocalErrorProbe, OpaqueCause, TypedCause,
+};
 pub use crate::on::{Downcast, Exact, Mismatch, Probe, any_match, matched};
 pub use crate::on_ok::OnOk;
 pub use crate::retrying::{Cause, Policy, RetryState};
@@ -134,6 +136,36 @@ pub fn show_debug<T: core::fmt::Debug + ?Sized>(
 #[must_use]
 pub fn matched_type<On>(matched: bool) -> Option<&'static str> {
     matched.then(crate::retrying::label::<On>)
+}
+
+/// The `error_type` label of a retried value whose type the fn's return type does not write:
+/// its full name.
+#[inline]
+#[must_use]
+pub fn type_label_of<T>(_: &T) -> fn() -> &'static str {
+    crate::retrying::label::<T>
+}
+
+/// The `make` of a stream fn, its item type fixed as the fn's return type writes it: a body
+/// that leaves the error type to inference (`stream::iter(..).map(Ok)`) gets it here, before
+/// `on` is checked against it.
+#[inline]
+pub fn stream_of<I, St, F>(make: F) -> F
+where
+    St: futures_core::Stream<Item = I>,
+    F: FnMut() -> St,
+{
+    make
+}
+
+/// [`stream_of`] for an iterator fn.
+#[inline]
+pub fn iter_of<I, It, F>(make: F) -> F
+where
+    It: Iterator<Item = I>,
+    F: FnMut() -> It,
+{
+    make
 }
 
 /// Runs one attempt of a sync fn: the closure's return type is `R`, the fn's own, so that `?`

@@ -13,7 +13,7 @@ use crate::decision::Decision;
 use crate::instrumentation::{DebugOnly, ErrorAware, ErrorView};
 use crate::on_ok::{AcceptOk, OnOk};
 use crate::policy::{ConfigError, RetryPolicy, policy_setters};
-use crate::retrying::{Cause, RetryState, first_try_success};
+use crate::retrying::{Cause, RetryState, first_try_success, label};
 use crate::sleeper::{DefaultSleeper, Sleeper};
 
 /// The setters of [`RetryPolicy`], for a type that holds one at `self.$path`.
@@ -482,16 +482,13 @@ impl<S, O, V> RetryingCaller<S, O, V> {
         let name = || self.label(op_type);
         match failure {
             Failure::Error(error) => state
-                .failed(
-                    error,
-                    |e| on(e).into(),
-                    |_| Cause::seen_as(W::as_error),
-                    name,
-                )
+                .failed(error, |e| on(e).into(), |_| Cause::viewed::<W, M>(), name)
                 .map_err(Err),
             Failure::Value(value, decision) => {
                 let show = |v: &T, f: &mut fmt::Formatter<'_>| self.on_ok.fmt_value(v, f);
-                state.value_failed(value, decision, show, name).map_err(Ok)
+                state
+                    .value_failed(value, decision, show, label::<T>, name)
+                    .map_err(Ok)
             }
         }
     }
@@ -769,7 +766,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
             self.unstarted(),
             connect,
             move |e: &E| on(e).into(),
-            |_: &E| Cause::seen_as(V::as_error),
+            |_: &E| Cause::viewed::<V, M>(),
             move || self.label(op_type),
             &self.sleeper,
             |sleeper: &&S, wait| crate::sleep::backoff(*sleeper, wait),
@@ -810,7 +807,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
             self.unstarted(),
             make,
             move |e: &E| on(e).into(),
-            |_: &E| Cause::seen_as(V::as_error),
+            |_: &E| Cause::viewed::<V, M>(),
             move || self.label(op_type),
         )
     }

@@ -355,7 +355,7 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
         self.state.state.failed(
             error,
             |e| on(e).into(),
-            |_| Cause::seen_as(V::as_error),
+            |_| Cause::viewed::<V, M>(),
             move || label(name),
         )
     }
@@ -400,11 +400,13 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
         let name = self.name;
         let show = |v: &T, f: &mut fmt::Formatter<'_>| on_ok.fmt_value(v, f);
         self.state.open = false;
-        match self
-            .state
-            .state
-            .value_failed(value, decision, show, move || label(name))
-        {
+        match self.state.state.value_failed(
+            value,
+            decision,
+            show,
+            crate::retrying::label::<T>,
+            move || label(name),
+        ) {
             Ok(wait) => ControlFlow::Continue(wait),
             Err(value) => ControlFlow::Break(value),
         }

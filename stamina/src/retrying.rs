@@ -18,7 +18,8 @@ use crate::clock::Stamp;
 use crate::context::Attempt;
 use crate::decision::Decision;
 use crate::instrumentation::{
-    DeniedDetails, DenyReason, Guards, RetryDetails, run_denied, run_hooks, type_label,
+    CausedBy, DeniedDetails, DenyReason, ErrorView, Guards, RetryDetails, run_denied, run_hooks,
+    type_label,
 };
 use crate::nesting::{self, Nesting};
 use crate::on_ok::ValueCause;
@@ -54,10 +55,13 @@ impl Deadline for Option<Stamp> {
 /// How hooks see an error of type `E`: as a `dyn Error` or not, and its `error_type` label.
 /// Plain fn pointers: a driver picks them once, when it is compiled, and they run only when
 /// hooks do.
-#[allow(missing_debug_implementations, reason = "two fn pointers")]
+#[allow(missing_debug_implementations, reason = "three fn pointers")]
 pub struct Cause<E: ?Sized> {
-    /// The error as a `dyn Error`, if hooks see it as one.
+    /// The error as a `dyn Error + 'static`, to downcast: only an error whose type is `'static`.
     pub error: fn(&E) -> Option<&(dyn Error + 'static)>,
+    /// The error as a `dyn Error` of any lifetime, for its text and its sources: any error type
+    /// that implements `Error`, those that borrow or are generic included.
+    pub shown: fn(&E) -> Option<&dyn Error>,
     /// The `error_type` label of this error.
     pub error_type: fn(&E) -> &'static str,
 }
@@ -74,14 +78,32 @@ impl<E: ?Sized> Cause<E> {
     /// Seen as `Debug` only, labelled with its type.
     pub const OPAQUE: Self = Cause {
         error: |_| None,
+        shown: |_| None,
         error_type: |_| label::<E>(),
     };
 
-    /// Seen through `error`, labelled with its type.
+    /// Seen as [`V`](ErrorView) sees it, labelled with its type.
     #[must_use]
-    pub const fn seen_as(error: fn(&E) -> Option<&(dyn Error + 'static)>) -> Self {
+    pub const fn viewed<V: ErrorView<E, M>, M>() -> Self {
         Cause {
-            error,
+            error: V::as_error,
+            shown: V::as_dyn,
+            error_type: |_| label::<E>(),
+        }
+    }
+}
+
+impl<E: Error + ?Sized> Cause<E> {
+    /// An error whose type may not be `'static` (it borrows, or is generic): seen as a
+    /// `dyn Error` for its text and sources, not to downcast.
+    #[must_use]
+    pub const fn shown() -> Self
+    where
+        E: Sized,
+    {
+        Cause {
+            error: |_| None,
+            shown: |e| Some(e),
             error_type: |_| label::<E>(),
         }
     }
@@ -91,6 +113,14 @@ impl<E: ?Sized> Cause<E> {
 #[must_use]
 pub(crate) fn label<E: ?Sized>() -> &'static str {
     type_label(type_name::<E>())
+}
+
+/// The clock as the plan read it, for hooks: the time since the first attempt began, and the
+/// time left before the timeout or the deadline.
+#[derive(Clone, Copy, Debug, Default)]
+struct Times {
+    elapsed: Option<Duration>,
+    remaining: Option<Duration>,
 }
 
 /// Why a failure is not retried.
@@ -103,12 +133,24 @@ enum Stop {
 }
 
 /// What hooks see of one failure.
+#[derive(Clone, Copy)]
 struct Seen<'a> {
     caused_by: &'a dyn fmt::Debug,
     error: Option<&'a (dyn Error + 'static)>,
+    shown: Option<&'a dyn Error>,
     error_type: &'static str,
     decision: Decision,
     is_value: bool,
+}
+
+impl<'a> Seen<'a> {
+    /// The one line of text the default hooks log.
+    fn text(&self) -> CausedBy<'a> {
+        CausedBy {
+            debug: self.caused_by,
+            error: self.shown,
+        }
+    }
 }
 
 /// Where a call's policy is: a reference, or for a fn whose policy is a constant, a zero-sized
@@ -321,13 +363,14 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
             Seen {
                 caused_by: &error,
                 error: (cause.error)(&error),
+                shown: (cause.shown)(&error),
                 error_type: (cause.error_type)(&error),
                 decision,
                 is_value: false,
             }
         };
         match plan {
-            Ok(wait) => Ok(self.schedule(switches, wait, seen, name)),
+            Ok((wait, times)) => Ok(self.schedule(switches, wait, times, seen, name)),
             Err(stop) => {
                 self.stopped(stop, seen, name);
                 Err(error)
@@ -337,7 +380,8 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
 
     /// Handles an `Ok` value of the attempt under way that the result predicate decided to
     /// retry (`decision`, anything but `NoRetry`): as [`failed`](Self::failed), `Err(value)`,
-    /// unchanged, when the call gives up. Hooks see the value through `show`.
+    /// unchanged, when the call gives up. Hooks see the value through `show`, labelled
+    /// `error_type`.
     #[cold]
     #[inline(never)]
     pub fn value_failed<'n, T>(
@@ -345,6 +389,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         value: T,
         decision: Decision,
         show: impl Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+        error_type: impl FnOnce() -> &'static str,
         name: impl FnOnce() -> &'n str,
     ) -> Result<Duration, T> {
         self.first_failure();
@@ -360,12 +405,13 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         let seen = || Seen {
             caused_by: &cause,
             error: None,
-            error_type: label::<T>(),
+            shown: None,
+            error_type: error_type(),
             decision,
             is_value: true,
         };
         match plan {
-            Ok(wait) => Ok(self.schedule(switches, wait, seen, name)),
+            Ok((wait, times)) => Ok(self.schedule(switches, wait, times, seen, name)),
             Err(stop) => {
                 self.stopped(stop, seen, name);
                 Err(value)
@@ -398,9 +444,10 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         value: T,
         decision: Decision,
         show: impl Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+        error_type: impl FnOnce() -> &'static str,
         name: impl FnOnce() -> &'n str,
     ) -> Result<(), T> {
-        let wait = self.value_failed(value, decision, show, name)?;
+        let wait = self.value_failed(value, decision, show, error_type, name)?;
         self.publish();
         self.sleep(wait);
         Ok(())
@@ -409,7 +456,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
     /// The wait before the next attempt, or why not: the decision, the limits, then the
     /// denials (the nesting guard, the budget), in that order.
     #[inline]
-    fn plan(&mut self, switches: Switches, decision: Decision) -> Result<Duration, Stop> {
+    fn plan(&mut self, switches: Switches, decision: Decision) -> Result<(Duration, Times), Stop> {
         if !decision.is_retry() {
             return Err(Stop::GiveUp);
         }
@@ -420,7 +467,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
                 return Err(Stop::GiveUp);
             }
             self.check_nesting(switches)?;
-            return Ok(Duration::ZERO);
+            return Ok((Duration::ZERO, Times::default()));
         }
         if self
             .policy()
@@ -430,7 +477,8 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
             return Err(Stop::GiveUp);
         }
         let deadline_mode = self.policy().timeout_mode == TimeoutMode::Deadline;
-        let left = self.remaining();
+        let times = self.remaining();
+        let left = times.remaining;
         if left.is_some_and(|left| left.is_zero()) {
             return Err(Stop::GiveUp);
         }
@@ -450,7 +498,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
                 None => return Err(Stop::Denied(DenyReason::Budget)),
             }
         }
-        Ok(wait)
+        Ok((wait, times))
     }
 
     /// The nested-retry guard: denied if this call runs inside another retrying call's attempt
@@ -544,7 +592,9 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
                 name: name(),
                 retry_num: self.attempt,
                 caused_by: seen.caused_by,
+                caused_by_text: seen.text(),
                 error: seen.error,
+                dyn_error: seen.shown,
                 error_type: seen.error_type,
                 is_value: seen.is_value,
                 decision: seen.decision,
@@ -560,20 +610,40 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
     /// in a real run the clock is always the larger (sleeps take at least their time), but under
     /// a paused tokio clock without the `test-util` feature sleeps take no real time, and the
     /// waits are what the test means.
-    fn remaining(&mut self) -> Option<Duration> {
+    fn remaining(&mut self) -> Times {
         let deadline = self.deadline.get();
         if self.policy().timeout.is_none() && deadline.is_none() {
-            return None;
+            return Times::default();
         }
         // A loop that never called `attempt` starts now.
         let start = self.start.get_or_insert_with(Stamp::now).exact();
         self.start = Some(start);
+        let elapsed = start.elapsed();
         let by_timeout = self
             .policy()
             .timeout
-            .map(|timeout| timeout.saturating_sub(start.elapsed().max(self.waited())));
+            .map(|timeout| timeout.saturating_sub(elapsed.max(self.waited())));
         let by_deadline = deadline.map(Stamp::remaining);
-        by_timeout.into_iter().chain(by_deadline).min()
+        Times {
+            elapsed: Some(elapsed),
+            remaining: by_timeout.into_iter().chain(by_deadline).min(),
+        }
+    }
+
+    /// What hooks see of the call's time: the plan's reading of the clock, else one read now
+    /// (a call that measures time without a limit, or in testing mode, which ignores limits).
+    fn times(
+        start: Option<Stamp>,
+        switches: Switches,
+        planned: Times,
+    ) -> (Option<Duration>, Option<Duration>) {
+        let elapsed = planned.elapsed.or_else(|| start.map(Stamp::elapsed));
+        let remaining = if plain(switches) {
+            planned.remaining
+        } else {
+            None
+        };
+        (elapsed, remaining)
     }
 
     /// Schedules the retry: runs the hooks (building what they see only if there is one), then
@@ -584,6 +654,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         &mut self,
         switches: Switches,
         wait: Duration,
+        times: Times,
         seen: impl FnOnce() -> Seen<'a>,
         name: impl FnOnce() -> &'n str,
     ) -> Duration {
@@ -597,20 +668,26 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
             if let Some(clock) = &clock {
                 clock.record(n, wait, name, seen.error_type);
             }
-            let attempt = self.attempt_in(switches);
             let waited_so_far = self.waited();
+            let start = self.start;
             run_hooks(
-                || RetryDetails {
-                    name,
-                    retry_num: n,
-                    wait_for: wait,
-                    waited_so_far,
-                    caused_by: seen.caused_by,
-                    error: seen.error,
-                    error_type: seen.error_type,
-                    decision: seen.decision,
-                    is_value: seen.is_value,
-                    attempt,
+                || {
+                    let (elapsed, remaining) = Self::times(start, switches, times);
+                    RetryDetails {
+                        name,
+                        retry_num: n,
+                        wait_for: wait,
+                        waited_so_far,
+                        caused_by: seen.caused_by,
+                        caused_by_text: seen.text(),
+                        error: seen.error,
+                        dyn_error: seen.shown,
+                        error_type: seen.error_type,
+                        decision: seen.decision,
+                        is_value: seen.is_value,
+                        elapsed,
+                        remaining,
+                    }
                 },
                 &mut self.guards,
             );

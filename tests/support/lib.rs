@@ -261,11 +261,14 @@ pub struct Retry {
     pub waited_so_far: Duration,
     /// The `Debug` text of `RetryDetails::caused_by`.
     pub caused_by: String,
-    /// `RetryDetails::caused_by_text()`, as the default hooks log it.
+    /// `RetryDetails::caused_by_text`, as the default hooks log it.
     pub caused_by_text: String,
-    /// The `Display` text of each error in `RetryDetails::error` and its `source()` chain;
-    /// empty where `error` is `None`.
+    /// The `Display` text of each error in `RetryDetails::dyn_error` and its `source()` chain;
+    /// empty where `dyn_error` is `None`.
     pub error_chain: Vec<String>,
+    /// Whether `RetryDetails::error` (the error as a `dyn Error + 'static`, to downcast) is
+    /// `Some`.
+    pub downcastable: bool,
     /// The kind of the first `std::io::Error` in `RetryDetails::error` and its sources, found
     /// by downcasting in the hook.
     pub io_error_kind: Option<std::io::ErrorKind>,
@@ -275,9 +278,9 @@ pub struct Retry {
     pub decision: Decision,
     /// `RetryDetails::is_value`.
     pub is_value: bool,
-    /// `RetryDetails::elapsed()`, read in the hook.
+    /// `RetryDetails::elapsed`.
     pub elapsed: Option<Duration>,
-    /// `RetryDetails::remaining()`, read in the hook.
+    /// `RetryDetails::remaining`.
     pub remaining: Option<Duration>,
 }
 
@@ -289,18 +292,19 @@ impl From<&RetryDetails<'_>> for Retry {
             wait_for: d.wait_for,
             waited_so_far: d.waited_so_far,
             caused_by: format!("{:?}", d.caused_by),
-            caused_by_text: d.caused_by_text().to_string(),
-            error_chain: std::iter::successors(d.error, |e| e.source())
+            caused_by_text: d.caused_by_text.to_string(),
+            error_chain: std::iter::successors(d.dyn_error, |e| e.source())
                 .map(ToString::to_string)
                 .collect(),
+            downcastable: d.error.is_some(),
             io_error_kind: std::iter::successors(d.error, |e| e.source())
                 .find_map(|e| e.downcast_ref::<std::io::Error>())
                 .map(std::io::Error::kind),
             error_type: d.error_type,
             decision: d.decision,
             is_value: d.is_value,
-            elapsed: d.elapsed(),
-            remaining: d.remaining(),
+            elapsed: d.elapsed,
+            remaining: d.remaining,
         }
     }
 }

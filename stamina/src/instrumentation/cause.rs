@@ -14,7 +14,7 @@ pub const CAUSED_BY_MAX_LEN: usize = 1024;
 /// A retry's cause as one line of text, at most [`CAUSED_BY_MAX_LEN`] bytes: what the default
 /// hooks log as `caused_by`. From [`RetryDetails::caused_by_text`](super::RetryDetails::caused_by_text).
 ///
-/// - An error seen as a `dyn Error` ([`RetryDetails::error`](super::RetryDetails::error)) reads
+/// - An error seen as a `dyn Error` ([`RetryDetails::dyn_error`](super::RetryDetails::dyn_error)) reads
 ///   as its `Display` and then each `source()`'s, joined by `": "`, as `anyhow` prints with `{:#}`:
 ///   `error sending request: connection refused`. An `anyhow::Error` never prints its
 ///   backtrace here.
@@ -26,7 +26,7 @@ pub const CAUSED_BY_MAX_LEN: usize = 1024;
 #[derive(Clone, Copy)]
 pub struct CausedBy<'a> {
     pub(crate) debug: &'a dyn fmt::Debug,
-    pub(crate) error: Option<&'a (dyn Error + 'static)>,
+    pub(crate) error: Option<&'a dyn Error>,
 }
 
 impl fmt::Debug for CausedBy<'_> {
@@ -56,7 +56,7 @@ impl fmt::Display for CausedBy<'_> {
 }
 
 /// `error: source: source of source`.
-fn chain(out: &mut OneLine<'_, '_>, error: &(dyn Error + 'static)) -> fmt::Result {
+fn chain(out: &mut OneLine<'_, '_>, error: &dyn Error) -> fmt::Result {
     write!(out, "{error}")?;
     let mut source = error.source();
     while let Some(cause) = source {
@@ -188,7 +188,7 @@ mod tests {
         }
     }
 
-    fn text(debug: &dyn fmt::Debug, error: Option<&(dyn Error + 'static)>) -> String {
+    fn text(debug: &dyn fmt::Debug, error: Option<&dyn Error>) -> String {
         CausedBy { debug, error }.to_string()
     }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cause::CausedBy;
-use crate::context::Attempt;
 use crate::decision::Decision;
 
 /// What a hook learns about a scheduled retry.
@@ -31,17 +30,29 @@ pub struct RetryDetails<'a> {
     /// retried ([`is_value`](Self::is_value)), as the predicate shows it (a closure's: the value's
     /// `Debug`). For one bounded line of text, see [`caused_by_text`](Self::caused_by_text).
     pub caused_by: &'a dyn fmt::Debug,
-    /// The error as a `dyn Error`, to walk its `source()` chain or downcast it: `Some` for an
-    /// error that implements `Error` and for a `Box<dyn Error ..>` or `anyhow::Error` (which
-    /// deref to one). `None` for a retried value, for an error of another type (a `String`),
-    /// and for the callers and loops that are not
-    /// [`error_aware`](crate::RetryingCaller::error_aware): `#[retry]` always knows.
+    /// [`caused_by`](Self::caused_by) as one line of text of at most
+    /// [`CAUSED_BY_MAX_LEN`](super::CAUSED_BY_MAX_LEN) bytes, as the default hooks log it (before
+    /// any [redaction](super::set_redactor)): an error's `Display` and its sources, `: `-joined;
+    /// anything else's `Debug`. See [`CausedBy`]. Formatting it allocates nothing.
+    pub caused_by_text: CausedBy<'a>,
+    /// The error as a `dyn Error + 'static`, to downcast it: `Some` for an error whose type
+    /// implements `Error` and is `'static`, and for a `Box<dyn Error ..>` or `anyhow::Error`
+    /// (which deref to one). `None` for a retried value, for an error of another type (a
+    /// `String`), for an error type that borrows or is generic (see
+    /// [`dyn_error`](Self::dyn_error)), and for the callers and loops that are not
+    /// [`error_aware`](crate::RetryingCaller::error_aware).
     pub error: Option<&'a (dyn Error + 'static)>,
+    /// The error as a `dyn Error` of any lifetime, to show it and walk its `source()` chain:
+    /// wherever [`error`](Self::error) is `Some`, and also for an error type that `#[retry]`
+    /// cannot prove `'static` (one that borrows its input, `ParseError<'a>`, or is generic,
+    /// `MyError<T>`), which a hook can read but not downcast.
+    pub dyn_error: Option<&'a dyn Error>,
     /// The `error_type` metrics label. For an error, its type as `std::any::type_name` spells
-    /// it (`my_crate::ApiError`), except that a type-erased error that `on = SomeType` matched
-    /// by downcasting is labelled with that type, and one that nothing downcast is labelled
-    /// `Box<dyn Error + Send + Sync>` (and the like) or `anyhow::Error`. For a retried value,
-    /// the value's type.
+    /// it (`my_crate::ApiError`), except that `#[retry(on = io::Error)]` labels an error that
+    /// matched a type of `on` with that type as written there (`io::Error`), a type-erased
+    /// error that nothing matched is labelled `Box<dyn Error + Send + Sync>` (and the like) or
+    /// `anyhow::Error`. For a retried value, the value's type: as the fn's return type writes
+    /// it, for `#[retry]` (`reqwest::Response` in `reqwest::Result<reqwest::Response>`).
     pub error_type: &'static str,
     /// The decision that scheduled this retry: [`Decision::Retry`],
     /// [`Decision::RetryAfter`] (a hint) or [`Decision::Throttled`].
@@ -49,36 +60,14 @@ pub struct RetryDetails<'a> {
     /// Whether [`caused_by`](Self::caused_by) is an `Ok` value that the result predicate
     /// retried, rather than an error.
     pub is_value: bool,
-    /// The attempt that failed, for its time.
-    pub(crate) attempt: Attempt,
-}
-
-impl<'a> RetryDetails<'a> {
     /// The time since the call's first attempt began, as the attempts see it
-    /// ([`Attempt::elapsed`]): `None` for a call that does not measure time.
-    #[must_use]
-    pub fn elapsed(&self) -> Option<Duration> {
-        self.attempt.elapsed()
-    }
-
-    /// The time left before the call's timeout or deadline ([`Attempt::remaining`]), before the
-    /// wait: `None` without either, and in testing mode.
-    #[must_use]
-    pub fn remaining(&self) -> Option<Duration> {
-        self.attempt.remaining()
-    }
-
-    /// [`caused_by`](Self::caused_by) as one line of text of at most
-    /// [`CAUSED_BY_MAX_LEN`](super::CAUSED_BY_MAX_LEN) bytes, as the default hooks log it: an
-    /// error's `Display` and its sources, `: `-joined; anything else's `Debug`. See
-    /// [`CausedBy`].
-    #[must_use]
-    pub fn caused_by_text(&self) -> CausedBy<'a> {
-        CausedBy {
-            debug: self.caused_by,
-            error: self.error,
-        }
-    }
+    /// ([`Attempt::elapsed`](crate::Attempt::elapsed)), read when the retry was decided: `None`
+    /// for a call that does not measure time.
+    pub elapsed: Option<Duration>,
+    /// The time that was left before the call's timeout or deadline
+    /// ([`Attempt::remaining`](crate::Attempt::remaining)), before the wait: `None` without
+    /// either, and in testing mode.
+    pub remaining: Option<Duration>,
 }
 
 /// Why a retry that everything else allowed was not scheduled: see [`DeniedDetails`].
@@ -117,8 +106,13 @@ pub struct DeniedDetails<'a> {
     pub retry_num: u32,
     /// The error (or value) the call gives back, as in [`RetryDetails::caused_by`].
     pub caused_by: &'a dyn fmt::Debug,
-    /// The error as a `dyn Error`, as in [`RetryDetails::error`].
+    /// [`caused_by`](Self::caused_by) as one bounded line of text, as in
+    /// [`RetryDetails::caused_by_text`].
+    pub caused_by_text: CausedBy<'a>,
+    /// The error as a `dyn Error + 'static`, as in [`RetryDetails::error`].
     pub error: Option<&'a (dyn Error + 'static)>,
+    /// The error as a `dyn Error` of any lifetime, as in [`RetryDetails::dyn_error`].
+    pub dyn_error: Option<&'a dyn Error>,
     /// The `error_type` label, as in [`RetryDetails::error_type`].
     pub error_type: &'static str,
     /// Whether `caused_by` is an `Ok` value that the result predicate retried.
@@ -127,18 +121,6 @@ pub struct DeniedDetails<'a> {
     pub decision: Decision,
     /// Why the retry was denied.
     pub reason: DenyReason,
-}
-
-impl<'a> DeniedDetails<'a> {
-    /// [`caused_by`](Self::caused_by) as one bounded line of text, as in
-    /// [`RetryDetails::caused_by_text`].
-    #[must_use]
-    pub fn caused_by_text(&self) -> CausedBy<'a> {
-        CausedBy {
-            debug: self.caused_by,
-            error: self.error,
-        }
-    }
 }
 
 /// A value kept alive across the backoff sleep of one retry, then dropped exactly once: see the

@@ -45,7 +45,7 @@ pub(crate) fn emit(details: &RetryDetails<'_>) {
     if !log::log_enabled!(target: "stamina", log::Level::Warn) {
         return;
     }
-    let caused_by = details.caused_by_text();
+    let caused_by = details.caused_by_text;
     let wait_for = details.wait_for.as_secs_f64();
     let waited_so_far = details.waited_so_far.as_secs_f64();
     log::warn!(
@@ -66,7 +66,7 @@ pub(crate) fn emit_denied(details: &DeniedDetails<'_>) {
     if !log::log_enabled!(target: "stamina", log::Level::Warn) {
         return;
     }
-    let caused_by = details.caused_by_text();
+    let caused_by = details.caused_by_text;
     let reason = details.reason.as_str();
     log::warn!(
         target: "stamina",

@@ -127,4 +127,4 @@ pub use self::registry::{get_on_retry_hooks, reset_on_retry_hooks, set_on_retry_
 pub use self::tracing::TracingOnRetryHook;
 pub use self::view::{DebugOnly, ErrorAware, ErrorView};
 #[doc(hidden)]
-pub use self::view::{ErasedCause, ErrorProbe, OpaqueCause, TypedCause, kind};
+pub use self::view::{ErasedCause, ErrorProbe, LocalErrorProbe, OpaqueCause, TypedCause, kind};

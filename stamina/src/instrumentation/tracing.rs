@@ -51,7 +51,7 @@ impl RetryHook for TracingOnRetryHook {
             target: "stamina",
             callable = details.name,
             retry_num = details.retry_num,
-            caused_by = %details.caused_by_text(),
+            caused_by = %details.caused_by_text,
             wait_for = details.wait_for.as_secs_f64(),
             waited_so_far = details.waited_so_far.as_secs_f64(),
             "stamina.retry_scheduled",
@@ -79,7 +79,7 @@ impl RetryHook for TracingOnRetryHook {
             target: "stamina",
             callable = details.name,
             retry_num = details.retry_num,
-            caused_by = %details.caused_by_text(),
+            caused_by = %details.caused_by_text,
             reason = details.reason.as_str(),
             "stamina.retry_denied",
         );

@@ -23,8 +23,13 @@ use crate::retrying::Cause;
     note = "an error-aware caller's errors implement `std::error::Error`, or are a `Box<dyn Error ..>` or an `anyhow::Error`; for other errors, use a caller without `.error_aware()`"
 )]
 pub trait ErrorView<E: ?Sized, M> {
-    /// The error as a `dyn Error`, if hooks see it as one.
+    /// The error as a `dyn Error + 'static`, if hooks see it as one.
     fn as_error(error: &E) -> Option<&(dyn Error + 'static)>;
+
+    /// The same, as a `dyn Error` of the error's own lifetime.
+    fn as_dyn(error: &E) -> Option<&dyn Error> {
+        Self::as_error(error).map(|e| e as &dyn Error)
+    }
 }
 
 /// Hooks see a caller's errors as `Debug` only ([`RetryDetails::error`] is `None`): the
@@ -92,7 +97,38 @@ pub trait TypedCause<E: ?Sized> {
 impl<E: Error + 'static> TypedCause<E> for &&ErrorProbe<E> {
     #[inline]
     fn stamina_cause(&self) -> Cause<E> {
-        Cause::seen_as(<ErrorAware as ErrorView<E, kind::Typed>>::as_error)
+        Cause::viewed::<ErrorAware, kind::Typed>()
+    }
+}
+
+/// The attribute's probe for an error type it cannot prove `'static` (the fn's return type
+/// names a lifetime, a reference, `Self` or a generic parameter): the same three traits, but
+/// an `Error` is seen for its text and sources only, never as a `dyn Error + 'static` (which
+/// rustc would then require of it, at the fn). Not public API.
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub struct LocalErrorProbe<E: ?Sized>(std::marker::PhantomData<fn() -> Box<E>>);
+
+impl<E: ?Sized> LocalErrorProbe<E> {
+    /// Probes the type of `error`.
+    #[inline]
+    #[must_use]
+    pub fn new(_: &E) -> Self {
+        LocalErrorProbe(std::marker::PhantomData)
+    }
+}
+
+impl<E: Error> TypedCause<E> for &&LocalErrorProbe<E> {
+    #[inline]
+    fn stamina_cause(&self) -> Cause<E> {
+        Cause::shown()
+    }
+}
+
+impl<E: ?Sized> OpaqueCause<E> for LocalErrorProbe<E> {
+    #[inline]
+    fn stamina_cause(&self) -> Cause<E> {
+        Cause::OPAQUE
     }
 }
 
@@ -118,7 +154,14 @@ macro_rules! erased {
         impl ErasedCause<$ty> for &ErrorProbe<$ty> {
             #[inline]
             fn stamina_cause(&self) -> Cause<$ty> {
-                Cause::seen_as(<ErrorAware as ErrorView<$ty, kind::Erased>>::as_error)
+                Cause::viewed::<ErrorAware, kind::Erased>()
+            }
+        }
+
+        impl ErasedCause<$ty> for &LocalErrorProbe<$ty> {
+            #[inline]
+            fn stamina_cause(&self) -> Cause<$ty> {
+                Cause::viewed::<ErrorAware, kind::Erased>()
             }
         }
     )*};
