@@ -245,3 +245,53 @@ fn a_retrying_iterator_nests_what_runs_inside_it_and_not_what_runs_between_its_i
 fn reported_in_iter(flaky: &Flaky) -> Result<u32, Failure> {
     flaky.attempt()
 }
+
+// Regression: a `RetryContext` is `Send`; one that published its attempts on a worker thread
+// (after a sync `backoff`) and was then dropped on another thread left the worker nested for
+// good (its `nested = Once` calls made 1 attempt instead of 3), and lowered the other thread's
+// depth, which could un-nest a real outer call there.
+#[test]
+fn a_loop_dropped_on_another_thread_leaves_both_threads_as_they_were() {
+    let caller = instant().attempts(5);
+    let (to_main, from_worker) = std::sync::mpsc::channel();
+    let (to_worker, dropped) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let caller = &caller;
+        let worker = s.spawn(move || {
+            let mut retry = caller.context(|_: &Failure| true);
+            retry.attempt();
+            retry.backoff(Failure::new(1)).unwrap();
+            to_main.send(retry).unwrap();
+            dropped.recv().unwrap();
+            let dead = Flaky::always();
+            let _ = inner_once(&dead);
+            dead.calls()
+        });
+        let mut context = Some(from_worker.recv().unwrap());
+        let dead = Flaky::always();
+        let mut outer_attempts = 0;
+        let _ = instant().attempts(2).call(
+            |_: &Failure| true,
+            || {
+                outer_attempts += 1;
+                if outer_attempts == 2 {
+                    // Inside the outer call's second (published) attempt.
+                    drop(context.take());
+                    to_worker.send(()).unwrap();
+                    let _ = inner_once(&dead);
+                }
+                Err::<(), _>(Failure::new(outer_attempts))
+            },
+        );
+        assert_eq!(
+            dead.calls(),
+            1,
+            "this thread's outer attempt is still nested"
+        );
+        assert_eq!(
+            worker.join().unwrap(),
+            3,
+            "the worker is not nested once the loop left it"
+        );
+    });
+}

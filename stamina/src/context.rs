@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::clock::Stamp;
 use crate::decision::Decision;
 use crate::instrumentation::{DebugOnly, ErrorAware, ErrorView, site_label};
+use crate::nesting;
 use crate::on_ok::{AcceptOk, OnOk};
 use crate::policy::RetryPolicy;
 use crate::retrying::{Cause, RetryState};
@@ -20,6 +21,8 @@ use crate::sleeper::{DefaultSleeper, Sleeper};
 struct LoopState<'c> {
     state: RetryState<'c, Option<Stamp>>,
     open: bool,
+    /// The publication of the loop's attempts after a sync backoff, until the next decision.
+    held: nesting::Held,
 }
 
 impl Drop for LoopState<'_> {
@@ -199,6 +202,7 @@ impl<'c, E, P> RetryContext<'c, E, P> {
             state: LoopState {
                 state: RetryState::unstarted(policy, None),
                 open: false,
+                held: nesting::Held::default(),
             },
             name: Label::Site(Location::caller()),
             on,
@@ -318,7 +322,7 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
         V: ErrorView<E, M>,
     {
         let wait = self.decide(error)?;
-        self.state.state.publish();
+        self.state.held.publish();
         self.state.state.sleep(wait);
         Ok(())
     }
@@ -352,6 +356,8 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
         let on = &mut self.on;
         let name = self.name;
         self.state.open = false;
+        // The loop's own publication is not nesting.
+        self.state.held.release();
         self.state.state.failed(
             error,
             |e| on(e).into(),
@@ -368,7 +374,7 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
         O: OnOk<T>,
     {
         let wait = self.decide_ok(value)?;
-        self.state.state.publish();
+        self.state.held.publish();
         self.state.state.sleep(wait);
         ControlFlow::Continue(())
     }
@@ -400,6 +406,7 @@ impl<'c, E, P, S, O, V> RetryContext<'c, E, P, S, O, V> {
         let name = self.name;
         let show = |v: &T, f: &mut fmt::Formatter<'_>| on_ok.fmt_value(v, f);
         self.state.open = false;
+        self.state.held.release();
         match self.state.state.value_failed(
             value,
             decision,

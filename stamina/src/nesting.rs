@@ -20,15 +20,19 @@
 //!
 //! A call made in a thread or task that an attempt spawns is not nested: it runs on its own.
 //! The explicit loop ([`RetryContext`](crate::RetryContext)) publishes its attempts after a
-//! [`backoff`](crate::RetryContext::backoff), on its thread; after
+//! [`backoff`](crate::RetryContext::backoff), on its thread, until its next decision or its
+//! drop (a loop moved to another thread and dropped there takes its publication back from the
+//! thread it made it on, and from no other); after
 //! [`backoff_async`](crate::RetryContext::backoff_async) or [`decide`](crate::RetryContext::decide)
 //! it cannot know where its attempts run: run them with
 //! [`RetryContext::run`](crate::RetryContext::run) or
 //! [`run_async`](crate::RetryContext::run_async).
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
 /// What a retrying call does when it runs inside another retrying call's attempt.
@@ -51,12 +55,24 @@ pub enum Nesting {
 thread_local! {
     /// The number of published attempts running on this thread, innermost included.
     static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The attempts published on this thread by explicit loops: a count that a loop holds a
+    /// share of, so that the loop (which is `Send`) takes its publication back from this
+    /// thread wherever it is dropped. Made by the first loop that publishes here.
+    static HELD: OnceCell<Arc<AtomicU32>> = const { OnceCell::new() };
+}
+
+/// The attempts published on this thread, by calls and by explicit loops.
+fn depth() -> u32 {
+    let held = HELD
+        .try_with(|held| held.get().map_or(0, |h| h.load(Ordering::Relaxed)))
+        .unwrap_or(0);
+    DEPTH.try_with(Cell::get).unwrap_or(0).saturating_add(held)
 }
 
 /// Whether an attempt of a retrying call is running here.
 #[cfg(test)]
 fn nested() -> bool {
-    DEPTH.try_with(Cell::get).is_ok_and(|depth| depth > 0)
+    depth() > 0
 }
 
 /// An attempt published while it lives, left on drop (a panic in the attempt included).
@@ -97,9 +113,7 @@ impl Publication {
     /// this call's own publication.
     #[inline]
     pub(crate) fn nested(&self) -> bool {
-        DEPTH
-            .try_with(Cell::get)
-            .is_ok_and(|depth| depth > u32::from(self.0))
+        depth() > u32::from(self.0)
     }
 }
 
@@ -109,6 +123,46 @@ impl Drop for Publication {
         if self.0 {
             let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
         }
+    }
+}
+
+/// An explicit loop's publication of its attempts on the thread that made it: from a sync
+/// `backoff` until the loop decides on its next failure, or is dropped, on whatever thread.
+/// It holds a share of that thread's count, so it never changes another thread's.
+#[derive(Debug, Default)]
+pub(crate) struct Held(Option<Arc<AtomicU32>>);
+
+impl Held {
+    /// Publishes the loop's attempts on this thread (taken back from the thread it published
+    /// on before, if another).
+    #[cold]
+    pub(crate) fn publish(&mut self) {
+        let Ok(here) = HELD.try_with(|held| Arc::clone(held.get_or_init(Arc::default))) else {
+            return;
+        };
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|there| Arc::ptr_eq(there, &here))
+        {
+            return;
+        }
+        self.release();
+        here.fetch_add(1, Ordering::Relaxed);
+        self.0 = Some(here);
+    }
+
+    /// Takes the publication back, from the thread it was made on.
+    pub(crate) fn release(&mut self) {
+        if let Some(there) = self.0.take() {
+            there.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
