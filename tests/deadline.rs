@@ -219,3 +219,31 @@ fn a_deadline_already_passed_still_runs_the_first_attempt() {
     assert_eq!(result.err(), flaky.last_error());
     assert_eq!(flaky.calls(), 1);
 }
+
+// Regression: a deadline far ahead wrapped in the conversion to stamina's clock:
+// `now + 2^63 ns` read as already passed, 400 years ahead as 107. It saturates at the clock's
+// range (292 years from the first reading), which is as good as no deadline.
+#[test]
+fn a_far_deadline_saturates_instead_of_wrapping() {
+    let year = Duration::from_secs(365 * 24 * 3600);
+    for ahead in [Duration::from_nanos(1 << 63), 400 * year] {
+        let deadline = std::time::Instant::now() + ahead;
+        let flaky = Flaky::new(1);
+        let mut remaining = None;
+        let caller = stamina_tests::instant()
+            .no_timeout()
+            .timeout_mode(TimeoutMode::Deadline);
+        let result = caller.with_deadline(deadline).call_with_attempt(
+            |_: &Failure| true,
+            |attempt| {
+                remaining = attempt.remaining();
+                flaky.attempt()
+            },
+        );
+        assert!(result.is_ok(), "{ahead:?}: the deadline read as passed");
+        assert!(
+            remaining.is_some_and(|left| left > 290 * year),
+            "{ahead:?}: {remaining:?}"
+        );
+    }
+}

@@ -220,11 +220,12 @@ impl Stamp {
         Stamp(NonZeroU64::new((ticks & !MONOTONIC).max(1)).expect("not zero"))
     }
 
-    /// `instant` on this clock (saturating at its base).
+    /// `instant` on this clock, saturating at its base and at 2^63 - 1 ns (292 years) after
+    /// it: a deadline farther ahead reads as that far, never as passed.
     #[must_use]
     pub fn from_instant(instant: Instant) -> Self {
         let nanos = instant.saturating_duration_since(base()).as_nanos();
-        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX) & !MONOTONIC;
+        let nanos = u64::try_from(nanos).map_or(!MONOTONIC, |n| n.min(!MONOTONIC));
         Stamp(NonZeroU64::new(nanos | MONOTONIC).expect("the top bit is set"))
     }
 
@@ -303,6 +304,9 @@ mod tests {
         assert!(past.elapsed() > Duration::ZERO);
         // At the base: saturates instead of panicking.
         assert_eq!(Stamp::from_instant(base()).remaining(), Duration::ZERO);
+        // Past the range: saturates instead of wrapping round to the past.
+        let far = Stamp::from_instant(Instant::now() + Duration::from_nanos(1 << 63));
+        assert!(far.remaining() > Duration::from_secs(290 * 365 * 86_400));
     }
 
     #[test]
