@@ -667,26 +667,49 @@ fn try_setters_report_invalid_values() {
 }
 
 #[test]
-fn config_errors_display_their_fix() {
+fn config_errors_display_their_fix_in_codes_spelling() {
     // `attempts = 0` is fixed by one attempt, never by `None` (no limit: the opposite).
     assert_eq!(
         ConfigError::ZeroAttempts.to_string(),
-        "`attempts` must be at least 1 (one attempt, no retries: `attempts = 1`; `None` is no limit at all)"
+        "`attempts` must be at least 1 (one attempt, no retries: `.attempts(1)`; `.no_attempt_limit()` is no limit at all)"
     );
     assert_eq!(
         ConfigError::ZeroTimeout.to_string(),
-        "a `timeout` of zero allows no retry at all (one attempt: `attempts = 1`; no time limit: `timeout = None`)"
+        "a `timeout` of zero allows no retry at all (one attempt: `.attempts(1)`; no time limit: `.no_timeout()`)"
     );
     assert_eq!(
         ConfigError::InvalidExpBase(0.5).to_string(),
-        "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `wait_exp_base = 1`) (got 0.5)"
+        "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `.wait_exp_base(1)`) (got 0.5)"
     );
     assert_eq!(
         ConfigError::InvalidExpBase(f64::NAN).to_string(),
-        "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `wait_exp_base = 1`) (got NaN)"
+        "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `.wait_exp_base(1)`) (got NaN)"
     );
     let as_error: &dyn std::error::Error = &ConfigError::ZeroAttempts;
     assert!(as_error.source().is_none());
+}
+
+#[test]
+fn validate_reports_options_that_would_do_nothing() {
+    assert_eq!(
+        RetryingCaller::new().min_attempt_time(ms(50)).validate(),
+        Err(ConfigError::MinAttemptTimeWithoutDeadline)
+    );
+    assert_eq!(
+        RetryingCaller::new()
+            .min_attempt_time(ms(50))
+            .timeout_mode(stamina::TimeoutMode::Deadline)
+            .validate(),
+        Ok(())
+    );
+    assert_eq!(
+        RetryingCaller::new().heal_after(Duration::ZERO).validate(),
+        Err(ConfigError::ZeroHealAfter)
+    );
+    assert_eq!(
+        RetryingCaller::new().try_heal_after(Duration::ZERO),
+        Err(ConfigError::ZeroHealAfter)
+    );
 }
 
 #[test]

@@ -465,3 +465,29 @@ async fn a_body_that_leaves_the_error_type_to_inference_compiles() {
     assert_eq!(inferred_iter().count(), 1);
     assert_eq!(inferred_with_a_policy().count(), 3);
 }
+
+// Regression: `heal_after = 0` healed a stream that fails at once before every error: it
+// reconnected without end (501 times, the test's cap) despite `attempts = 2, timeout = 1s`.
+// A zero time now heals once the run yielded an item, as `heal_after_items = 0` does.
+#[test]
+fn a_stream_that_fails_at_once_is_bounded_by_attempts_with_a_zero_heal_after() {
+    let failing = Source::new(vec![vec![Err(())]]);
+    let policy = stamina::RetryPolicy::new()
+        .attempts(2)
+        .timeout(Duration::from_secs(1))
+        .heal_after(Duration::ZERO);
+    let caller = RetryingCaller::from_policy(policy)
+        .wait_initial(Duration::ZERO)
+        .wait_jitter(Duration::ZERO);
+    let items: Vec<_> = caller
+        .iter(|_: &Failure| true, || failing.items().into_iter())
+        .collect();
+    assert_eq!(failing.connections(), 2, "bounded by `attempts`");
+    assert_eq!(items.len(), 1, "the last error, and the end");
+    // A run that yielded an item before its error heals, as with `heal_after_items = 1`.
+    let flaky = Source::new(vec![vec![Ok(1), Err(())], vec![Ok(2)]]);
+    let items: Vec<_> = caller
+        .iter(|_: &Failure| true, || flaky.items().into_iter())
+        .collect();
+    assert_eq!(shown(items), [Ok(1), Ok(2)]);
+}

@@ -17,8 +17,9 @@ pub use crate::on_ok::OnOk;
 pub use crate::retrying::{Cause, Policy, RetryState};
 
 use crate::decision::Decision;
+use crate::error::{ConfigError, Spelling};
 use crate::policy::RetryPolicy;
-use crate::policy::{ConfigError, check_attempts, check_exp_base, check_timeout};
+use crate::policy::{check_attempts, check_exp_base, check_heal_after, check_timeout};
 pub use crate::sleep::Backoff;
 #[cfg(any(feature = "tokio", feature = "async-io", feature = "futures-timer"))]
 use crate::sleeper::DefaultSleeper;
@@ -67,7 +68,7 @@ pub fn fn_name(nested_type_name: &'static str) -> &'static str {
 const fn or_panic<T: Copy>(value: T, check: Result<(), ConfigError>) -> T {
     match check {
         Ok(()) => value,
-        Err(e) => panic!("{}", e.message()),
+        Err(e) => panic!("{}", e.message_in(Spelling::Attribute)),
     }
 }
 
@@ -83,6 +84,13 @@ pub const fn attempts(attempts: u32) -> u32 {
 #[must_use]
 pub const fn timeout(timeout: Duration) -> Duration {
     or_panic(timeout, check_timeout(timeout))
+}
+
+/// `heal_after = ..`, checked at compile time.
+#[track_caller]
+#[must_use]
+pub const fn heal_after(time: Duration) -> Duration {
+    or_panic(time, check_heal_after(time))
 }
 
 /// `wait_exp_base = ..`, checked at compile time.

@@ -13,8 +13,9 @@
 //!   `ratio` of the calls made (default 0.2: **at most 20% extra load**), plus a floor of
 //!   `min_per_sec` retries per second (default 10) so that a quiet client can still retry. In
 //!   numbers: a retry is allowed if `retries_in_window + 1 <= ratio * calls_in_window +
-//!   min_per_sec * window_secs`, exactly, for any ratio (parts per million, integer arithmetic:
-//!   `0.3` allows 30%, where tower's `TpsBudget` truncates it to 1/3).
+//!   min_per_sec * window_secs`, exactly, for the ratio as written in decimal (integer
+//!   arithmetic on its digits: `0.3` allows 30%, where tower's `TpsBudget` truncates it to 1/3,
+//!   and where the `f64` 0.3, a little less, would allow 299 in 1,000).
 //! - **A token quota** ([`RetryBudget::token_quota`]), the AWS SDKs' 2026 model: a bucket of 500
 //!   tokens; a retry costs 14 (5 for a failure that the predicate marks as throttling,
 //!   [`Decision::Throttled`](crate::Decision::Throttled(None))); a call that succeeds after retrying
@@ -85,12 +86,10 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::decision::Decision;
-use crate::policy::ConfigError;
+use crate::error::ConfigError;
 
 /// The number of slots the window is divided into.
 const SLOTS: u64 = 10;
-/// One part per million: the scale of the ratio.
-const PPM: u128 = 1_000_000;
 /// Every this many deposits, the ratio budget looks at the clock.
 const OBSERVE_EVERY: u64 = 64;
 
@@ -124,8 +123,8 @@ enum Kind {
 
 /// The Finagle/Linkerd ratio budget, lock-free.
 struct Ratio {
-    /// The ratio, in parts per million.
-    ppm: u32,
+    /// The ratio as the decimal it was written as: `ratio = ratio.0 / 10^ratio.1`.
+    ratio: Decimal,
     window: Duration,
     min_per_sec: u32,
     /// Calls ever made under the budget.
@@ -174,7 +173,7 @@ impl RetryBudget {
     pub const fn new() -> Self {
         RetryBudget {
             kind: Kind::Ratio(Ratio {
-                ppm: 200_000,
+                ratio: Decimal(2, 1),
                 window: Duration::from_secs(10),
                 min_per_sec: 10,
                 deposits: AtomicU64::new(0),
@@ -201,13 +200,15 @@ impl RetryBudget {
     }
 
     /// The largest extra load that retries may add, as a fraction of the calls (a ratio budget;
-    /// ignored by a quota): `0.2` is "at most 20% extra load". Exact to a part per million.
+    /// ignored by a quota): `0.2` is "at most 20% extra load". Exact for the ratio as written in
+    /// decimal (`0.3` allows 300 retries per 1,000 calls, `0.0000025` 2 per 1,000,010), to 16
+    /// significant digits.
     /// Negative and NaN are 0 (retries only from `min_per_sec`); above 1000 is 1000.
     /// [`try_ratio`](Self::try_ratio) reports such values instead.
     #[must_use]
     pub const fn ratio(mut self, ratio: f64) -> Self {
         if let Kind::Ratio(r) = &mut self.kind {
-            r.ppm = to_ppm(ratio);
+            r.ratio = Decimal::of(ratio);
         }
         self
     }
@@ -265,21 +266,41 @@ impl RetryBudget {
     }
 
     /// What a retry costs a quota (default 14), and a retry of a failure marked as throttling
-    /// (default 5).
+    /// (default 5). A cost of 0 is 1: a free retry would make the quota unlimited;
+    /// [`try_retry_cost`](Self::try_retry_cost) reports it instead.
     #[must_use]
     pub const fn retry_cost(mut self, cost: u16, throttling_cost: u16) -> Self {
         if let Kind::Quota(q) = &mut self.kind {
-            q.cost = cost;
-            q.throttling_cost = throttling_cost;
+            q.cost = if cost == 0 { 1 } else { cost };
+            q.throttling_cost = if throttling_cost == 0 {
+                1
+            } else {
+                throttling_cost
+            };
         }
         self
+    }
+
+    /// Like [`retry_cost`](Self::retry_cost), but a cost of 0 is an error.
+    pub const fn try_retry_cost(
+        self,
+        cost: u16,
+        throttling_cost: u16,
+    ) -> Result<Self, ConfigError> {
+        if cost == 0 || throttling_cost == 0 {
+            Err(ConfigError::InvalidBudget(
+                "a retry must cost a token quota at least 1 token: a free retry would make it unlimited (no budget: `budget = None`, `.no_budget()`)",
+            ))
+        } else {
+            Ok(self.retry_cost(cost, throttling_cost))
+        }
     }
 
     /// The ratio of a ratio budget.
     #[must_use]
     pub const fn get_ratio(&self) -> Option<f64> {
         match &self.kind {
-            Kind::Ratio(r) => Some(r.ppm as f64 / PPM as f64),
+            Kind::Ratio(r) => Some(r.ratio.get()),
             Kind::Quota(_) => None,
         }
     }
@@ -317,7 +338,7 @@ impl RetryBudget {
     pub const fn fresh(&self) -> Self {
         match &self.kind {
             Kind::Ratio(r) => RetryBudget::new()
-                .ratio(r.ppm as f64 / PPM as f64)
+                .ratio(r.ratio.get())
                 .window(r.window)
                 .min_per_sec(r.min_per_sec),
             Kind::Quota(q) => RetryBudget::token_quota()
@@ -383,7 +404,7 @@ impl fmt::Debug for RetryBudget {
         match &self.kind {
             Kind::Ratio(r) => f
                 .debug_struct("RetryBudget")
-                .field("ratio", &(f64::from(r.ppm) / 1e6))
+                .field("ratio", &r.ratio.get())
                 .field("window", &r.window)
                 .field("min_per_sec", &r.min_per_sec)
                 .field("available", &self.available())
@@ -399,15 +420,72 @@ impl fmt::Debug for RetryBudget {
     }
 }
 
-/// A ratio in parts per million, rounded: exact for every ratio with six decimals or fewer.
-const fn to_ppm(ratio: f64) -> u32 {
-    if ratio.is_nan() || ratio <= 0.0 {
-        0
-    } else if ratio >= 1000.0 {
-        1_000_000_000
-    } else {
-        (ratio * 1_000_000.0 + 0.5) as u32
+/// A ratio as a decimal fraction, `numerator / 10^exponent`: the shortest decimal that reads
+/// back as the `f64` given (what a user wrote: `0.3`, `0.0000025`), so that the budget's
+/// arithmetic is exact in integers for it, where the `f64` itself is not (`0.3` is
+/// `0.29999999999999998889..`: 299 retries per 1,000 calls, not 300).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Decimal(u64, u32);
+
+impl Decimal {
+    /// The largest numerator tried: below 2^53, every integer is an exact `f64`, and so is
+    /// the quotient's rounding.
+    const EXACT: u64 = 1 << 53;
+
+    /// `ratio` as the shortest decimal that reads back as it, to 16 significant digits
+    /// (rounded there if it has more). Negative and NaN are 0; above 1000 is 1000.
+    const fn of(ratio: f64) -> Self {
+        if ratio.is_nan() || ratio <= 0.0 {
+            return Decimal(0, 0);
+        }
+        if ratio >= 1000.0 {
+            return Decimal(1000, 0);
+        }
+        let mut exponent = 0;
+        let mut best = Decimal(0, 0);
+        while exponent <= 18 {
+            let scale = pow10_f64(exponent);
+            let scaled = ratio * scale;
+            if scaled >= Self::EXACT as f64 {
+                break;
+            }
+            // The nearest numerator, and its neighbours: the product above may be off by one.
+            let nearest = (scaled + 0.5) as u64;
+            let mut candidate = nearest.saturating_sub(1);
+            while candidate <= nearest + 1 {
+                // `candidate` and `scale` are exact, and the division rounds once: this is
+                // the `f64` that the decimal reads as.
+                if candidate as f64 / scale == ratio {
+                    return Decimal(candidate, exponent);
+                }
+                candidate += 1;
+            }
+            best = Decimal(nearest, exponent);
+            exponent += 1;
+        }
+        best
     }
+
+    /// The ratio as an `f64`.
+    const fn get(self) -> f64 {
+        self.0 as f64 / pow10_f64(self.1)
+    }
+
+    /// `10^exponent`, the denominator.
+    const fn scale(self) -> u128 {
+        10u128.pow(self.1)
+    }
+}
+
+/// `10^n` as an `f64`: exact for `n <= 22`.
+const fn pow10_f64(n: u32) -> f64 {
+    let mut scale = 1.0;
+    let mut i = 0;
+    while i < n {
+        scale *= 10.0;
+        i += 1;
+    }
+    scale
 }
 
 const fn clamp_window(window: Duration) -> Duration {
@@ -528,11 +606,18 @@ impl Ratio {
         past + u64::from(count_of(state))
     }
 
-    /// Whether one more retry fits: `withdrawn + 1 <= ratio * deposits + reserve`.
+    /// The retries the window allows whatever the calls: `min_per_sec` for each whole second
+    /// of it.
+    fn reserve(&self) -> u128 {
+        u128::from(self.min_per_sec) * self.window.as_millis() / 1000
+    }
+
+    /// Whether one more retry fits: `withdrawn + 1 <= ratio * deposits + reserve`, in integers
+    /// (the ratio's numerator and its power of ten), exact.
     fn allows(&self, withdrawn: u64, deposits: u64) -> bool {
-        let reserve = u128::from(self.min_per_sec) * self.window.as_millis() / 1000;
-        (u128::from(withdrawn) + 1) * PPM
-            <= u128::from(self.ppm) * u128::from(deposits) + reserve * PPM
+        let scale = self.ratio.scale();
+        (u128::from(withdrawn) + 1) * scale
+            <= u128::from(self.ratio.0) * u128::from(deposits) + self.reserve() * scale
     }
 
     fn withdraw(&self, epoch: u32) -> bool {
@@ -565,8 +650,9 @@ impl Ratio {
         };
         let withdrawn = self.withdrawn_in_window(state);
         let deposits = self.deposits_in_window(epoch_of(state));
-        let reserve = u128::from(self.min_per_sec) * self.window.as_millis() / 1000;
-        let allowed = (u128::from(self.ppm) * u128::from(deposits) + reserve * PPM) / PPM;
+        let scale = self.ratio.scale();
+        let allowed =
+            (u128::from(self.ratio.0) * u128::from(deposits) + self.reserve() * scale) / scale;
         u64::try_from(allowed.saturating_sub(u128::from(withdrawn))).unwrap_or(u64::MAX)
     }
 }
@@ -796,6 +882,12 @@ mod tests {
             (1.5, 1_000, 1_500),
             (10.0, 100, 1_000),
             (0.123_456, 1_000_000, 123_456),
+            // Regression: rounded to parts per million this was 3 (3 ppm); exact, it is 2.
+            (0.000_002_5, 1_000_010, 2),
+            (0.000_002_5, 1_199_999, 2),
+            (0.000_002_5, 1_200_000, 3),
+            (1.0 / 3.0, 3_000_000, 999_999),
+            (999.999, 1_000, 999_999),
         ] {
             let budget = RetryBudget::new()
                 .ratio(ratio)
@@ -894,6 +986,36 @@ mod tests {
         let small = RetryBudget::token_quota().capacity(10).retry_cost(3, 1);
         assert_eq!(drain(&small, Decision::Retry), 3);
         assert_eq!(drain(&small, Decision::Throttled(None)), 1);
+    }
+
+    #[test]
+    fn a_free_retry_is_refused_or_costs_one_token() {
+        // Regression: `retry_cost(0, 0)` made a quota unlimited without a word.
+        let free = RetryBudget::token_quota().capacity(3).retry_cost(0, 0);
+        assert_eq!(drain(&free, Decision::Retry), 3);
+        assert_eq!(drain(&free, Decision::Throttled(None)), 0);
+        for (cost, throttling) in [(0, 5), (14, 0), (0, 0)] {
+            assert!(matches!(
+                RetryBudget::token_quota().try_retry_cost(cost, throttling),
+                Err(ConfigError::InvalidBudget(_))
+            ));
+        }
+        assert!(RetryBudget::token_quota().try_retry_cost(1, 1).is_ok());
+    }
+
+    #[test]
+    fn a_ratio_reads_back_as_written() {
+        for ratio in [0.2, 0.3, 0.000_002_5, 1.0 / 3.0, 7.0, 999.999, 0.0] {
+            assert_eq!(
+                RetryBudget::new().ratio(ratio).get_ratio(),
+                Some(ratio),
+                "{ratio}"
+            );
+        }
+        assert_eq!(Decimal::of(0.3), Decimal(3, 1));
+        assert_eq!(Decimal::of(0.000_002_5), Decimal(25, 7));
+        // Beyond 16 significant digits, the nearest 16-digit decimal.
+        assert_eq!(Decimal::of(0.1 + 0.2), Decimal(3_000_000_000_000_001, 16));
     }
 
     #[test]

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use crate::clock::Stamp;
 use crate::context::{Attempt, RetryContext};
 use crate::decision::Decision;
+use crate::error::ConfigError;
 use crate::instrumentation::{DebugOnly, ErrorAware, ErrorView};
 use crate::on_ok::{AcceptOk, OnOk};
-use crate::policy::{ConfigError, RetryPolicy, policy_setters};
+use crate::policy::{RetryPolicy, policy_setters};
 use crate::retrying::{Cause, RetryState, first_try_success, label};
 use crate::sleeper::{DefaultSleeper, Sleeper};
 

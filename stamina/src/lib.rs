@@ -87,6 +87,8 @@ mod caller;
 mod clock;
 mod context;
 mod decision;
+mod duration;
+mod error;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
@@ -112,10 +114,11 @@ pub use budget::RetryBudget;
 pub use caller::{BoundRetryingCaller, RetryingCaller};
 pub use context::{Attempt, RetryContext};
 pub use decision::Decision;
+pub use error::ConfigError;
 pub use nesting::Nesting;
 pub use on_ok::{AcceptOk, OnOk};
+pub use policy::RetryPolicy;
 pub use policy::TimeoutMode;
-pub use policy::{ConfigError, RetryPolicy};
 pub use sleeper::Sleeper;
 pub use switches::{Switches, is_active, is_testing, set_active, set_nesting, set_testing};
 

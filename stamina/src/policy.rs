@@ -1,5 +1,4 @@
-//! The one configuration of a retrying call: [`RetryPolicy`], and [`ConfigError`] for the values
-//! it refuses.
+//! The one configuration of a retrying call: [`RetryPolicy`].
 //!
 //! Every value option lives here once: the `#[retry]` attribute writes a `RetryPolicy` (its value
 //! arguments are this type's setters, by name), [`RetryingCaller`](crate::RetryingCaller) holds
@@ -11,66 +10,11 @@
 use std::time::Duration;
 
 use crate::budget::{BudgetChoice, RetryBudget};
+use crate::error::ConfigError;
 use crate::nesting::Nesting;
 
 #[cfg(feature = "serde")]
-mod serde;
-
-/// An invalid retry configuration, as the checked forms report it.
-///
-/// The plain setters of [`RetryPolicy`] and [`RetryingCaller`](crate::RetryingCaller) never fail:
-/// each documents what it does with an out-of-range value, as stamina does. The `try_*` setters
-/// and [`RetryPolicy::validate`] report such values as this error instead, and so does the
-/// attribute, at compile time.
-#[derive(Clone, Copy, Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// `attempts` was 0.
-    #[error("{}", Self::ZERO_ATTEMPTS)]
-    ZeroAttempts,
-    /// `timeout` was zero, which allows no retry at all.
-    #[error("{}", Self::ZERO_TIMEOUT)]
-    ZeroTimeout,
-    /// `wait_exp_base` was below 1, NaN or infinite.
-    #[error("{message} (got {0})", message = Self::INVALID_EXP_BASE)]
-    InvalidExpBase(f64),
-    /// A [`RetryBudget`](crate::RetryBudget) setting was out of range; the text says which.
-    #[error("{0}")]
-    InvalidBudget(&'static str),
-}
-
-impl ConfigError {
-    const ZERO_ATTEMPTS: &'static str = "`attempts` must be at least 1 (one attempt, no retries: `attempts = 1`; `None` is no limit at all)";
-    const ZERO_TIMEOUT: &'static str = "a `timeout` of zero allows no retry at all (one attempt: `attempts = 1`; no time limit: `timeout = None`)";
-    const INVALID_EXP_BASE: &'static str = "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `wait_exp_base = 1`)";
-
-    /// The rule that was broken, and its fix: the error's text without the offending value.
-    #[must_use]
-    pub const fn message(&self) -> &'static str {
-        match self {
-            ConfigError::ZeroAttempts => Self::ZERO_ATTEMPTS,
-            ConfigError::ZeroTimeout => Self::ZERO_TIMEOUT,
-            ConfigError::InvalidExpBase(_) => Self::INVALID_EXP_BASE,
-            ConfigError::InvalidBudget(message) => message,
-        }
-    }
-}
-
-/// Equal when the same rule is broken by the same value, bit for bit: an invalid base of NaN
-/// equals itself.
-impl PartialEq for ConfigError {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (ConfigError::InvalidExpBase(a), ConfigError::InvalidExpBase(b)) => {
-                a.to_bits() == b.to_bits()
-            }
-            (ConfigError::InvalidBudget(a), ConfigError::InvalidBudget(b)) => a == b,
-            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
-        }
-    }
-}
-
-impl Eq for ConfigError {}
+mod file;
 
 /// How `timeout` (and a caller's per-call deadline) is enforced.
 ///
@@ -288,7 +232,8 @@ impl RetryPolicy {
 
     /// In [`TimeoutMode::Deadline`], the time an attempt needs: a retry is scheduled only if
     /// more than its wait plus this is left before the deadline (default zero: more than the
-    /// wait). Ignored in the default mode.
+    /// wait). Ignored in the default mode, where [`validate`](Self::validate) reports it (and
+    /// the attribute refuses it).
     #[must_use]
     pub const fn min_attempt_time(mut self, time: Duration) -> Self {
         self.min_attempt_time = time;
@@ -299,11 +244,28 @@ impl RetryPolicy {
     /// the next error starts the retrying afresh, as if it were the first (attempt 1, the first
     /// wait, the timeout counted from the restart before it). Off by default: without it, a
     /// stream that fails once an hour exhausts `attempts = 10` in ten hours, and one older than
-    /// `timeout` gives up at its first error, as stamina's generators do. Ignored by fns.
+    /// `timeout` gives up at its first error, as stamina's generators do. Ignored by fns (the
+    /// attribute refuses it on one).
+    ///
+    /// Choose it well above the time a failing connection takes to fail: a run heals once it
+    /// has lasted `time`, items or not (an idle feed that drops after an hour was healthy), so
+    /// a stream that always fails after longer than `time` retries without end, at the first
+    /// wait. Zero would heal a stream that fails at once before every error: here it heals a
+    /// run once it has yielded an item, as `heal_after_items(1)` does;
+    /// [`try_heal_after`](Self::try_heal_after) and [`validate`](Self::validate) report it as an
+    /// error instead.
     #[must_use]
     pub const fn heal_after(mut self, time: Duration) -> Self {
         self.heal_after = Some(time);
         self
+    }
+
+    /// Like [`heal_after`](Self::heal_after), but zero is an error.
+    pub const fn try_heal_after(self, time: Duration) -> Result<Self, ConfigError> {
+        match check_heal_after(time) {
+            Ok(()) => Ok(self.heal_after(time)),
+            Err(e) => Err(e),
+        }
     }
 
     /// For a retrying stream or iterator: as [`heal_after`](Self::heal_after), after `items`
@@ -346,8 +308,9 @@ impl RetryPolicy {
         self
     }
 
-    /// Checks the configuration: `attempts(0)`, a zero timeout and a `wait_exp_base` below 1,
-    /// NaN or infinite are errors.
+    /// Checks the configuration: `attempts(0)`, a zero timeout, a `wait_exp_base` below 1, NaN
+    /// or infinite, a zero `heal_after`, and a `min_attempt_time` outside deadline mode (where
+    /// it does nothing) are errors, reported in that order.
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if let Some(attempts) = self.attempts {
             if let Err(e) = check_attempts(attempts) {
@@ -359,7 +322,18 @@ impl RetryPolicy {
                 return Err(e);
             }
         }
-        check_exp_base(self.wait_exp_base)
+        if let Err(e) = check_exp_base(self.wait_exp_base) {
+            return Err(e);
+        }
+        if let Some(time) = self.heal_after {
+            if let Err(e) = check_heal_after(time) {
+                return Err(e);
+            }
+        }
+        if !self.min_attempt_time.is_zero() && !matches!(self.timeout_mode, TimeoutMode::Deadline) {
+            return Err(ConfigError::MinAttemptTimeWithoutDeadline);
+        }
+        Ok(())
     }
 
     /// The attempt limit, if any.
@@ -472,6 +446,15 @@ pub(crate) const fn check_timeout(timeout: Duration) -> Result<(), ConfigError> 
     }
 }
 
+/// `heal_after` is not zero.
+pub(crate) const fn check_heal_after(time: Duration) -> Result<(), ConfigError> {
+    if time.is_zero() {
+        Err(ConfigError::ZeroHealAfter)
+    } else {
+        Ok(())
+    }
+}
+
 /// `wait_exp_base` is a finite number of at least 1.
 pub(crate) const fn check_exp_base(base: f64) -> Result<(), ConfigError> {
     // NaN fails every comparison, so it fails this one.
@@ -505,6 +488,7 @@ macro_rules! policy_setters {
             const no_budget();
             const nested(nesting: crate::nesting::Nesting);
             const heal_after(time: std::time::Duration);
+            try try_heal_after(time: std::time::Duration);
             const heal_after_items(items: u32);
             const no_healing();
         }
@@ -532,30 +516,9 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_base_of_nan_equals_itself() {
-        assert_eq!(
-            ConfigError::InvalidExpBase(f64::NAN),
-            ConfigError::InvalidExpBase(f64::NAN)
-        );
-        assert_ne!(
-            ConfigError::InvalidExpBase(1.0),
-            ConfigError::InvalidExpBase(0.5)
-        );
-        assert_ne!(ConfigError::ZeroAttempts, ConfigError::ZeroTimeout);
+    fn exp_base_checks() {
         for base in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.99, -2.0] {
             assert!(check_exp_base(base).is_err(), "{base}");
         }
-    }
-
-    #[test]
-    fn messages_name_the_fix_and_not_the_opposite() {
-        let zero = ConfigError::ZeroAttempts.to_string();
-        // `None` is no limit: the opposite of one attempt, never the suggested fix.
-        assert!(zero.contains("`attempts = 1`"), "{zero}");
-        assert!(!zero.contains("no_attempt_limit"), "{zero}");
-        assert_eq!(
-            ConfigError::InvalidExpBase(0.5).to_string(),
-            format!("{} (got 0.5)", ConfigError::INVALID_EXP_BASE)
-        );
     }
 }

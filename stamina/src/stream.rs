@@ -59,10 +59,15 @@ impl Run {
         }
     }
 
-    /// Whether the run was healthy long enough to heal, by the policy's rule.
+    /// Whether the run was healthy long enough to heal, by the policy's rule. A zero time is
+    /// one item, as zero items is: a run that failed at once never heals.
     fn healed(&self, heal_after: Option<Duration>, heal_after_items: Option<u32>) -> bool {
-        heal_after_items.is_some_and(|n| self.items >= n.max(1))
+        let by_items = |n: u32| self.items >= n.max(1);
+        heal_after_items.is_some_and(by_items)
             || heal_after.filter(|_| self.since != 0).is_some_and(|after| {
+                if after.is_zero() {
+                    return by_items(1);
+                }
                 Duration::from_nanos(crate::clock::now_nanos().saturating_sub(self.since)) >= after
             })
     }
