@@ -253,11 +253,11 @@ fn base_policy(plan: &Plan, names: &Names, generics: &Generics) -> (TokenStream,
     let generic = mentions_generics(plan, generics);
     match &plan.policy {
         None if generic => {
-            let checked = setters(plan, new, true);
+            let checked = whole(plan, setters(plan, new, true));
             (TokenStream::new(), quote!(&const { #checked }))
         }
         None => {
-            let checked = setters(plan, new, true);
+            let checked = whole(plan, setters(plan, new, true));
             let name = &names.policy_static;
             (quote!(const #name: #policy_ty = #checked;), quote!(&#name))
         }
@@ -284,6 +284,25 @@ fn base_policy(plan: &Plan, names: &Names, generics: &Generics) -> (TokenStream,
     }
 }
 
+/// The rules across a whole policy, applied to the constant policy of a fn without
+/// `policy = ..` by const evaluation, located at the argument that breaks them: a
+/// `min_attempt_time` without `timeout_mode = Deadline` does nothing.
+fn whole(plan: &Plan, policy: TokenStream) -> TokenStream {
+    let krate = &plan.krate;
+    match plan
+        .config
+        .iter()
+        .find(|arg| arg.spec.name == "min_attempt_time")
+    {
+        Some(arg) => call_at(
+            quote!(#krate::__private::min_attempt_time_in_deadline_mode),
+            policy,
+            arg.key,
+        ),
+        None => policy,
+    }
+}
+
 /// `base` with a setter call for each value argument; with `checked`, each value goes through
 /// the runtime's const check of it, located at the value, where a failed check then points.
 fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStream {
@@ -302,8 +321,14 @@ fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStream {
             continue;
         }
         if let (Kind::Budget, Value::Const(expr)) = (arg.spec.kind, &arg.value) {
-            // A `static`, borrowed into the constant policy.
-            let value = quote_spanned!(arg.span=> &#expr);
+            // A `static`, borrowed into the constant policy through a `static` of its own: a
+            // `const` budget (a fresh copy at each use, which no call would share) is then one
+            // error, rustc's, that says to make it a `static`.
+            let budget = Ident::new("__STAMINA_BUDGET", Span::mixed_site());
+            let value = quote_spanned! {arg.span=> {
+                static #budget: &'static #krate::RetryBudget = &#expr;
+                #budget
+            }};
             tokens.extend(quote!(.#setter(#value)));
             continue;
         }
@@ -320,9 +345,11 @@ fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStream {
 /// A value argument's value as an expression.
 fn value_tokens(krate: &Path, arg: &Arg) -> TokenStream {
     let mut tokens = match &arg.value {
-        Value::Duration(d) => {
-            let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
-            quote!(::core::time::Duration::new(#secs, #nanos))
+        // Read by the runtime's grammar in a `const` block: at compile time, even where the
+        // policy is built on each call, and a bad literal is an error there.
+        Value::Duration(text) => {
+            let read = call_at(quote!(#krate::__private::duration), quote!(#text), arg.span);
+            return quote!(const { #read });
         }
         Value::Count(n) => Literal::u32_unsuffixed(*n).into_token_stream(),
         Value::Number(x) => Literal::f64_suffixed(*x).into_token_stream(),

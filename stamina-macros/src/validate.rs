@@ -109,7 +109,10 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
                 sleeper = Some(expr);
             }
             Value::Runtime(expr) if arg.spec.name == "on_ok" => on_ok = Some(expr),
-            Value::Runtime(expr) if arg.spec.name == "budget" => budget = Some(expr),
+            Value::Runtime(expr) if arg.spec.name == "budget" => {
+                check_budget_made_per_call(&expr, &mut errors);
+                budget = Some(expr);
+            }
             Value::Runtime(expr) => {
                 let borrow = is_item_path(&expr, &params);
                 policy = Some(BasePolicy { expr, borrow });
@@ -123,6 +126,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
                     && first_mention(quote::ToTokens::to_token_stream(&expr), &params)
                         .is_some() =>
             {
+                check_budget_argument(item, &expr, &mut errors);
                 budget = Some(expr);
             }
             Value::Const(ref expr) => {
@@ -158,6 +162,9 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
             return Err(errors.0.expect("just pushed"));
         }
     };
+    if !matches!(shape, None | Some(Shape::Stream { .. })) {
+        check_not_stream(&config, &mut errors);
+    }
     if let Some(Shape::Stream { .. }) = &shape {
         check_stream(
             on_ok.as_ref(),
@@ -235,6 +242,73 @@ fn check_stream(
             budget,
             "a stream or iterator fn outlives the call that makes it: its `budget` is a `static` (`budget = MY_BUDGET`); for one chosen per call, use `RetryingCaller::stream` with `.budget(..)`",
         ));
+    }
+}
+
+/// `budget = arg`, an argument of the fn: only a `&'static` one lives as long as a budget must
+/// (rustc's own error would be a lifetime's, one step short of the fix).
+fn check_budget_argument(item: &RetryFn, expr: &Expr, errors: &mut Errors) {
+    let Expr::Path(path) = expr else { return };
+    let Some(name) = path.path.get_ident() else {
+        return;
+    };
+    let typed = item.sig.inputs.iter().find_map(|input| match input {
+        FnArg::Typed(typed) => match &*typed.pat {
+            Pat::Ident(pat) if pat.ident == *name => Some(&*typed.ty),
+            _ => None,
+        },
+        FnArg::Receiver(_) => None,
+    });
+    let shared = match typed {
+        Some(Type::Reference(reference)) => reference
+            .lifetime
+            .as_ref()
+            .is_some_and(|l| l.ident == "static"),
+        _ => true,
+    };
+    if !shared {
+        errors.push(Error::new_spanned(
+            expr,
+            format!(
+                "a budget counts the calls to one dependency, and `{name}` lives only for this call: make the budget a `static` (`static DB: RetryBudget = RetryBudget::new();`) and name it, `budget = DB`, or take `{name}: &'static RetryBudget`"
+            ),
+        ));
+    }
+}
+
+/// `budget = RetryBudget::new()..`: a budget made on each call, which counts nothing (rustc
+/// would suggest borrowing it, the same mistake one step on).
+fn check_budget_made_per_call(expr: &Expr, errors: &mut Errors) {
+    let mut root = expr;
+    while let Expr::MethodCall(call) = root {
+        root = &call.receiver;
+    }
+    let made = match root {
+        Expr::Call(call) => matches!(&*call.func, Expr::Path(p)
+            if p.path.segments.iter().any(|s| s.ident == "RetryBudget")),
+        _ => false,
+    };
+    if made {
+        errors.push(Error::new_spanned(
+            expr,
+            "a budget made on each call counts nothing: make it a `static` (`static DB: RetryBudget = RetryBudget::new();`) and name it, `budget = DB`",
+        ));
+    }
+}
+
+/// What only a stream or iterator fn takes: healing, which a fn's call (no healthy period,
+/// nothing after it) would ignore.
+fn check_not_stream(config: &[Arg], errors: &mut Errors) {
+    for arg in config {
+        if matches!(arg.spec.name, "heal_after" | "heal_after_items") {
+            errors.push(Error::new(
+                arg.key,
+                format!(
+                    "`{}` is for a fn that returns a stream or an iterator, which heals after a healthy period; a fn's call has none, and would ignore it: remove it",
+                    arg.spec.name
+                ),
+            ));
+        }
     }
 }
 

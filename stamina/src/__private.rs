@@ -86,6 +86,31 @@ pub const fn timeout(timeout: Duration) -> Duration {
     or_panic(timeout, check_timeout(timeout))
 }
 
+/// A duration literal of the attribute (`250ms`, `2.5e-3`), read by the one grammar at compile
+/// time: a bad one is an error at the literal, with the grammar's rule.
+#[track_caller]
+#[must_use]
+pub const fn duration(text: &str) -> Duration {
+    match crate::duration::parse(text) {
+        Ok(duration) => duration,
+        Err(e) => panic!("{}", e.message()),
+    }
+}
+
+/// A constant policy with `min_attempt_time = ..`, checked at compile time to be in deadline
+/// mode, where it applies.
+#[track_caller]
+#[must_use]
+pub const fn min_attempt_time_in_deadline_mode(policy: RetryPolicy) -> RetryPolicy {
+    if matches!(policy.get_timeout_mode(), crate::TimeoutMode::AfterFailure) {
+        panic!(
+            "{}",
+            ConfigError::MinAttemptTimeWithoutDeadline.message_in(Spelling::Attribute)
+        );
+    }
+    policy
+}
+
 /// `heal_after = ..`, checked at compile time.
 #[track_caller]
 #[must_use]
@@ -126,8 +151,25 @@ pub fn on_ok_value<T, O: OnOk<T> + ?Sized>(value: T, on_ok: &O) -> (T, Decision)
 /// `budget = EXPR` read on each call: a `&'static RetryBudget`, such as a partition's.
 #[inline]
 #[must_use]
-pub const fn budget(budget: &'static crate::RetryBudget) -> &'static crate::RetryBudget {
-    budget
+pub fn budget<B: SharedBudget>(budget: B) -> &'static crate::RetryBudget {
+    budget.shared()
+}
+
+/// What `budget = EXPR` takes: a budget that the calls share, `&'static RetryBudget`.
+#[diagnostic::on_unimplemented(
+    message = "`budget = ..` takes a budget that the calls share, a `&'static RetryBudget`, not `{Self}`",
+    label = "not a shared budget",
+    note = "a budget counts the calls to one dependency: make it a `static` (`static DB: RetryBudget = RetryBudget::new();`) and name it, `budget = DB`, or per key: `budget = BY_HOST.get(host)` with a `static BY_HOST: Partitioned`"
+)]
+pub trait SharedBudget {
+    fn shared(self) -> &'static crate::RetryBudget;
+}
+
+impl SharedBudget for &'static crate::RetryBudget {
+    #[inline]
+    fn shared(self) -> &'static crate::RetryBudget {
+        self
+    }
 }
 
 /// How hooks see a value that a closure `on_ok` retried: its `Debug`.

@@ -207,6 +207,10 @@ const fn pow10(n: u32) -> Option<u128> {
 /// A duration in the largest unit that writes it exactly, as [`parse`] reads it back:
 /// `250ms`, `10s`, `1h`, `1500000001ns`; zero is `0s`.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(
+    not(feature = "serde"),
+    allow(dead_code, reason = "the file form's (feature `serde`)")
+)]
 pub(crate) struct Human(pub(crate) Duration);
 
 impl fmt::Display for Human {

@@ -41,6 +41,10 @@ pub(crate) enum Spelling {
     /// `.no_timeout()`.
     Code,
     /// `"timeout": "none"`.
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "the file form's (feature `serde`)")
+    )]
     File,
 }
 

@@ -19,12 +19,4 @@ fn remove(path: &str) -> io::Result<()> {
     std::fs::remove_file(path)
 }
 
-// A `const`, not a `static`: each use would be a budget of its own, and nothing shared.
-const COPIED: stamina::RetryBudget = stamina::RetryBudget::new();
-
-#[stamina::retry(on = io::Error, budget = COPIED)]
-fn create(path: &str) -> io::Result<std::fs::File> {
-    std::fs::File::create(path)
-}
-
 fn main() {}

@@ -1,12 +1,18 @@
 use std::io;
 
-// `m` could be minutes or milli: only the listed units are accepted.
+// Durations are read by the runtime's one grammar, as a configuration file's are: the units are
+// `ns`, `us`/`µs`, `ms`, `s`, `min` and `h`. `m` could be minutes or milliseconds.
 #[stamina::retry(on = io::Error, timeout = 5m)]
 fn unknown_unit(path: &str) -> io::Result<String> {
     std::fs::read_to_string(path)
 }
 
-#[stamina::retry(on = io::Error, wait_max = 1e20)]
+#[stamina::retry(on = io::Error, timeout = 3fortnights)]
+fn unlisted_unit(path: &str) -> io::Result<String> {
+    std::fs::read_to_string(path)
+}
+
+#[stamina::retry(on = io::Error, wait_max = 1e400s)]
 fn too_large(path: &str) -> io::Result<String> {
     std::fs::read_to_string(path)
 }
