@@ -326,7 +326,7 @@ fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStream {
             // error, rustc's, that says to make it a `static`.
             let budget = Ident::new("__STAMINA_BUDGET", Span::mixed_site());
             let value = quote_spanned! {arg.span=> {
-                static #budget: &'static #krate::RetryBudget = &#expr;
+                static #budget: &#krate::RetryBudget = &#expr;
                 #budget
             }};
             tokens.extend(quote!(.#setter(#value)));

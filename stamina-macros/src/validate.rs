@@ -130,16 +130,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
                 budget = Some(expr);
             }
             Value::Const(ref expr) => {
-                if let Some(local) = first_mention(quote::ToTokens::to_token_stream(expr), &params)
-                {
-                    errors.push(Error::new_spanned(
-                        expr,
-                        format!(
-                            "`{}` is a constant, evaluated once at compile time, and `{local}` is an argument of the fn; for a configuration chosen at run time, pass a policy: `policy = RetryPolicy::new().{}(..)`",
-                            arg.spec.name, arg.spec.name
-                        ),
-                    ));
-                }
+                check_constant(arg.spec.name, expr, &params, &mut errors);
                 config.push(arg);
             }
             Value::None
@@ -241,6 +232,18 @@ fn check_stream(
         errors.push(Error::new_spanned(
             budget,
             "a stream or iterator fn outlives the call that makes it: its `budget` is a `static` (`budget = MY_BUDGET`); for one chosen per call, use `RetryingCaller::stream` with `.budget(..)`",
+        ));
+    }
+}
+
+/// A value argument is a constant: it cannot use the fn's arguments.
+fn check_constant(name: &str, expr: &Expr, params: &[String], errors: &mut Errors) {
+    if let Some(local) = first_mention(quote::ToTokens::to_token_stream(expr), params) {
+        errors.push(Error::new_spanned(
+            expr,
+            format!(
+                "`{name}` is a constant, evaluated once at compile time, and `{local}` is an argument of the fn; for a configuration chosen at run time, pass a policy: `policy = RetryPolicy::new().{name}(..)`"
+            ),
         ));
     }
 }

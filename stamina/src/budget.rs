@@ -123,8 +123,8 @@ enum Kind {
 
 /// The Finagle/Linkerd ratio budget, lock-free.
 struct Ratio {
-    /// The ratio as the decimal it was written as: `ratio = ratio.0 / 10^ratio.1`.
-    ratio: Decimal,
+    /// The ratio as the decimal it was written as.
+    fraction: Decimal,
     window: Duration,
     min_per_sec: u32,
     /// Calls ever made under the budget.
@@ -173,7 +173,7 @@ impl RetryBudget {
     pub const fn new() -> Self {
         RetryBudget {
             kind: Kind::Ratio(Ratio {
-                ratio: Decimal(2, 1),
+                fraction: Decimal(2, 1),
                 window: Duration::from_secs(10),
                 min_per_sec: 10,
                 deposits: AtomicU64::new(0),
@@ -208,7 +208,7 @@ impl RetryBudget {
     #[must_use]
     pub const fn ratio(mut self, ratio: f64) -> Self {
         if let Kind::Ratio(r) = &mut self.kind {
-            r.ratio = Decimal::of(ratio);
+            r.fraction = Decimal::of(ratio);
         }
         self
     }
@@ -300,7 +300,7 @@ impl RetryBudget {
     #[must_use]
     pub const fn get_ratio(&self) -> Option<f64> {
         match &self.kind {
-            Kind::Ratio(r) => Some(r.ratio.get()),
+            Kind::Ratio(r) => Some(r.fraction.get()),
             Kind::Quota(_) => None,
         }
     }
@@ -338,7 +338,7 @@ impl RetryBudget {
     pub const fn fresh(&self) -> Self {
         match &self.kind {
             Kind::Ratio(r) => RetryBudget::new()
-                .ratio(r.ratio.get())
+                .ratio(r.fraction.get())
                 .window(r.window)
                 .min_per_sec(r.min_per_sec),
             Kind::Quota(q) => RetryBudget::token_quota()
@@ -404,7 +404,7 @@ impl fmt::Debug for RetryBudget {
         match &self.kind {
             Kind::Ratio(r) => f
                 .debug_struct("RetryBudget")
-                .field("ratio", &r.ratio.get())
+                .field("ratio", &r.fraction.get())
                 .field("window", &r.window)
                 .field("min_per_sec", &r.min_per_sec)
                 .field("available", &self.available())
@@ -455,7 +455,7 @@ impl Decimal {
             while candidate <= nearest + 1 {
                 // `candidate` and `scale` are exact, and the division rounds once: this is
                 // the `f64` that the decimal reads as.
-                if candidate as f64 / scale == ratio {
+                if (candidate as f64 / scale).to_bits() == ratio.to_bits() {
                     return Decimal(candidate, exponent);
                 }
                 candidate += 1;
@@ -615,9 +615,9 @@ impl Ratio {
     /// Whether one more retry fits: `withdrawn + 1 <= ratio * deposits + reserve`, in integers
     /// (the ratio's numerator and its power of ten), exact.
     fn allows(&self, withdrawn: u64, deposits: u64) -> bool {
-        let scale = self.ratio.scale();
+        let scale = self.fraction.scale();
         (u128::from(withdrawn) + 1) * scale
-            <= u128::from(self.ratio.0) * u128::from(deposits) + self.reserve() * scale
+            <= u128::from(self.fraction.0) * u128::from(deposits) + self.reserve() * scale
     }
 
     fn withdraw(&self, epoch: u32) -> bool {
@@ -650,9 +650,9 @@ impl Ratio {
         };
         let withdrawn = self.withdrawn_in_window(state);
         let deposits = self.deposits_in_window(epoch_of(state));
-        let scale = self.ratio.scale();
+        let scale = self.fraction.scale();
         let allowed =
-            (u128::from(self.ratio.0) * u128::from(deposits) + self.reserve() * scale) / scale;
+            (u128::from(self.fraction.0) * u128::from(deposits) + self.reserve() * scale) / scale;
         u64::try_from(allowed.saturating_sub(u128::from(withdrawn))).unwrap_or(u64::MAX)
     }
 }

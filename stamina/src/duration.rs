@@ -72,88 +72,29 @@ pub(crate) const fn parse(text: &str) -> Result<Duration, DurationError> {
     while i < end && bytes[i].is_ascii_whitespace() {
         i += 1;
     }
-    if i < end && (bytes[i] == b'-' || bytes[i] == b'+') {
-        return Err(if bytes[i] == b'-' {
-            DurationError::Negative
-        } else {
-            DurationError::NotANumber
-        });
+    if i < end && bytes[i] == b'-' {
+        return Err(DurationError::Negative);
     }
-    // The significand's digits, with the number of them after the point.
-    let mut significand: u128 = 0;
-    let mut digits = 0;
-    let mut fraction_digits: i32 = 0;
-    let mut in_fraction = false;
-    let mut overflow = false;
-    while i < end {
-        let b = bytes[i];
-        if b.is_ascii_digit() {
-            match significand.checked_mul(10) {
-                Some(n) => match n.checked_add((b - b'0') as u128) {
-                    Some(n) => significand = n,
-                    None => overflow = true,
-                },
-                None => overflow = true,
-            }
-            digits += 1;
-            if in_fraction {
-                fraction_digits += 1;
-            }
-        } else if b == b'_' && digits > 0 {
-            // A separator between digits, as in Rust's literals.
-        } else if b == b'.' && !in_fraction {
-            in_fraction = true;
-        } else {
-            break;
-        }
-        i += 1;
-    }
-    if digits == 0 {
-        return Err(DurationError::NotANumber);
-    }
-    // The exponent: `e-3`, `E+2`.
-    let mut exponent: i32 = 0;
-    if i < end && (bytes[i] == b'e' || bytes[i] == b'E') {
-        i += 1;
-        let negative = i < end && bytes[i] == b'-';
-        if i < end && (bytes[i] == b'-' || bytes[i] == b'+') {
-            i += 1;
-        }
-        let mut exponent_digits = 0;
-        while i < end && (bytes[i].is_ascii_digit() || bytes[i] == b'_' && exponent_digits > 0) {
-            if bytes[i] != b'_' {
-                // Beyond 10^9 any duration is zero or too large: saturate.
-                if exponent < 1_000_000_000 {
-                    exponent = exponent * 10 + (bytes[i] - b'0') as i32;
-                }
-                exponent_digits += 1;
-            }
-            i += 1;
-        }
-        if exponent_digits == 0 {
-            return Err(DurationError::NotANumber);
-        }
-        if negative {
-            exponent = -exponent;
-        }
-    }
+    let number = match Number::read(bytes, i, end) {
+        Ok(number) => number,
+        Err(e) => return Err(e),
+    };
+    let mut i = number.end;
     while i < end && bytes[i].is_ascii_whitespace() {
         i += 1;
     }
-    let unit = match unit_of(bytes, i, end) {
-        Some(unit) => unit,
-        None => return Err(DurationError::UnknownUnit),
+    let Some(unit) = unit_of(bytes, i, end) else {
+        return Err(DurationError::UnknownUnit);
     };
-    if overflow {
+    let Some(significand) = number.significand else {
         return Err(DurationError::TooLarge);
-    }
-    // value = significand * 10^(exponent - fraction digits) * unit
-    let shift = exponent - fraction_digits;
+    };
     let Some(scaled) = significand.checked_mul(unit) else {
         return Err(DurationError::TooLarge);
     };
-    let nanos = if shift >= 0 {
-        match pow10(shift as u32) {
+    // value = significand * 10^shift * unit
+    let nanos = if number.shift >= 0 {
+        match pow10(number.shift.unsigned_abs()) {
             Some(scale) => match scaled.checked_mul(scale) {
                 Some(nanos) => nanos,
                 None => return Err(DurationError::TooLarge),
@@ -162,7 +103,7 @@ pub(crate) const fn parse(text: &str) -> Result<Duration, DurationError> {
             None => return Err(DurationError::TooLarge),
         }
     } else {
-        match pow10(shift.unsigned_abs()) {
+        match pow10(number.shift.unsigned_abs()) {
             // Rounded to the nearest nanosecond.
             Some(scale) => scaled / scale + (scaled % scale >= scale.div_ceil(2)) as u128,
             // 10^39 and beyond: less than half a nanosecond.
@@ -174,6 +115,82 @@ pub(crate) const fn parse(text: &str) -> Result<Duration, DurationError> {
         return Err(DurationError::TooLarge);
     }
     Ok(Duration::new(secs as u64, (nanos % 1_000_000_000) as u32))
+}
+
+/// A decimal number as read: `significand * 10^shift`.
+struct Number {
+    /// `None` when it overflows a `u128`.
+    significand: Option<u128>,
+    shift: i32,
+    /// Where the number ends in the text.
+    end: usize,
+}
+
+impl Number {
+    /// The number at `bytes[i..end]`: digits with `_` between them, an optional fraction and an
+    /// optional exponent (`e-3`, `E+2`).
+    const fn read(bytes: &[u8], mut i: usize, end: usize) -> Result<Self, DurationError> {
+        let mut significand: Option<u128> = Some(0);
+        let mut digits = 0;
+        let mut fraction_digits: i32 = 0;
+        let mut in_fraction = false;
+        while i < end {
+            let b = bytes[i];
+            if b.is_ascii_digit() {
+                significand = match significand {
+                    Some(n) => match n.checked_mul(10) {
+                        Some(n) => n.checked_add((b - b'0') as u128),
+                        None => None,
+                    },
+                    None => None,
+                };
+                digits += 1;
+                if in_fraction {
+                    fraction_digits += 1;
+                }
+            } else if b == b'.' && !in_fraction {
+                in_fraction = true;
+            } else if b != b'_' || digits == 0 {
+                // `_` is a separator between digits, as in Rust's literals.
+                break;
+            }
+            i += 1;
+        }
+        if digits == 0 {
+            return Err(DurationError::NotANumber);
+        }
+        let mut exponent: i32 = 0;
+        if i < end && (bytes[i] == b'e' || bytes[i] == b'E') {
+            i += 1;
+            let negative = i < end && bytes[i] == b'-';
+            if i < end && (bytes[i] == b'-' || bytes[i] == b'+') {
+                i += 1;
+            }
+            let mut exponent_digits = 0;
+            while i < end && (bytes[i].is_ascii_digit() || bytes[i] == b'_' && exponent_digits > 0)
+            {
+                // Beyond 10^9 any duration is zero or too large: saturate.
+                if bytes[i] != b'_' && exponent < 1_000_000_000 {
+                    exponent = exponent * 10 + (bytes[i] - b'0') as i32;
+                }
+                if bytes[i] != b'_' {
+                    exponent_digits += 1;
+                }
+                i += 1;
+            }
+            if exponent_digits == 0 {
+                return Err(DurationError::NotANumber);
+            }
+            if negative {
+                exponent = -exponent;
+            }
+        }
+        Ok(Number {
+            significand,
+            shift: exponent - fraction_digits,
+            end: i,
+        })
+    }
 }
 
 /// The length of the unit `bytes[start..end]` in nanoseconds (none: seconds).
