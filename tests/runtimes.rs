@@ -162,3 +162,38 @@ fn a_sleeper_of_ones_own_per_fn_and_per_caller() {
     });
     assert_eq!(slept.load(Ordering::Relaxed), 3);
 }
+
+// Regression: a sleeper closure whose future outputs something (`smol::Timer::after` gives the
+// `Instant` it fired at) got the same error three times; its output is now dropped.
+#[stamina::retry(on = Failure, attempts = 2, wait_initial = 1ms, wait_jitter = 0, sleeper = |wait| smol::Timer::after(wait))]
+async fn on_smols_timer(flaky: &stamina_tests::Flaky) -> Result<u32, Failure> {
+    flaky.attempt()
+}
+
+#[test]
+fn a_sleeper_whose_future_outputs_a_value_works() {
+    let flaky = stamina_tests::Flaky::new(1);
+    assert_eq!(smol::block_on(on_smols_timer(&flaky)), Ok(2));
+}
+
+// Regression: a retrying `async fn` driven by another executor's `block_on` inside a
+// current-thread tokio runtime hung at its first wait, forever: tokio's timer, which the
+// default sleeper picked, is driven by the thread that `block_on` blocks. The wait now also
+// ends on futures-timer's helper thread (late: at most twice the wait, plus 10 ms).
+#[test]
+fn another_executor_inside_a_current_thread_runtime_does_not_hang() {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let calls = AtomicU32::new(0);
+        let outcome = runtime.block_on(async { futures::executor::block_on(attribute(&calls)) });
+        let _ = done.send(outcome);
+    });
+    let outcome = result
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the retry hung at its first wait");
+    assert_eq!(outcome, Ok(3));
+}

@@ -19,7 +19,8 @@ use crate::decision::Decision;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a result predicate for `{T}`",
     label = "decides whether an `Ok({T})` is retried",
-    note = "a result predicate is a closure `|value: &{T}| ..` returning a `bool`, a `Duration`, an `Option<Duration>` or a `Decision`, for a `{T}` that implements `Debug`"
+    note = "a result predicate is a closure `|value: &{T}| ..` returning a `bool`, a `Duration`, an `Option<Duration>` or a `Decision`, for a `{T}` that implements `Debug`",
+    note = "a `stamina::http::Classifier` reads `http::Response`s and `StatusCode`s; for another response type (reqwest's, say) hand it the parts: `.on_response(|r: &{T}| (r.status(), r.headers()))`"
 )]
 pub trait OnOk<T: ?Sized> {
     /// What to do about this `Ok` value: [`Decision::NoRetry`] returns it.

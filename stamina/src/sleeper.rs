@@ -33,10 +33,15 @@
 //! yield with the `tokio` feature, which defers the task until the runtime has polled the
 //! others; a wake-and-`Pending` elsewhere).
 //!
-//! Two cases cannot be told apart at run time, and are documented rather than handled: a tokio
-//! runtime built without `enable_time()` has no timer (tokio panics at the first real wait:
-//! build it with `enable_time()` or `enable_all()`), and a thread inside a tokio runtime that
-//! polls the retry on another executor sleeps on tokio's timer.
+//! A thread inside a tokio runtime that polls the retry on another executor (a
+//! `futures::executor::block_on` inside a task) sleeps on tokio's timer, which a
+//! current-thread runtime drives only while that thread is free: there, a wait also arms
+//! futures-timer's helper thread, at twice the wait (plus 10 ms), so that a runtime blocked
+//! by the other executor still wakes the retry, late rather than never. (The other executor
+//! cannot be told apart from tokio's own polling; the watch costs a current-thread runtime's
+//! real waits one registration with the helper thread.) A tokio runtime built without
+//! `enable_time()` has no timer, which cannot be detected either: tokio panics at the first
+//! real wait; build it with `enable_time()` or `enable_all()`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,8 +50,8 @@ use std::time::Duration;
 
 /// Sleeps an `async` retry's waits.
 ///
-/// Implemented for the crate's sleepers and for closures `Fn(Duration) -> F` where
-/// `F: Future<Output = ()>`.
+/// Implemented for the crate's sleepers and for closures `Fn(Duration) -> F` where `F` is any
+/// future: what it outputs is dropped (`smol::Timer::after`'s `Instant`, say).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a sleeper",
     label = "a sleeper for an `async` retry",
@@ -63,12 +68,32 @@ pub trait Sleeper {
 impl<F, Fut> Sleeper for F
 where
     F: Fn(Duration) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future,
 {
-    type Sleep = Fut;
+    type Sleep = Slept<Fut>;
 
-    fn sleep(&self, wait: Duration) -> Fut {
-        self(wait)
+    fn sleep(&self, wait: Duration) -> Slept<Fut> {
+        Slept { future: self(wait) }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The wait of a closure sleeper: its future, whatever it outputs, as a wait that outputs
+    /// `()`.
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Slept<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Slept<F> {
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().future.poll(cx).map(drop)
     }
 }
 
@@ -139,9 +164,17 @@ impl Sleeper for DefaultSleeper {
 
     fn sleep(&self, wait: Duration) -> DefaultSleep {
         #[cfg(feature = "tokio")]
-        if tokio::runtime::Handle::try_current().is_ok() {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let current_thread =
+                runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread;
             return DefaultSleep::Tokio {
                 sleep: tokio::time::sleep(wait),
+                watch: current_thread.then(|| {
+                    let late = wait
+                        .saturating_mul(2)
+                        .saturating_add(Duration::from_millis(10));
+                    FuturesTimerSleeper.sleep(late)
+                }),
             };
         }
         #[cfg(feature = "async-io")]
@@ -174,6 +207,11 @@ impl Future for Absent {
 type TokioSleep = tokio::time::Sleep;
 #[cfg(not(feature = "tokio"))]
 type TokioSleep = Absent;
+/// The watch on a current-thread tokio runtime's wait: see the [module docs](self).
+#[cfg(feature = "tokio")]
+type Watch = Option<futures_timer::Delay>;
+#[cfg(not(feature = "tokio"))]
+type Watch = Option<Absent>;
 #[cfg(not(feature = "async-io"))]
 type AsyncIoSleep = Absent;
 #[cfg(any(feature = "tokio", feature = "futures-timer"))]
@@ -188,8 +226,8 @@ pin_project_lite::pin_project! {
     #[allow(missing_docs, reason = "a variant's one field is its future")]
     #[derive(Debug)]
     pub enum DefaultSleep {
-        /// tokio's timer.
-        Tokio { #[pin] sleep: TokioSleep },
+        /// tokio's timer, watched on a current-thread runtime.
+        Tokio { #[pin] sleep: TokioSleep, watch: Watch },
         /// async-io's timer.
         AsyncIo { #[pin] sleep: AsyncIoSleep },
         /// futures-timer's helper thread.
@@ -202,7 +240,15 @@ impl Future for DefaultSleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project() {
-            DefaultSleepProj::Tokio { sleep } => sleep.poll(cx),
+            DefaultSleepProj::Tokio { sleep, watch } => {
+                if sleep.poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                match watch {
+                    Some(watch) => Pin::new(watch).poll(cx),
+                    None => Poll::Pending,
+                }
+            }
             DefaultSleepProj::AsyncIo { sleep } => sleep.poll(cx),
             DefaultSleepProj::FuturesTimer { sleep } => sleep.poll(cx),
         }
