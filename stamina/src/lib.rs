@@ -106,6 +106,8 @@ pub mod sleeper;
 pub mod stream;
 mod switches;
 pub mod testing;
+#[cfg(feature = "tokio")]
+mod watch;
 
 #[doc(hidden)]
 pub mod __private;

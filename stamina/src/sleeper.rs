@@ -35,11 +35,12 @@
 //!
 //! A thread inside a tokio runtime that polls the retry on another executor (a
 //! `futures::executor::block_on` inside a task) sleeps on tokio's timer, which a
-//! current-thread runtime drives only while that thread is free: there, a wait also arms
-//! futures-timer's helper thread, at twice the wait (plus 10 ms), so that a runtime blocked
-//! by the other executor still wakes the retry, late rather than never. (The other executor
-//! cannot be told apart from tokio's own polling; the watch costs a current-thread runtime's
-//! real waits one registration with the helper thread.) A tokio runtime built without
+//! current-thread runtime drives only while that thread is free: there, a wait that is still
+//! pending is also watched by a helper thread of stamina's, which wakes the retry 10 ms after
+//! its deadline, so that a runtime blocked by the other executor ends the wait late rather than
+//! never. (The other executor cannot be told apart from tokio's own polling; the watch costs a
+//! current-thread runtime's real waits one lock, and nothing in the future's size.) A tokio
+//! runtime built without
 //! `enable_time()` has no timer, which cannot be detected either: tokio panics at the first
 //! real wait; build it with `enable_time()` or `enable_all()`.
 
@@ -164,17 +165,9 @@ impl Sleeper for DefaultSleeper {
 
     fn sleep(&self, wait: Duration) -> DefaultSleep {
         #[cfg(feature = "tokio")]
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let current_thread =
-                runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread;
+        if tokio::runtime::Handle::try_current().is_ok() {
             return DefaultSleep::Tokio {
                 sleep: tokio::time::sleep(wait),
-                watch: current_thread.then(|| {
-                    let late = wait
-                        .saturating_mul(2)
-                        .saturating_add(Duration::from_millis(10));
-                    FuturesTimerSleeper.sleep(late)
-                }),
             };
         }
         #[cfg(feature = "async-io")]
@@ -189,6 +182,32 @@ impl Sleeper for DefaultSleeper {
             sleep: FuturesTimerSleeper.sleep(wait),
         }
     }
+}
+
+/// Polls a wait on tokio's timer; on a current-thread runtime, a wait still pending is watched
+/// from another thread, in case another executor blocks the runtime's (see the
+/// [module docs](self)).
+#[cfg(feature = "tokio")]
+fn poll_tokio(sleep: Pin<&mut TokioSleep>, cx: &mut Context<'_>) -> Poll<()> {
+    let deadline = sleep.deadline();
+    if sleep.poll(cx).is_ready() {
+        return Poll::Ready(());
+    }
+    let current_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+    if current_thread {
+        let late = deadline.into_std() + Duration::from_millis(10);
+        if std::time::Instant::now() >= late {
+            return Poll::Ready(());
+        }
+        crate::watch::wake_at(late, cx.waker());
+    }
+    Poll::Pending
+}
+
+#[cfg(not(feature = "tokio"))]
+fn poll_tokio(sleep: Pin<&mut TokioSleep>, cx: &mut Context<'_>) -> Poll<()> {
+    sleep.poll(cx)
 }
 
 /// A future that never exists: the variant of a timer that is not compiled in.
@@ -207,11 +226,6 @@ impl Future for Absent {
 type TokioSleep = tokio::time::Sleep;
 #[cfg(not(feature = "tokio"))]
 type TokioSleep = Absent;
-/// The watch on a current-thread tokio runtime's wait: see the [module docs](self).
-#[cfg(feature = "tokio")]
-type Watch = Option<futures_timer::Delay>;
-#[cfg(not(feature = "tokio"))]
-type Watch = Option<Absent>;
 #[cfg(not(feature = "async-io"))]
 type AsyncIoSleep = Absent;
 #[cfg(any(feature = "tokio", feature = "futures-timer"))]
@@ -226,8 +240,8 @@ pin_project_lite::pin_project! {
     #[allow(missing_docs, reason = "a variant's one field is its future")]
     #[derive(Debug)]
     pub enum DefaultSleep {
-        /// tokio's timer, watched on a current-thread runtime.
-        Tokio { #[pin] sleep: TokioSleep, watch: Watch },
+        /// tokio's timer (watched on a current-thread runtime).
+        Tokio { #[pin] sleep: TokioSleep },
         /// async-io's timer.
         AsyncIo { #[pin] sleep: AsyncIoSleep },
         /// futures-timer's helper thread.
@@ -240,15 +254,7 @@ impl Future for DefaultSleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project() {
-            DefaultSleepProj::Tokio { sleep, watch } => {
-                if sleep.poll(cx).is_ready() {
-                    return Poll::Ready(());
-                }
-                match watch {
-                    Some(watch) => Pin::new(watch).poll(cx),
-                    None => Poll::Pending,
-                }
-            }
+            DefaultSleepProj::Tokio { sleep } => poll_tokio(sleep, cx),
             DefaultSleepProj::AsyncIo { sleep } => sleep.poll(cx),
             DefaultSleepProj::FuturesTimer { sleep } => sleep.poll(cx),
         }
