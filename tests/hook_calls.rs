@@ -278,6 +278,8 @@ fn outer(flaky: &Flaky) -> Result<u32, Failure> {
 
 struct Client;
 
+// Methods for their names; `self` unused, as the lint says of any method.
+#[allow(clippy::unused_self)]
 impl Client {
     #[retry(on = Failure, attempts = 2, wait_initial = 0, wait_jitter = 0)]
     fn method(&self, flaky: &Flaky) -> Result<u32, Failure> {
@@ -292,6 +294,7 @@ impl Client {
 
 struct Cache<T>(T);
 
+#[allow(clippy::unused_self)]
 impl<T: Sync> Cache<T> {
     #[retry(on = Failure, attempts = 2, wait_initial = 0, wait_jitter = 0)]
     fn get(&self, flaky: &Flaky) -> Result<u32, Failure> {

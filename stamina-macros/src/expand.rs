@@ -49,28 +49,7 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
     } = item;
     let names = Names::new();
     let (mut setup, policy) = policy(plan, &names, &sig.generics);
-    // A constant policy: the state holds a zero-sized value that names it, not a reference.
-    let state_policy = if plan.policy.is_none()
-        && plan.budget.is_none()
-        && !mentions_generics(plan, &sig.generics)
-    {
-        let krate = &plan.krate;
-        let zst = &names.policy_type;
-        let constant = &names.policy_static;
-        setup.extend(quote! {
-            #[derive(Clone, Copy)]
-            struct #zst;
-            impl #krate::__private::Policy<'static> for #zst {
-                #[inline]
-                fn get(self) -> &'static #krate::RetryPolicy {
-                    &#constant
-                }
-            }
-        });
-        zst.to_token_stream()
-    } else {
-        policy.clone()
-    };
+    let state_policy = state_policy(plan, &names, &policy, &sig.generics, &mut setup);
     if let Some(sleeper) = &plan.sleeper {
         let var = &names.sleeper;
         setup.extend(quote_spanned!(sleeper.span()=> let #var = #sleeper;));
@@ -85,7 +64,10 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
         let probe = &names.probe;
         quote!(fn #probe() {})
     });
-    let new_body = match shape {
+    // The new body keeps the braces of the one written, so that the fn's span is the user's:
+    // lints that skip code from a macro (`dead_code` on an uncalled fn) still see the fn.
+    let brace = body.as_ref().map(|b| b.brace.span.join());
+    let inner = match shape {
         Shape::Sync { ret } | Shape::Async { ret } if body.is_some() => {
             let mode = if sig.asyncness.is_some() {
                 Mode::Async
@@ -103,7 +85,7 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
                 mode,
                 &sig.generics,
             );
-            quote!({ #setup #probe #run })
+            quote!(#setup #probe #run)
         }
         Shape::AsyncTrait(async_trait) => {
             let run = retry_loop(
@@ -116,8 +98,7 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
                 Mode::Async,
                 &sig.generics,
             );
-            let stmts = async_trait.with_body(quote!({ #setup #probe #run }));
-            quote!({ #stmts })
+            async_trait.with_body(quote!({ #setup #probe #run }))
         }
         Shape::Stream { iter, item } => {
             let body = body.expect("`validate` rejects fns without a body");
@@ -130,16 +111,48 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
                 item.as_ref(),
                 &sig.generics,
             );
-            quote!({ #setup #probe #run })
+            quote!(#setup #probe #run)
         }
         Shape::Sync { .. } | Shape::Async { .. } => {
             unreachable!("`validate` rejects fns without a body")
         }
     };
+    let mut new_body = Group::new(Delimiter::Brace, inner);
+    if let Some(span) = brace {
+        new_body.set_span(span);
+    }
     quote! {
         #(#attrs)*
         #vis #sig #new_body
     }
+}
+
+/// What the state holds of the policy: for a constant policy, a zero-sized value that names it
+/// (whose type `setup` gets), not a reference.
+fn state_policy(
+    plan: &Plan,
+    names: &Names,
+    policy: &TokenStream,
+    generics: &Generics,
+    setup: &mut TokenStream,
+) -> TokenStream {
+    if plan.policy.is_some() || plan.budget.is_some() || mentions_generics(plan, generics) {
+        return policy.clone();
+    }
+    let krate = &plan.krate;
+    let zst = &names.policy_type;
+    let constant = &names.policy_static;
+    setup.extend(quote! {
+        #[derive(Clone, Copy)]
+        struct #zst;
+        impl #krate::__private::Policy<'static> for #zst {
+            #[inline]
+            fn get(self) -> &'static #krate::RetryPolicy {
+                &#constant
+            }
+        }
+    });
+    zst.to_token_stream()
 }
 
 /// The identifiers of generated code: `__stamina_` and hygienic where the name is a local.

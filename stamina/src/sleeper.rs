@@ -196,11 +196,14 @@ fn poll_tokio(sleep: Pin<&mut TokioSleep>, cx: &mut Context<'_>) -> Poll<()> {
     let current_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
     if current_thread {
-        let late = deadline.into_std() + Duration::from_millis(10);
-        if std::time::Instant::now() >= late {
+        // On tokio's clock, which a paused runtime holds still: a test's virtual wait is not
+        // cut short by the real time that passes.
+        let late = deadline + Duration::from_millis(10);
+        let now = tokio::time::Instant::now();
+        if now >= late {
             return Poll::Ready(());
         }
-        crate::watch::wake_at(late, cx.waker());
+        crate::watch::wake_at(std::time::Instant::now() + (late - now), cx.waker());
     }
     Poll::Pending
 }
