@@ -285,8 +285,8 @@ impl RetryPolicy {
     }
 
     /// Retries under `budget`, a [`RetryBudget`] that calls share (a `static`): see
-    /// [`crate::budget`]. By default a call uses the process's budget, if
-    /// [one is set](crate::budget::set_process_budget).
+    /// [`crate::budget`]. By default a call uses the process's budget, if one is set
+    /// (`stamina::budget::set_process_budget`, feature `process-budget`).
     #[must_use]
     pub const fn budget(mut self, budget: &'static RetryBudget) -> Self {
         self.budget = BudgetChoice::Use(budget);

@@ -37,26 +37,34 @@ impl fmt::Debug for CausedBy<'_> {
 
 impl fmt::Display for CausedBy<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = OneLine {
-            out: f,
-            left: CAUSED_BY_MAX_LEN,
-            full: false,
-        };
-        let written = match self.error {
-            Some(error) => chain(&mut out, error),
+        one_line(f, |out| match self.error {
+            Some(error) => chain(out, error),
             None => write!(out, "{:?}", self.debug),
-        };
-        match written {
-            Ok(()) => Ok(()),
-            // The cap, not the formatter, stopped the text.
-            Err(_) if out.full => out.out.write_char('…'),
-            Err(e) => Err(e),
-        }
+        })
+    }
+}
+
+/// Writes what `write` writes as one line of at most [`CAUSED_BY_MAX_LEN`] bytes, marked `…`
+/// where the cap cut it.
+pub(crate) fn one_line(
+    f: &mut fmt::Formatter<'_>,
+    write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
+) -> fmt::Result {
+    let mut out = OneLine {
+        out: f,
+        left: CAUSED_BY_MAX_LEN,
+        full: false,
+    };
+    match write(&mut out) {
+        Ok(()) => Ok(()),
+        // The cap, not the formatter, stopped the text.
+        Err(_) if out.full => out.out.write_char('…'),
+        Err(e) => Err(e),
     }
 }
 
 /// `error: source: source of source`.
-fn chain(out: &mut OneLine<'_, '_>, error: &dyn Error) -> fmt::Result {
+fn chain(out: &mut dyn fmt::Write, error: &dyn Error) -> fmt::Result {
     write!(out, "{error}")?;
     let mut source = error.source();
     while let Some(cause) = source {

@@ -1,6 +1,7 @@
 //! The `log` hook, and the fallback of the `tracing` hook when no subscriber takes its event.
 
 use super::hook::{DeniedDetails, RetryDetails, RetryGuard, RetryHook};
+use super::redact::{self, Emitted};
 
 /// Logs one `WARN` record per scheduled retry through the `log` crate, as stamina's standard
 /// library logging hook does (stamina falls back to it when structlog is missing).
@@ -45,18 +46,24 @@ pub(crate) fn emit(details: &RetryDetails<'_>) {
     if !log::log_enabled!(target: "stamina", log::Level::Warn) {
         return;
     }
-    let caused_by = details.caused_by_text;
+    let redactor = redact::current();
+    let redactor = redactor.as_deref();
+    let caused_by = Emitted {
+        cause: details.caused_by_text,
+        redactor,
+    };
+    let callable = redact::callable(redactor, details.name);
+    let callable = &*callable;
     let wait_for = details.wait_for.as_secs_f64();
     let waited_so_far = details.waited_so_far.as_secs_f64();
     log::warn!(
         target: "stamina",
-        callable = details.name,
+        callable = callable,
         retry_num = details.retry_num,
         caused_by:% = caused_by,
         wait_for = wait_for,
         waited_so_far = waited_so_far;
-        "stamina.retry_scheduled callable={} retry_num={} wait_for={wait_for} waited_so_far={waited_so_far} caused_by={caused_by}",
-        details.name,
+        "stamina.retry_scheduled callable={callable} retry_num={} wait_for={wait_for} waited_so_far={waited_so_far} caused_by={caused_by}",
         details.retry_num,
     );
 }
@@ -66,16 +73,22 @@ pub(crate) fn emit_denied(details: &DeniedDetails<'_>) {
     if !log::log_enabled!(target: "stamina", log::Level::Warn) {
         return;
     }
-    let caused_by = details.caused_by_text;
+    let redactor = redact::current();
+    let redactor = redactor.as_deref();
+    let caused_by = Emitted {
+        cause: details.caused_by_text,
+        redactor,
+    };
+    let callable = redact::callable(redactor, details.name);
+    let callable = &*callable;
     let reason = details.reason.as_str();
     log::warn!(
         target: "stamina",
-        callable = details.name,
+        callable = callable,
         retry_num = details.retry_num,
         caused_by:% = caused_by,
         reason = reason;
-        "stamina.retry_denied callable={} retry_num={} reason={reason} caused_by={caused_by}",
-        details.name,
+        "stamina.retry_denied callable={callable} retry_num={} reason={reason} caused_by={caused_by}",
         details.retry_num,
     );
 }

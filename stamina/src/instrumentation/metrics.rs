@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use metrics::{Counter, Key, KeyName, Label, Metadata, Recorder, SharedString};
 
 use super::hook::{DeniedDetails, DenyReason, RetryDetails, RetryGuard, RetryHook};
+use super::redact;
 
 const RETRIES: &str = "stamina_retries_total";
 const RETRIES_HELP: &str = "Total number of retries.";
@@ -30,6 +31,8 @@ fn retry_num_slot(retry_num: u32) -> usize {
 /// `metrics-exporter-prometheus` included, as stamina's Prometheus hook does. Retries denied by
 /// a budget or the nesting guard go to `stamina_retries_denied_total`, with the same labels and
 /// `reason` (`budget` or `nested`).
+///
+/// A [redactor](super::set_redactor) rewrites the `callable` label.
 ///
 /// The `retry_num` label stops at [`RETRY_NUM_LABEL_MAX`]: retries 1 to 9 are labelled with
 /// their number, and every later one `10+`, so that a call without an attempt limit (or with a
@@ -270,8 +273,9 @@ fn is_global(thread: &mut Thread, me: Identity) -> bool {
 
 impl RetryHook for MetricsOnRetryHook {
     fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
+        let redactor = redact::current();
         count(&Labels {
-            callable: details.name,
+            callable: &redact::callable(redactor.as_deref(), details.name),
             retry_num: retry_num_slot(details.retry_num),
             error_type: details.error_type,
             reason: None,
@@ -280,8 +284,9 @@ impl RetryHook for MetricsOnRetryHook {
     }
 
     fn on_denied(&self, details: &DeniedDetails<'_>) {
+        let redactor = redact::current();
         count(&Labels {
-            callable: details.name,
+            callable: &redact::callable(redactor.as_deref(), details.name),
             retry_num: retry_num_slot(details.retry_num),
             error_type: details.error_type,
             reason: Some(details.reason),

@@ -41,7 +41,7 @@
 //! ```
 //!
 //! A program that logs through the `log` crate instead turns on stamina's `log` feature: a retry
-//! whose `tracing` event no subscriber takes is logged through `log` (see [`LogOnRetryHook`]).
+//! whose `tracing` event no subscriber takes is logged through `log` (see `LogOnRetryHook`, feature `log`).
 //!
 //! # What hooks see
 //!
@@ -60,6 +60,14 @@
 //! - `retry_num`: the retry's number, in the metrics label `1` to `9`, then `10+`
 //!   ([`RETRY_NUM_LABEL_MAX`]), so that calls without an attempt limit do not grow the label
 //!   set without bound.
+//!
+//! # Secrets in logs
+//!
+//! An error's text may carry a secret: a URL with its token, SQL with its values. A
+//! [`Redact`]or set with [`set_redactor`] rewrites what the default hooks emit, `caused_by`
+//! and `callable`, in the `tracing` event, the `log` record and the metrics labels alike (a
+//! hook of one's own sees the details whole). Without one, nothing is rewritten and a report
+//! pays one atomic load for it. The fn's arguments are never logged.
 //!
 //! # Guards
 //!
@@ -105,6 +113,11 @@ mod hook;
 mod log;
 #[cfg(feature = "metrics")]
 mod metrics;
+#[cfg_attr(
+    not(any(feature = "tracing", feature = "log", feature = "metrics")),
+    allow(dead_code, reason = "read by the default hooks")
+)]
+mod redact;
 mod registry;
 #[cfg(feature = "tracing")]
 mod tracing;
@@ -121,6 +134,7 @@ pub use self::hook::{
 pub use self::log::LogOnRetryHook;
 #[cfg(feature = "metrics")]
 pub use self::metrics::{MetricsOnRetryHook, RETRY_NUM_LABEL_MAX};
+pub use self::redact::{Redact, reset_redactor, set_redactor};
 pub(crate) use self::registry::{any_hooks, run_denied, run_hooks};
 pub use self::registry::{get_on_retry_hooks, reset_on_retry_hooks, set_on_retry_hooks};
 #[cfg(feature = "tracing")]

@@ -1,12 +1,16 @@
 //! The default `tracing` hook.
 
 use super::hook::{DeniedDetails, RetryDetails, RetryGuard, RetryHook};
+use super::redact::{self, Emitted};
 
 /// Emits one `tracing` event per scheduled retry, as stamina's structlog and logging hooks do.
 ///
 /// The event has target `stamina`, level `WARN`, message `stamina.retry_scheduled` and the fields
 /// `callable`, `retry_num`, `caused_by`, `wait_for` and `waited_so_far` (seconds, as `f64`). The
 /// function's arguments are never logged: they may hold secrets.
+///
+/// A [redactor](super::set_redactor) rewrites `callable` and `caused_by`, in the events and the
+/// span alike.
 ///
 /// `caused_by` is [`RetryDetails::caused_by_text`]: one line of at most
 /// [`CAUSED_BY_MAX_LEN`](super::CAUSED_BY_MAX_LEN) bytes, an error's `Display` and its
@@ -16,8 +20,8 @@ use super::hook::{DeniedDetails, RetryDetails, RetryGuard, RetryHook};
 /// is [`RetryDetails::caused_by`], for a hook of one's own.
 ///
 /// With the `log` feature, a retry whose event no subscriber takes (no subscriber at all, or
-/// one that filters `stamina` out) is logged through `log` instead: see
-/// [`LogOnRetryHook`](super::LogOnRetryHook).
+/// one that filters `stamina` out) is logged through `log` instead: see `LogOnRetryHook`
+/// (feature `log`).
 ///
 /// A retry denied by a budget or the nesting guard is an event too: message
 /// `stamina.retry_denied`, level `WARN`, fields `callable`, `retry_num`, `caused_by` and
@@ -47,11 +51,14 @@ impl RetryHook for TracingOnRetryHook {
             super::log::emit(details);
             return None;
         }
+        let redactor = redact::current();
+        let redactor = redactor.as_deref();
+        let callable = redact::callable(redactor, details.name);
         tracing::warn!(
             target: "stamina",
-            callable = details.name,
+            callable = &*callable,
             retry_num = details.retry_num,
-            caused_by = %details.caused_by_text,
+            caused_by = %Emitted { cause: details.caused_by_text, redactor },
             wait_for = details.wait_for.as_secs_f64(),
             waited_so_far = details.waited_so_far.as_secs_f64(),
             "stamina.retry_scheduled",
@@ -59,7 +66,7 @@ impl RetryHook for TracingOnRetryHook {
         let span = tracing::debug_span!(
             target: "stamina",
             "stamina.backoff",
-            callable = details.name,
+            callable = &*callable,
             retry_num = details.retry_num,
         );
         if span.is_disabled() {
@@ -75,11 +82,13 @@ impl RetryHook for TracingOnRetryHook {
             super::log::emit_denied(details);
             return;
         }
+        let redactor = redact::current();
+        let redactor = redactor.as_deref();
         tracing::warn!(
             target: "stamina",
-            callable = details.name,
+            callable = &*redact::callable(redactor, details.name),
             retry_num = details.retry_num,
-            caused_by = %details.caused_by_text,
+            caused_by = %Emitted { cause: details.caused_by_text, redactor },
             reason = details.reason.as_str(),
             "stamina.retry_denied",
         );
