@@ -155,7 +155,10 @@ impl RetryPolicy {
     /// rule, checked after each failure that `on` wants to retry, never interrupting an attempt
     /// or shortening a wait, so that a call can overrun it by one wait and one attempt. A zero
     /// timeout allows no retry at all;
-    /// [`try_timeout`](Self::try_timeout) reports it as an error instead.
+    /// [`try_timeout`](Self::try_timeout) reports it as an error instead. No time limit is
+    /// [`no_timeout`](Self::no_timeout) (the attribute's `timeout = None`, a file's `"none"`):
+    /// the setters are `const`, so that a policy or a caller can be a `static`, and a `const fn`
+    /// cannot take `Option<Duration>` and `Duration` both.
     #[must_use]
     pub const fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
