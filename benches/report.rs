@@ -223,10 +223,15 @@ fn instructions_per_call(c: &Contender, failures: u32, n: u64) -> Option<f64> {
             .args(["--count", c.id, &failures.to_string(), &n.to_string()])
             .output()
             .ok()?;
+        // `==PID== I   refs:      13,912,747`: the count is the line's last word (the PID's
+        // digits are not part of it; valgrind pads `I refs` differently across versions).
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let line = stderr.lines().find(|l| l.contains("I refs:"))?;
-        let digits: String = line.chars().filter(char::is_ascii_digit).collect();
-        digits.parse().ok()
+        let line = stderr.lines().find(|l| l.contains("refs:"))?;
+        line.split_whitespace()
+            .last()?
+            .replace(',', "")
+            .parse()
+            .ok()
     };
     Some((count(2 * n)? - count(n)?) / n as f64)
 }

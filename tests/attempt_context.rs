@@ -1,7 +1,7 @@
 //! What an attempt knows: its number, the time since the first attempt began and the time left
 //! before the timeout or the deadline; through `#[retry(attempt = name)]`, the callers'
-//! `*_with_attempt` forms, the explicit loop and the hooks (`RetryDetails::elapsed`,
-//! `RetryDetails::remaining`).
+//! `*_with_attempt` forms, the explicit loop and the hooks (`RetryDetails::attempt`'s
+//! `elapsed` and `remaining`).
 //!
 //! On tokio's paused clock (`stamina/test-util`), where time moves only when a test says so.
 

@@ -145,7 +145,7 @@ fn state_policy(
     setup.extend(quote! {
         #[derive(Clone, Copy)]
         struct #zst;
-        impl #krate::__private::Policy<'static> for #zst {
+        impl #krate::__private::PolicySource<'static> for #zst {
             #[inline]
             fn get(self) -> &'static #krate::RetryPolicy {
                 &#constant

@@ -9,12 +9,14 @@
 
 use std::time::Duration;
 
+pub use crate::instrumentation::Cause;
 pub use crate::instrumentation::{
     ErasedCause, ErrorProbe, LocalErrorProbe, OpaqueCause, TypedCause,
 };
 pub use crate::on::{Downcast, Exact, Mismatch, Probe, any_match, matched};
 pub use crate::on_ok::OnOk;
-pub use crate::retrying::{Cause, Policy, RetryState};
+pub use crate::policy::PolicySource;
+pub use crate::retrying::RetryState;
 
 use crate::decision::Decision;
 use crate::error::{ConfigError, Spelling};
@@ -185,7 +187,7 @@ pub fn show_debug<T: core::fmt::Debug + ?Sized>(
 #[inline]
 #[must_use]
 pub fn matched_type<On>(matched: bool) -> Option<&'static str> {
-    matched.then(crate::retrying::label::<On>)
+    matched.then(crate::instrumentation::label::<On>)
 }
 
 /// The `error_type` label of a retried value whose type the fn's return type does not write:
@@ -193,7 +195,7 @@ pub fn matched_type<On>(matched: bool) -> Option<&'static str> {
 #[inline]
 #[must_use]
 pub fn type_label_of<T>(_: &T) -> fn() -> &'static str {
-    crate::retrying::label::<T>
+    crate::instrumentation::label::<T>
 }
 
 /// The `make` of a stream fn, its item type fixed as the fn's return type writes it: a body
@@ -231,7 +233,7 @@ pub use crate::nesting::{Attempting, attempting};
 /// A call succeeded: the budget hears of it. The policy is passed as the expansion has it (a
 /// `const`, for most fns), so that the compiler sees which budget it names.
 #[inline]
-pub fn succeeded<'p, D: crate::retrying::Deadline, P: crate::retrying::Policy<'p>>(
+pub fn succeeded<'p, D: crate::clock::PerCallDeadline, P: PolicySource<'p>>(
     policy: &RetryPolicy,
     state: &RetryState<'p, D, P>,
 ) {
@@ -316,7 +318,7 @@ pub fn retry_stream<'n, P, F, St, T, E, S, On, C, N>(
     name: N,
 ) -> impl futures_core::Stream<Item = Result<T, E>>
 where
-    P: Policy<'static>,
+    P: PolicySource<'static>,
     S: Sleeper,
     F: FnMut() -> St,
     St: futures_core::Stream<Item = Result<T, E>>,
@@ -326,7 +328,7 @@ where
     N: FnMut() -> &'n str + 'n,
 {
     crate::stream::retry_stream(
-        RetryState::unstarted(policy, crate::retrying::NoDeadline),
+        RetryState::unstarted(policy, crate::clock::NoDeadline),
         move || core::future::ready(Ok::<St, E>(make())),
         on,
         cause,
@@ -352,7 +354,7 @@ pub fn retry_iter<'n, P, F, I, T, E, On, C, N>(
     name: N,
 ) -> impl Iterator<Item = Result<T, E>>
 where
-    P: Policy<'static>,
+    P: PolicySource<'static>,
     F: FnMut() -> I,
     I: Iterator<Item = Result<T, E>>,
     E: core::fmt::Debug,
@@ -361,7 +363,7 @@ where
     N: FnMut() -> &'n str + 'n,
 {
     crate::stream::retry_iter(
-        RetryState::unstarted(policy, crate::retrying::NoDeadline),
+        RetryState::unstarted(policy, crate::clock::NoDeadline),
         make,
         on,
         cause,

@@ -86,6 +86,11 @@ pub(crate) fn wait(policy: &RetryPolicy, n: u32, unit_jitter: impl FnOnce() -> f
 mod tests {
     use super::*;
 
+    /// A draw from the thread's generator.
+    fn draw() -> f64 {
+        crate::rng::unit_from(crate::rng::next_u64())
+    }
+
     fn policy() -> RetryPolicy {
         RetryPolicy::new()
     }
@@ -144,7 +149,7 @@ mod tests {
     #[test]
     fn overflowing_exponent_saturates_to_wait_max() {
         for n in [1025, 1100, 2000, 10_000, u32::MAX / 2, u32::MAX] {
-            assert_eq!(wait(&policy(), n, crate::rng::unit), secs(5.0), "n = {n}");
+            assert_eq!(wait(&policy(), n, draw), secs(5.0), "n = {n}");
             assert_eq!(lower_bound(&policy(), n), secs(5.0), "n = {n}");
         }
     }
@@ -154,7 +159,7 @@ mod tests {
         // stamina, verified: initial 3, max 1 gives 1, 1, 1.
         let p = policy().wait_initial(secs(3.0)).wait_max(secs(1.0));
         for n in 1..=3 {
-            assert_eq!(wait(&p, n, crate::rng::unit), secs(1.0));
+            assert_eq!(wait(&p, n, draw), secs(1.0));
         }
     }
 
@@ -214,7 +219,7 @@ mod tests {
         let p = policy();
         for n in 1..=10_000 {
             let lower = lower_bound(&p, n);
-            let w = wait(&p, n, crate::rng::unit);
+            let w = wait(&p, n, draw);
             assert!(w >= lower, "n = {n}: {w:?} < {lower:?}");
             assert!(w <= p.wait_max, "n = {n}: {w:?}");
             assert!(w <= lower + p.wait_jitter, "n = {n}: {w:?}");
@@ -229,7 +234,7 @@ mod tests {
         let mut buckets = [0u32; 10];
         let mut sum = 0.0;
         for _ in 0..20_000 {
-            let w = wait(&p, 1, crate::rng::unit).as_secs_f64();
+            let w = wait(&p, 1, draw).as_secs_f64();
             assert!((0.1..1.1).contains(&w), "{w}");
             sum += w;
             buckets[((w - 0.1) * 10.0) as usize] += 1;
@@ -246,9 +251,8 @@ mod tests {
 
     #[test]
     fn jitter_differs_between_calls() {
-        let draws: std::collections::HashSet<_> = (0..100)
-            .map(|_| wait(&policy(), 1, crate::rng::unit))
-            .collect();
+        let draws: std::collections::HashSet<_> =
+            (0..100).map(|_| wait(&policy(), 1, draw)).collect();
         assert!(
             draws.len() > 90,
             "only {} distinct waits in 100",

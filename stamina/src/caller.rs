@@ -7,14 +7,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::attempt::Attempt;
 use crate::clock::Stamp;
-use crate::context::{Attempt, RetryContext};
+use crate::context::RetryContext;
 use crate::decision::Decision;
 use crate::error::ConfigError;
+use crate::instrumentation::{Cause, label};
 use crate::instrumentation::{DebugOnly, ErrorAware, ErrorView};
 use crate::on_ok::{AcceptOk, OnOk};
 use crate::policy::{RetryPolicy, policy_setters};
-use crate::retrying::{Cause, RetryState, first_try_success, label};
+use crate::retrying::{RetryState, first_try_success};
 use crate::sleeper::{DefaultSleeper, Sleeper};
 
 /// The setters of [`RetryPolicy`], for a type that holds one at `self.$path`.

@@ -261,6 +261,31 @@ impl Stamp {
     }
 }
 
+/// A per-call deadline, or none: the attribute's calls never have one and pay nothing for it
+/// (a zero-sized [`NoDeadline`]); the callers and the explicit loop hold an `Option<Stamp>`.
+pub trait PerCallDeadline: Copy {
+    /// The deadline, if any.
+    fn get(self) -> Option<Stamp>;
+}
+
+/// No per-call deadline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDeadline;
+
+impl PerCallDeadline for NoDeadline {
+    #[inline]
+    fn get(self) -> Option<Stamp> {
+        None
+    }
+}
+
+impl PerCallDeadline for Option<Stamp> {
+    #[inline]
+    fn get(self) -> Option<Stamp> {
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

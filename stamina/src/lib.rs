@@ -81,6 +81,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod attempt;
 mod backoff;
 pub mod budget;
 mod caller;
@@ -104,7 +105,6 @@ mod scope;
 mod sleep;
 pub mod sleeper;
 pub mod stream;
-mod switches;
 pub mod testing;
 #[cfg(feature = "tokio")]
 mod watch;
@@ -112,17 +112,18 @@ mod watch;
 #[doc(hidden)]
 pub mod __private;
 
+pub use attempt::Attempt;
 pub use budget::RetryBudget;
 pub use caller::{BoundRetryingCaller, RetryingCaller};
-pub use context::{Attempt, RetryContext};
+pub use context::RetryContext;
 pub use decision::Decision;
 pub use error::ConfigError;
 pub use nesting::Nesting;
 pub use on_ok::{AcceptOk, OnOk};
 pub use policy::RetryPolicy;
 pub use policy::TimeoutMode;
+pub use scope::switches::{Switches, is_active, is_testing, set_active, set_nesting, set_testing};
 pub use sleeper::Sleeper;
-pub use switches::{Switches, is_active, is_testing, set_active, set_nesting, set_testing};
 
 #[cfg(feature = "macros")]
 #[doc = include_str!("retry.md")]

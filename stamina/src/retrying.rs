@@ -7,121 +7,23 @@
 //! a retry refused for any other reason spends nothing), the hooks, and then the driver sleeps. Before the first failure nothing runs but, for a call that measures time, one read of
 //! the clock, and the budget's deposit when the call succeeds.
 
-use std::any::type_name;
 use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
+use crate::attempt::Attempt;
 use crate::backoff;
 use crate::budget::RetryBudget;
-use crate::clock::Stamp;
-use crate::context::Attempt;
+use crate::clock::{NoDeadline, PerCallDeadline, Stamp};
 use crate::decision::Decision;
 use crate::instrumentation::{
-    CausedBy, DeniedDetails, DenyReason, ErrorView, Guards, RetryDetails, run_denied, run_hooks,
-    type_label,
+    Cause, CausedBy, DeniedDetails, DenyReason, Guards, RetryDetails, run_denied, run_hooks,
 };
 use crate::nesting::{self, Nesting};
 use crate::on_ok::ValueCause;
-use crate::policy::{RetryPolicy, TimeoutMode};
+use crate::policy::{PolicySource, RetryPolicy, TimeoutMode};
 use crate::rng;
-use crate::switches::Switches;
-
-/// A per-call deadline, or none: the attribute's calls never have one and pay nothing for it
-/// (a zero-sized [`NoDeadline`]); the callers and the explicit loop hold an `Option<Stamp>`.
-pub trait Deadline: Copy {
-    /// The deadline, if any.
-    fn get(self) -> Option<Stamp>;
-}
-
-/// No per-call deadline.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoDeadline;
-
-impl Deadline for NoDeadline {
-    #[inline]
-    fn get(self) -> Option<Stamp> {
-        None
-    }
-}
-
-impl Deadline for Option<Stamp> {
-    #[inline]
-    fn get(self) -> Option<Stamp> {
-        self
-    }
-}
-
-/// How hooks see an error of type `E`: as a `dyn Error` or not, and its `error_type` label.
-/// Plain fn pointers: a driver picks them once, when it is compiled, and they run only when
-/// hooks do.
-#[allow(missing_debug_implementations, reason = "three fn pointers")]
-pub struct Cause<E: ?Sized> {
-    /// The error as a `dyn Error + 'static`, to downcast: only an error whose type is `'static`.
-    pub error: fn(&E) -> Option<&(dyn Error + 'static)>,
-    /// The error as a `dyn Error` of any lifetime, for its text and its sources: any error type
-    /// that implements `Error`, those that borrow or are generic included.
-    pub shown: fn(&E) -> Option<&dyn Error>,
-    /// The `error_type` label of this error.
-    pub error_type: fn(&E) -> &'static str,
-}
-
-impl<E: ?Sized> Clone for Cause<E> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<E: ?Sized> Copy for Cause<E> {}
-
-impl<E: ?Sized> Cause<E> {
-    /// Seen as `Debug` only, labelled with its type.
-    pub const OPAQUE: Self = Cause {
-        error: |_| None,
-        shown: |_| None,
-        error_type: |_| label::<E>(),
-    };
-
-    /// Seen as [`V`](ErrorView) sees it, labelled with its type.
-    #[must_use]
-    pub const fn viewed<V: ErrorView<E, M>, M>() -> Self {
-        Cause {
-            error: V::as_error,
-            shown: V::as_dyn,
-            error_type: |_| label::<E>(),
-        }
-    }
-}
-
-impl<E: Error + ?Sized> Cause<E> {
-    /// An error whose type may not be `'static` (it borrows, or is generic): seen as a
-    /// `dyn Error` for its text and sources, not to downcast.
-    #[must_use]
-    pub const fn shown() -> Self
-    where
-        E: Sized,
-    {
-        Cause {
-            error: |_| None,
-            shown: |e| Some(e),
-            error_type: |_| label::<E>(),
-        }
-    }
-}
-
-/// The `error_type` label of a type.
-#[must_use]
-pub(crate) fn label<E: ?Sized>() -> &'static str {
-    type_label(type_name::<E>())
-}
-
-/// The clock as the plan read it, for hooks: the time since the first attempt began, and the
-/// time left before the timeout or the deadline.
-#[derive(Clone, Copy, Debug, Default)]
-struct Times {
-    elapsed: Option<Duration>,
-    remaining: Option<Duration>,
-}
+use crate::scope::switches::Switches;
 
 /// Why a failure is not retried.
 #[derive(Clone, Copy, Debug)]
@@ -153,23 +55,8 @@ impl<'a> Seen<'a> {
     }
 }
 
-/// Where a call's policy is: a reference, or for a fn whose policy is a constant, a zero-sized
-/// value that the attribute writes, which keeps the reference out of the state (8 bytes less in
-/// every retrying future).
-pub trait Policy<'p>: Copy {
-    /// The policy.
-    fn get(self) -> &'p RetryPolicy;
-}
-
-impl<'p> Policy<'p> for &'p RetryPolicy {
-    #[inline]
-    fn get(self) -> &'p RetryPolicy {
-        self
-    }
-}
-
 /// The state of one retrying call.
-pub struct RetryState<'p, D: Deadline = NoDeadline, P: Policy<'p> = &'p RetryPolicy> {
+pub struct RetryState<'p, D: PerCallDeadline = NoDeadline, P: PolicySource<'p> = &'p RetryPolicy> {
     policy: P,
     _policy: std::marker::PhantomData<&'p RetryPolicy>,
     /// When the first attempt began; taken only for a call that measures time (a timeout, a
@@ -190,7 +77,7 @@ pub struct RetryState<'p, D: Deadline = NoDeadline, P: Policy<'p> = &'p RetryPol
     deadline: D,
 }
 
-impl<'p, D: Deadline, P: Policy<'p>> fmt::Debug for RetryState<'p, D, P> {
+impl<'p, D: PerCallDeadline, P: PolicySource<'p>> fmt::Debug for RetryState<'p, D, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryState")
             .field("policy", self.policy())
@@ -201,7 +88,7 @@ impl<'p, D: Deadline, P: Policy<'p>> fmt::Debug for RetryState<'p, D, P> {
     }
 }
 
-impl<'p, P: Policy<'p>> RetryState<'p, NoDeadline, P> {
+impl<'p, P: PolicySource<'p>> RetryState<'p, NoDeadline, P> {
     /// Starts a call, just before its first attempt: reads the clock if the policy has a
     /// timeout.
     #[must_use]
@@ -218,7 +105,7 @@ impl<'p, P: Policy<'p>> RetryState<'p, NoDeadline, P> {
     }
 }
 
-impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
+impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
     /// Starts a call with a per-call deadline, just before its first attempt; `measure` reads
     /// the clock even without a timeout or a deadline.
     #[must_use]
@@ -295,7 +182,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
 
     /// The per-call deadline, replaced.
     #[must_use]
-    pub fn deadline<E: Deadline>(self, deadline: E) -> RetryState<'p, E, P> {
+    pub fn deadline<E: PerCallDeadline>(self, deadline: E) -> RetryState<'p, E, P> {
         RetryState {
             policy: self.policy,
             _policy: std::marker::PhantomData,
@@ -370,7 +257,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
             }
         };
         match plan {
-            Ok((wait, times)) => Ok(self.schedule(switches, wait, times, seen, name)),
+            Ok(wait) => Ok(self.schedule(switches, wait, seen, name)),
             Err(stop) => {
                 self.stopped(stop, seen, name);
                 Err(error)
@@ -411,7 +298,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
             is_value: true,
         };
         match plan {
-            Ok((wait, times)) => Ok(self.schedule(switches, wait, times, seen, name)),
+            Ok(wait) => Ok(self.schedule(switches, wait, seen, name)),
             Err(stop) => {
                 self.stopped(stop, seen, name);
                 Err(value)
@@ -456,7 +343,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
     /// The wait before the next attempt, or why not: the decision, the limits, then the
     /// denials (the nesting guard, the budget), in that order.
     #[inline]
-    fn plan(&mut self, switches: Switches, decision: Decision) -> Result<(Duration, Times), Stop> {
+    fn plan(&mut self, switches: Switches, decision: Decision) -> Result<Duration, Stop> {
         if !decision.is_retry() {
             return Err(Stop::GiveUp);
         }
@@ -467,7 +354,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
                 return Err(Stop::GiveUp);
             }
             self.check_nesting(switches)?;
-            return Ok((Duration::ZERO, Times::default()));
+            return Ok(Duration::ZERO);
         }
         if self
             .policy()
@@ -477,14 +364,13 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
             return Err(Stop::GiveUp);
         }
         let deadline_mode = self.policy().timeout_mode == TimeoutMode::Deadline;
-        let times = self.remaining();
-        let left = times.remaining;
+        let left = self.remaining();
         if left.is_some_and(|left| left.is_zero()) {
             return Err(Stop::GiveUp);
         }
         let wait = decision
             .wait()
-            .unwrap_or_else(|| backoff::wait(self.policy(), n, rng::unit));
+            .unwrap_or_else(|| backoff::wait(self.policy(), n, jitter));
         if deadline_mode
             && left.is_some_and(|left| wait.saturating_add(self.policy().min_attempt_time) >= left)
         {
@@ -498,7 +384,7 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
                 None => return Err(Stop::Denied(DenyReason::Budget)),
             }
         }
-        Ok((wait, times))
+        Ok(wait)
     }
 
     /// The nested-retry guard: denied if this call runs inside another retrying call's attempt
@@ -610,40 +496,20 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
     /// in a real run the clock is always the larger (sleeps take at least their time), but under
     /// a paused tokio clock without the `test-util` feature sleeps take no real time, and the
     /// waits are what the test means.
-    fn remaining(&mut self) -> Times {
+    fn remaining(&mut self) -> Option<Duration> {
         let deadline = self.deadline.get();
         if self.policy().timeout.is_none() && deadline.is_none() {
-            return Times::default();
+            return None;
         }
         // A loop that never called `attempt` starts now.
         let start = self.start.get_or_insert_with(Stamp::now).exact();
         self.start = Some(start);
-        let elapsed = start.elapsed();
         let by_timeout = self
             .policy()
             .timeout
-            .map(|timeout| timeout.saturating_sub(elapsed.max(self.waited())));
+            .map(|timeout| timeout.saturating_sub(start.elapsed().max(self.waited())));
         let by_deadline = deadline.map(Stamp::remaining);
-        Times {
-            elapsed: Some(elapsed),
-            remaining: by_timeout.into_iter().chain(by_deadline).min(),
-        }
-    }
-
-    /// What hooks see of the call's time: the plan's reading of the clock, else one read now
-    /// (a call that measures time without a limit, or in testing mode, which ignores limits).
-    fn times(
-        start: Option<Stamp>,
-        switches: Switches,
-        planned: Times,
-    ) -> (Option<Duration>, Option<Duration>) {
-        let elapsed = planned.elapsed.or_else(|| start.map(Stamp::elapsed));
-        let remaining = if plain(switches) {
-            planned.remaining
-        } else {
-            None
-        };
-        (elapsed, remaining)
+        by_timeout.into_iter().chain(by_deadline).min()
     }
 
     /// Schedules the retry: runs the hooks (building what they see only if there is one), then
@@ -654,7 +520,6 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
         &mut self,
         switches: Switches,
         wait: Duration,
-        times: Times,
         seen: impl FnOnce() -> Seen<'a>,
         name: impl FnOnce() -> &'n str,
     ) -> Duration {
@@ -669,25 +534,21 @@ impl<'p, D: Deadline, P: Policy<'p>> RetryState<'p, D, P> {
                 clock.record(n, wait, name, seen.error_type);
             }
             let waited_so_far = self.waited();
-            let start = self.start;
+            let attempt = self.attempt_in(switches);
             run_hooks(
-                || {
-                    let (elapsed, remaining) = Self::times(start, switches, times);
-                    RetryDetails {
-                        name,
-                        retry_num: n,
-                        wait_for: wait,
-                        waited_so_far,
-                        caused_by: seen.caused_by,
-                        caused_by_text: seen.text(),
-                        error: seen.error,
-                        dyn_error: seen.shown,
-                        error_type: seen.error_type,
-                        decision: seen.decision,
-                        is_value: seen.is_value,
-                        elapsed,
-                        remaining,
-                    }
+                || RetryDetails {
+                    name,
+                    retry_num: n,
+                    wait_for: wait,
+                    waited_so_far,
+                    caused_by: seen.caused_by,
+                    caused_by_text: seen.text(),
+                    error: seen.error,
+                    dyn_error: seen.shown,
+                    error_type: seen.error_type,
+                    decision: seen.decision,
+                    is_value: seen.is_value,
+                    attempt,
                 },
                 &mut self.guards,
             );
@@ -733,6 +594,13 @@ pub(crate) fn first_try_success(policy: &RetryPolicy) {
             budget.first_try_success();
         }
     }
+}
+
+/// A draw of the jitter, from `[0, 1)`: from a seeded test clock's generator in its scope, else
+/// from the thread's.
+fn jitter() -> f64 {
+    let seeded = crate::scope::clock().and_then(|clock| clock.next_u64());
+    rng::unit_from(seeded.unwrap_or_else(rng::next_u64))
 }
 
 /// Neither inactive nor in testing mode: the policy's waits and limits apply.

@@ -46,14 +46,8 @@ pub(crate) fn next_u64() -> u64 {
     })
 }
 
-/// A uniform draw from `[0, 1)`: the top 53 bits, the precision of an `f64`. Inside a seeded
-/// [`TestClock`](crate::testing::TestClock)'s scope, from its generator.
-pub(crate) fn unit() -> f64 {
-    let seeded = crate::scope::clock().and_then(|clock| clock.next_u64());
-    unit_from(seeded.unwrap_or_else(next_u64))
-}
-
-fn unit_from(bits: u64) -> f64 {
+/// A uniform draw from `[0, 1)` of 64 random bits: the top 53, the precision of an `f64`.
+pub(crate) fn unit_from(bits: u64) -> f64 {
     (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
@@ -65,7 +59,8 @@ mod tests {
     fn units_are_in_range_and_spread() {
         assert_eq!(unit_from(0).to_bits(), 0.0_f64.to_bits());
         assert!(unit_from(u64::MAX) < 1.0);
-        let draws: std::collections::HashSet<u64> = (0..1000).map(|_| unit().to_bits()).collect();
+        let draws: std::collections::HashSet<u64> =
+            (0..1000).map(|_| unit_from(next_u64()).to_bits()).collect();
         assert_eq!(draws.len(), 1000);
     }
 

@@ -37,8 +37,11 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
+use crate::clock::PerCallDeadline;
+use crate::instrumentation::Cause;
 use crate::nesting;
-use crate::retrying::{Cause, Deadline, Policy, RetryState};
+use crate::policy::PolicySource;
+use crate::retrying::RetryState;
 
 /// When the current run (since the fn was last called) began and how many items it yielded:
 /// what healing looks at.
@@ -83,8 +86,8 @@ fn failed<'p, 'n, D, P, E>(
     name: impl FnOnce() -> &'n str,
 ) -> Result<Duration, E>
 where
-    D: Deadline,
-    P: Policy<'p>,
+    D: PerCallDeadline,
+    P: PolicySource<'p>,
     E: fmt::Debug,
 {
     let policy = state.policy();
@@ -113,8 +116,8 @@ pin_project_lite::pin_project! {
     #[must_use = "streams do nothing unless polled"]
     pub struct RetryStream<'p, D, P, F, Fut, St, S, W, G, On, C, N>
     where
-        D: Deadline,
-        P: Policy<'p>,
+        D: PerCallDeadline,
+        P: PolicySource<'p>,
     {
         state: RetryState<'p, D, P>,
         run: Run,
@@ -132,8 +135,8 @@ pin_project_lite::pin_project! {
 impl<'p, D, P, F, Fut, St, S, W, G, On, C, N> fmt::Debug
     for RetryStream<'p, D, P, F, Fut, St, S, W, G, On, C, N>
 where
-    D: Deadline,
-    P: Policy<'p>,
+    D: PerCallDeadline,
+    P: PolicySource<'p>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryStream")
@@ -159,8 +162,8 @@ pub(crate) fn retry_stream<'p, D, P, F, Fut, St, S, W, G, On, C, N>(
     backoff: G,
 ) -> RetryStream<'p, D, P, F, Fut, St, S, W, G, On, C, N>
 where
-    D: Deadline,
-    P: Policy<'p>,
+    D: PerCallDeadline,
+    P: PolicySource<'p>,
 {
     RetryStream {
         state,
@@ -178,8 +181,8 @@ where
 impl<'p, 'n, D, P, F, Fut, St, T, E, S, W, G, On, C, N> Stream
     for RetryStream<'p, D, P, F, Fut, St, S, W, G, On, C, N>
 where
-    D: Deadline,
-    P: Policy<'p>,
+    D: PerCallDeadline,
+    P: PolicySource<'p>,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<St, E>>,
     St: Stream<Item = Result<T, E>>,
@@ -264,8 +267,8 @@ where
 #[must_use = "iterators do nothing unless iterated"]
 pub struct RetryIter<'p, D, P, F, I, On, C, N>
 where
-    D: Deadline,
-    P: Policy<'p>,
+    D: PerCallDeadline,
+    P: PolicySource<'p>,
 {
     state: RetryState<'p, D, P>,
     run: Run,
@@ -279,8 +282,8 @@ where
 
 impl<'p, D, P, F, I, On, C, N> fmt::Debug for RetryIter<'p, D, P, F, I, On, C, N>
 where
-    D: Deadline,
-    P: Policy<'p>,
+    D: PerCallDeadline,
+    P: PolicySource<'p>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryIter")
@@ -299,8 +302,8 @@ pub(crate) fn retry_iter<'p, D, P, F, I, On, C, N>(
     name: N,
 ) -> RetryIter<'p, D, P, F, I, On, C, N>
 where
-    D: Deadline,
-    P: Policy<'p>,
+    D: PerCallDeadline,
+    P: PolicySource<'p>,
 {
     RetryIter {
         state,
@@ -316,8 +319,8 @@ where
 
 impl<'p, 'n, D, P, F, I, T, E, On, C, N> Iterator for RetryIter<'p, D, P, F, I, On, C, N>
 where
-    D: Deadline,
-    P: Policy<'p>,
+    D: PerCallDeadline,
+    P: PolicySource<'p>,
     F: FnMut() -> I,
     I: Iterator<Item = Result<T, E>>,
     E: fmt::Debug,

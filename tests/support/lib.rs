@@ -278,9 +278,9 @@ pub struct Retry {
     pub decision: Decision,
     /// `RetryDetails::is_value`.
     pub is_value: bool,
-    /// `RetryDetails::elapsed`.
+    /// `RetryDetails::attempt.elapsed()`, read in the hook.
     pub elapsed: Option<Duration>,
-    /// `RetryDetails::remaining`.
+    /// `RetryDetails::attempt.remaining()`, read in the hook.
     pub remaining: Option<Duration>,
 }
 
@@ -303,8 +303,8 @@ impl From<&RetryDetails<'_>> for Retry {
             error_type: d.error_type,
             decision: d.decision,
             is_value: d.is_value,
-            elapsed: d.elapsed,
-            remaining: d.remaining,
+            elapsed: d.attempt.elapsed(),
+            remaining: d.attempt.remaining(),
         }
     }
 }

@@ -148,6 +148,12 @@ pub(crate) fn type_label(name: &'static str) -> &'static str {
     name
 }
 
+/// The `error_type` label of a type.
+#[must_use]
+pub(crate) fn label<E: ?Sized>() -> &'static str {
+    type_label(type_name::<E>())
+}
+
 /// The path of the fn that a closure is written in, from the closure's type name:
 /// `my_crate::sync::{{closure}}::{{closure}}` gives `my_crate::sync`. Any other name is its own.
 pub(crate) fn enclosing_fn(mut name: &str) -> &str {

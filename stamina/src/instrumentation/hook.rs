@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cause::CausedBy;
+use crate::attempt::Attempt;
 use crate::decision::Decision;
 
 /// What a hook learns about a scheduled retry.
@@ -60,14 +61,11 @@ pub struct RetryDetails<'a> {
     /// Whether [`caused_by`](Self::caused_by) is an `Ok` value that the result predicate
     /// retried, rather than an error.
     pub is_value: bool,
-    /// The time since the call's first attempt began, as the attempts see it
-    /// ([`Attempt::elapsed`](crate::Attempt::elapsed)), read when the retry was decided: `None`
-    /// for a call that does not measure time.
-    pub elapsed: Option<Duration>,
-    /// The time that was left before the call's timeout or deadline
-    /// ([`Attempt::remaining`](crate::Attempt::remaining)), before the wait: `None` without
-    /// either, and in testing mode.
-    pub remaining: Option<Duration>,
+    /// The attempt that failed, as it saw itself: its number, and its time, read when asked
+    /// ([`elapsed`](Attempt::elapsed), [`remaining`](Attempt::remaining): `None` for a call
+    /// that does not measure time, and `remaining` in testing mode). Its
+    /// [`next_wait`](Attempt::next_wait) is zero here: [`wait_for`](Self::wait_for) is the wait.
+    pub attempt: Attempt,
 }
 
 /// Why a retry that everything else allowed was not scheduled: see [`DeniedDetails`].

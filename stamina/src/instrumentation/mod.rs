@@ -124,7 +124,7 @@ mod tracing;
 mod view;
 
 pub use self::cause::{CAUSED_BY_MAX_LEN, CausedBy};
-pub(crate) use self::cause::{enclosing_fn, site_label, type_label};
+pub(crate) use self::cause::{enclosing_fn, label, site_label};
 pub(crate) use self::guards::Guards;
 pub use self::hook::{
     DeniedDetails, DenyReason, Hook, IntoRetryGuard, RetryDetails, RetryGuard, RetryHook,
@@ -139,6 +139,8 @@ pub(crate) use self::registry::{any_hooks, run_denied, run_hooks};
 pub use self::registry::{get_on_retry_hooks, reset_on_retry_hooks, set_on_retry_hooks};
 #[cfg(feature = "tracing")]
 pub use self::tracing::TracingOnRetryHook;
+#[doc(hidden)]
+pub use self::view::Cause;
 pub use self::view::{DebugOnly, ErrorAware, ErrorView};
 #[doc(hidden)]
 pub use self::view::{ErasedCause, ErrorProbe, LocalErrorProbe, OpaqueCause, TypedCause, kind};

@@ -9,7 +9,64 @@
 
 use std::error::Error;
 
-use crate::retrying::Cause;
+use super::cause::label;
+
+/// How hooks see an error of type `E`: as a `dyn Error` or not, and its `error_type` label.
+/// Plain fn pointers: a driver picks them once, when it is compiled, and they run only when
+/// hooks do.
+#[allow(missing_debug_implementations, reason = "three fn pointers")]
+pub struct Cause<E: ?Sized> {
+    /// The error as a `dyn Error + 'static`, to downcast: only an error whose type is `'static`.
+    pub error: fn(&E) -> Option<&(dyn Error + 'static)>,
+    /// The error as a `dyn Error` of any lifetime, for its text and its sources: any error type
+    /// that implements `Error`, those that borrow or are generic included.
+    pub shown: fn(&E) -> Option<&dyn Error>,
+    /// The `error_type` label of this error.
+    pub error_type: fn(&E) -> &'static str,
+}
+
+impl<E: ?Sized> Clone for Cause<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E: ?Sized> Copy for Cause<E> {}
+
+impl<E: ?Sized> Cause<E> {
+    /// Seen as `Debug` only, labelled with its type.
+    pub const OPAQUE: Self = Cause {
+        error: |_| None,
+        shown: |_| None,
+        error_type: |_| label::<E>(),
+    };
+
+    /// Seen as [`V`](ErrorView) sees it, labelled with its type.
+    #[must_use]
+    pub const fn viewed<V: ErrorView<E, M>, M>() -> Self {
+        Cause {
+            error: V::as_error,
+            shown: V::as_dyn,
+            error_type: |_| label::<E>(),
+        }
+    }
+}
+
+impl<E: Error + ?Sized> Cause<E> {
+    /// An error whose type may not be `'static` (it borrows, or is generic): seen as a
+    /// `dyn Error` for its text and sources, not to downcast.
+    #[must_use]
+    pub const fn shown() -> Self
+    where
+        E: Sized,
+    {
+        Cause {
+            error: |_| None,
+            shown: |e| Some(e),
+            error_type: |_| label::<E>(),
+        }
+    }
+}
 
 /// Whether hooks see an error of type `E` as a `dyn Error`: [`RetryDetails::error`].
 ///

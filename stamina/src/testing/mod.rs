@@ -91,11 +91,10 @@
 //! # }
 //! ```
 
-mod clock;
-
-pub use self::clock::{RecordedWait, TestClock};
+pub use crate::scope::clock::{RecordedWait, TestClock};
+use crate::scope::switches::Switches;
+pub use crate::scope::switches::{SwitchGuard, Testing};
 pub use crate::scope::{ScopeGuard, Scoped};
-pub use crate::switches::{SwitchGuard, Switches, Testing};
 
 /// [`stamina::set_testing`](crate::set_testing) for the current thread only, until the guard is
 /// dropped; the active switch stays as it is.

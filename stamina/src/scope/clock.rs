@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::scope::{ScopeGuard, Scoped, Setting};
+use super::{ScopeGuard, Scoped, Setting};
 
 /// A clock for tests: in its scope (a thread, with [`set_for_thread`](Self::set_for_thread), or a
 /// task, with [`scope`](Self::scope)), every retrying call sleeps no time at all, records each

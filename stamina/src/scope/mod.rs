@@ -1,5 +1,6 @@
-//! Settings scoped to a thread or a task: the switches ([`Switches`]) and the test clock
-//! ([`TestClock`]).
+//! What is in force on a thread or in a task: the switches ([`Switches`], process-wide and
+//! scoped, in `switches.rs`) and the test clock ([`TestClock`], in `clock.rs`). The public
+//! faces are the crate root's switches and [`crate::testing`].
 //!
 //! A thread holds a stack of the settings in force, each entry known by an id: a thread guard
 //! pushes one and takes out its own when dropped, in any order, so the setting in force is always
@@ -18,8 +19,11 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use crate::switches::Switches;
-use crate::testing::TestClock;
+pub(crate) mod clock;
+pub(crate) mod switches;
+
+use self::clock::TestClock;
+use self::switches::Switches;
 
 /// A setting a scope can hold.
 #[derive(Clone, Debug)]

@@ -6,8 +6,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::{ScopeGuard, Scoped, Setting};
 use crate::nesting::Nesting;
-use crate::scope::{ScopeGuard, Scoped, Setting};
 
 /// The low 32 bits hold the testing attempts.
 const TESTING: u64 = 1 << 32;
@@ -79,7 +79,7 @@ impl Switches {
     /// the process-wide state otherwise.
     #[must_use]
     pub fn current() -> Self {
-        crate::scope::switches().unwrap_or_else(Self::global)
+        super::switches().unwrap_or_else(Self::global)
     }
 
     /// The process-wide state, ignoring scoped overrides.
