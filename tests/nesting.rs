@@ -83,7 +83,7 @@ fn nested_once_makes_one_attempt_inside_an_outer_retry() {
 #[test]
 fn the_switch_sets_the_policy_of_fns_that_name_none() {
     record_hook_calls();
-    let _once = Switches::current().nesting(Nesting::Once).set_for_thread();
+    let _once = Switches::current().nested(Nesting::Once).set_for_thread();
     let dead = Flaky::always();
     outer("nesting::outer_switch", || {
         let _ = inner(&dead);

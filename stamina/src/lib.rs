@@ -122,7 +122,7 @@ pub use nesting::Nesting;
 pub use on_ok::{AcceptOk, OnOk};
 pub use policy::RetryPolicy;
 pub use policy::TimeoutMode;
-pub use scope::switches::{Switches, is_active, is_testing, set_active, set_nesting, set_testing};
+pub use scope::switches::{Switches, is_active, is_testing, set_active, set_nested, set_testing};
 pub use sleeper::Sleeper;
 
 #[cfg(feature = "macros")]

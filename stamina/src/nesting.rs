@@ -37,8 +37,8 @@ use std::task::{Context, Poll};
 
 /// What a retrying call does when it runs inside another retrying call's attempt.
 ///
-/// The process-wide choice is a switch ([`Switches::nesting`](crate::Switches::nesting),
-/// [`set_nesting`](crate::set_nesting)); a fn or caller overrides it with
+/// The process-wide choice is a switch ([`Switches::nested`](crate::Switches::nested),
+/// [`set_nested`](crate::set_nested)); a fn or caller overrides it with
 /// `#[retry(nested = Once)]` or [`RetryPolicy::nested`](crate::RetryPolicy::nested).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]

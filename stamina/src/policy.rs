@@ -48,53 +48,86 @@ pub enum TimeoutMode {
     Deadline,
 }
 
-/// The configuration of a retrying call: its limits, its backoff and its modes.
-///
-/// `const`-constructible, so that a policy can be a `const` or a `static` that several fns
-/// share (`#[retry(policy = DB_RETRIES, on = ..)]`), and `Copy`. The setters chain and never
-/// fail: each says what it does with an out-of-range value; the `try_*` setters and
-/// [`validate`](Self::validate) report such values instead. With the `serde` feature a policy
-/// deserializes from a service's own configuration file, durations in human form (`"250ms"`):
-/// see its `Deserialize` impl.
-///
-/// ```
-/// use std::time::Duration;
-/// use stamina::RetryPolicy;
-///
-/// static DB_RETRIES: RetryPolicy = RetryPolicy::new()
-///     .attempts(5)
-///     .timeout(Duration::from_secs(10))
-///     .wait_initial(Duration::from_millis(50));
-///
-/// #[stamina::retry(policy = DB_RETRIES, on = std::io::Error)]
-/// fn load(path: &str) -> std::io::Result<String> {
-///     std::fs::read_to_string(path)
-/// }
-/// # let _off = stamina::testing::set_active(false);
-/// # assert!(load("/nonexistent").is_err());
-/// assert_eq!(DB_RETRIES.get_attempts(), Some(5));
-/// ```
-///
-/// The defaults are stamina's: 10 attempts, 45 s in all, waits from 0.1 s doubling up to 5 s,
-/// each with up to 1 s of jitter.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RetryPolicy {
-    pub(crate) attempts: Option<u32>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) wait_initial: Duration,
-    pub(crate) wait_max: Duration,
-    pub(crate) wait_jitter: Duration,
-    pub(crate) wait_exp_base: f64,
-    pub(crate) timeout_mode: TimeoutMode,
-    pub(crate) min_attempt_time: Duration,
-    pub(crate) budget: BudgetChoice,
-    /// `None`: the switches' policy.
-    pub(crate) nesting: Option<Nesting>,
-    /// A retrying stream or iterator starts afresh after this long without an error.
-    pub(crate) heal_after: Option<Duration>,
-    /// .. or after this many items without an error.
-    pub(crate) heal_after_items: Option<u32>,
+/// Calls `$m!` with `[extra tokens]`, then the policy's fields, one row each: its name, its type,
+/// stamina's default, and the `serde` attributes of its form in a configuration file
+/// (`policy/file.rs`, which writes each type in the file's form). The struct, its `DEFAULT` and
+/// the file form all come from these rows: a new value option is a row here and its setter.
+macro_rules! policy_fields {
+    ($m:ident $($extra:tt)*) => {
+        $m! {
+            [$($extra)*]
+            attempts: Option<u32> = Some(10);
+            timeout: Option<Duration> = Some(Duration::from_secs(45));
+            wait_initial: Duration = Duration::from_millis(100);
+            wait_max: Duration = Duration::from_secs(5);
+            wait_jitter: Duration = Duration::from_secs(1);
+            wait_exp_base: f64 = 2.0;
+            timeout_mode: TimeoutMode = TimeoutMode::AfterFailure;
+            min_attempt_time: Duration = Duration::ZERO;
+            /// The budget is code, not configuration: no file names one.
+            #[serde(skip)]
+            budget: BudgetChoice = BudgetChoice::Process;
+            /// `None`: the switches' policy.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            nested: Option<Nesting> = None;
+            /// A retrying stream or iterator starts afresh after this long without an error..
+            heal_after: Option<Duration> = None;
+            /// .. or after this many items without an error.
+            heal_after_items: Option<u32> = None;
+        }
+    };
 }
+#[cfg(feature = "serde")]
+pub(crate) use policy_fields;
+
+/// The struct and its defaults, from [`policy_fields`].
+macro_rules! define_policy {
+    ([$(#[$meta:meta])*] $($(#[doc = $doc:literal])* $(#[serde $($file:tt)*])* $name:ident: $ty:ty = $default:expr;)*) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct RetryPolicy {
+            $($(#[doc = $doc])* pub(crate) $name: $ty,)*
+        }
+
+        impl RetryPolicy {
+            /// stamina's defaults: 10 attempts, 45 s, 0.1 s initial wait, 5 s cap, 1 s jitter,
+            /// base 2.
+            pub const DEFAULT: RetryPolicy = RetryPolicy { $($name: $default,)* };
+        }
+    };
+}
+
+policy_fields!(define_policy
+    /// The configuration of a retrying call: its limits, its backoff and its modes.
+    ///
+    /// `const`-constructible, so that a policy can be a `const` or a `static` that several fns
+    /// share (`#[retry(policy = DB_RETRIES, on = ..)]`), and `Copy`. The setters chain and never
+    /// fail: each says what it does with an out-of-range value; the `try_*` setters and
+    /// [`validate`](Self::validate) report such values instead. With the `serde` feature a policy
+    /// deserializes from a service's own configuration file, durations in human form (`"250ms"`):
+    /// see its `Deserialize` impl.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stamina::RetryPolicy;
+    ///
+    /// static DB_RETRIES: RetryPolicy = RetryPolicy::new()
+    ///     .attempts(5)
+    ///     .timeout(Duration::from_secs(10))
+    ///     .wait_initial(Duration::from_millis(50));
+    ///
+    /// #[stamina::retry(policy = DB_RETRIES, on = std::io::Error)]
+    /// fn load(path: &str) -> std::io::Result<String> {
+    ///     std::fs::read_to_string(path)
+    /// }
+    /// # let _off = stamina::testing::set_active(false);
+    /// # assert!(load("/nonexistent").is_err());
+    /// assert_eq!(DB_RETRIES.get_attempts(), Some(5));
+    /// ```
+    ///
+    /// The defaults are stamina's: 10 attempts, 45 s in all, waits from 0.1 s doubling up to 5 s,
+    /// each with up to 1 s of jitter.
+);
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -103,22 +136,6 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// stamina's defaults: 10 attempts, 45 s, 0.1 s initial wait, 5 s cap, 1 s jitter, base 2.
-    pub const DEFAULT: RetryPolicy = RetryPolicy {
-        attempts: Some(10),
-        timeout: Some(Duration::from_secs(45)),
-        wait_initial: Duration::from_millis(100),
-        wait_max: Duration::from_secs(5),
-        wait_jitter: Duration::from_secs(1),
-        wait_exp_base: 2.0,
-        timeout_mode: TimeoutMode::AfterFailure,
-        min_attempt_time: Duration::ZERO,
-        budget: BudgetChoice::Process,
-        nesting: None,
-        heal_after: None,
-        heal_after_items: None,
-    };
-
     /// stamina's defaults.
     #[must_use]
     pub const fn new() -> Self {
@@ -304,10 +321,10 @@ impl RetryPolicy {
     }
 
     /// What the call does when it runs inside another retrying call's attempt (see
-    /// [`Nesting`]); without it, the [switches](crate::Switches::nesting) decide.
+    /// [`Nesting`]); without it, the [switches](crate::Switches::nested) decide.
     #[must_use]
     pub const fn nested(mut self, nesting: Nesting) -> Self {
-        self.nesting = Some(nesting);
+        self.nested = Some(nesting);
         self
     }
 
@@ -409,7 +426,7 @@ impl RetryPolicy {
     /// The nesting policy the policy names, if any (`None`: the switches').
     #[must_use]
     pub const fn get_nested(&self) -> Option<Nesting> {
-        self.nesting
+        self.nested
     }
 
     /// The time without an error after which a stream or iterator heals, if any.

@@ -391,7 +391,7 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
     /// under [`Nesting::Once`].
     #[inline]
     fn check_nesting(&self, switches: Switches) -> Result<(), Stop> {
-        let nesting = self.policy().nesting.unwrap_or(switches.get_nesting());
+        let nesting = self.policy().nested.unwrap_or(switches.get_nested());
         if nesting == Nesting::Once && self.published.nested() {
             return Err(Stop::Denied(DenyReason::Nested));
         }

@@ -9,29 +9,41 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::{self, Serializer};
 use serde::{Deserialize, Serialize};
 
-use super::{RetryPolicy, TimeoutMode};
+use super::{RetryPolicy, TimeoutMode, policy_fields};
+use crate::budget::BudgetChoice;
 use crate::duration::{self, Human};
 use crate::error::Spelling;
 use crate::nesting::Nesting;
 
-/// The file form of a policy: one field per value option, each optional (stamina's default).
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default, rename = "RetryPolicy")]
-struct File {
-    attempts: Limit<Count>,
-    timeout: Limit<Text>,
-    wait_initial: Text,
-    wait_max: Text,
-    wait_jitter: Text,
-    wait_exp_base: f64,
-    timeout_mode: Mode,
-    min_attempt_time: Text,
-    /// Absent or `null`: the switch decides.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nested: Option<Nested>,
-    heal_after: Limit<Text>,
-    heal_after_items: Limit<Count>,
+/// The file form of a policy, from the policy's own rows ([`policy_fields`]): a field of each
+/// one's form in a file, and the conversions both ways.
+macro_rules! file_form {
+    ([] $($(#[doc = $doc:literal])* $(#[serde $($file:tt)*])* $name:ident: $ty:ty = $default:expr;)*) => {
+        /// Every field is optional (stamina's default); an unknown one is an error.
+        #[derive(Deserialize, Serialize)]
+        #[serde(deny_unknown_fields, default, rename = "RetryPolicy")]
+        struct File {
+            $($(#[serde $($file)*])* $name: <$ty as InFile>::Form,)*
+        }
+
+        impl From<&RetryPolicy> for File {
+            fn from(p: &RetryPolicy) -> Self {
+                File { $($name: InFile::to_form(&p.$name),)* }
+            }
+        }
+
+        impl From<File> for Unchecked {
+            fn from(f: File) -> Self {
+                Unchecked(RetryPolicy { $($name: InFile::from_form(f.$name),)* })
+            }
+        }
+    };
 }
+
+policy_fields!(file_form);
+
+/// A policy read from a file, before [`RetryPolicy::validate`].
+struct Unchecked(RetryPolicy);
 
 impl Default for File {
     fn default() -> Self {
@@ -39,58 +51,108 @@ impl Default for File {
     }
 }
 
-impl From<&RetryPolicy> for File {
-    fn from(p: &RetryPolicy) -> Self {
-        File {
-            attempts: Limit(p.attempts.map(Count)),
-            timeout: Limit(p.timeout.map(Text)),
-            wait_initial: Text(p.wait_initial),
-            wait_max: Text(p.wait_max),
-            wait_jitter: Text(p.wait_jitter),
-            wait_exp_base: p.wait_exp_base,
-            timeout_mode: match p.timeout_mode {
-                TimeoutMode::AfterFailure => Mode::AfterFailure,
-                TimeoutMode::Deadline => Mode::Deadline,
-            },
-            min_attempt_time: Text(p.min_attempt_time),
-            nested: p.nesting.map(|n| match n {
-                Nesting::Retry => Nested::Retry,
-                Nesting::Once => Nested::Once,
-            }),
-            heal_after: Limit(p.heal_after.map(Text)),
-            heal_after_items: Limit(p.heal_after_items.map(Count)),
-        }
-    }
-}
-
 impl TryFrom<File> for RetryPolicy {
     type Error = String;
 
     fn try_from(f: File) -> Result<Self, String> {
-        let policy = RetryPolicy {
-            attempts: f.attempts.0.map(|c| c.0),
-            timeout: f.timeout.0.map(|t| t.0),
-            wait_initial: f.wait_initial.0,
-            wait_max: f.wait_max.0,
-            wait_jitter: f.wait_jitter.0,
-            wait_exp_base: f.wait_exp_base,
-            timeout_mode: match f.timeout_mode {
-                Mode::AfterFailure => TimeoutMode::AfterFailure,
-                Mode::Deadline => TimeoutMode::Deadline,
-            },
-            min_attempt_time: f.min_attempt_time.0,
-            nesting: f.nested.map(|n| match n {
-                Nested::Retry => Nesting::Retry,
-                Nested::Once => Nesting::Once,
-            }),
-            heal_after: f.heal_after.0.map(|t| t.0),
-            heal_after_items: f.heal_after_items.0.map(|c| c.0),
-            ..RetryPolicy::DEFAULT
-        };
+        let Unchecked(policy) = f.into();
         match policy.validate() {
             Ok(()) => Ok(policy),
             Err(e) => Err(e.display_in(Spelling::File).to_string()),
         }
+    }
+}
+
+/// A field's type, and its form in a file.
+trait InFile: Sized {
+    type Form: Serialize + for<'de> Deserialize<'de>;
+    fn to_form(&self) -> Self::Form;
+    fn from_form(form: Self::Form) -> Self;
+}
+
+impl InFile for Option<u32> {
+    type Form = Limit<Count>;
+    fn to_form(&self) -> Limit<Count> {
+        Limit(self.map(Count))
+    }
+    fn from_form(form: Limit<Count>) -> Self {
+        form.0.map(|c| c.0)
+    }
+}
+
+impl InFile for Option<Duration> {
+    type Form = Limit<Text>;
+    fn to_form(&self) -> Limit<Text> {
+        Limit(self.map(Text))
+    }
+    fn from_form(form: Limit<Text>) -> Self {
+        form.0.map(|t| t.0)
+    }
+}
+
+impl InFile for Duration {
+    type Form = Text;
+    fn to_form(&self) -> Text {
+        Text(*self)
+    }
+    fn from_form(form: Text) -> Self {
+        form.0
+    }
+}
+
+impl InFile for f64 {
+    type Form = f64;
+    fn to_form(&self) -> f64 {
+        *self
+    }
+    fn from_form(form: f64) -> Self {
+        form
+    }
+}
+
+impl InFile for TimeoutMode {
+    type Form = Mode;
+    fn to_form(&self) -> Mode {
+        match self {
+            TimeoutMode::AfterFailure => Mode::AfterFailure,
+            TimeoutMode::Deadline => Mode::Deadline,
+        }
+    }
+    fn from_form(form: Mode) -> Self {
+        match form {
+            Mode::AfterFailure => TimeoutMode::AfterFailure,
+            Mode::Deadline => TimeoutMode::Deadline,
+        }
+    }
+}
+
+impl InFile for Option<Nesting> {
+    type Form = Option<Nested>;
+    fn to_form(&self) -> Option<Nested> {
+        self.map(|n| match n {
+            Nesting::Retry => Nested::Retry,
+            Nesting::Once => Nested::Once,
+        })
+    }
+    fn from_form(form: Option<Nested>) -> Self {
+        form.map(|n| match n {
+            Nested::Retry => Nesting::Retry,
+            Nested::Once => Nesting::Once,
+        })
+    }
+}
+
+/// Not in a file (`#[serde(skip)]`): a policy read from one has stamina's default.
+#[derive(Default, Deserialize, Serialize)]
+struct Skipped;
+
+impl InFile for BudgetChoice {
+    type Form = Skipped;
+    fn to_form(&self) -> Skipped {
+        Skipped
+    }
+    fn from_form(Skipped: Skipped) -> Self {
+        BudgetChoice::Process
     }
 }
 

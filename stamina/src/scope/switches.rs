@@ -22,14 +22,14 @@ static GLOBAL: AtomicU64 = AtomicU64::new(0);
 /// process-wide [`Nesting`] policy.
 ///
 /// The process-wide state is set with [`set_active`](crate::set_active),
-/// [`set_testing`](crate::set_testing) and [`set_nesting`](crate::set_nesting). A `Switches` value overrides it for one thread
+/// [`set_testing`](crate::set_testing) and [`set_nested`](crate::set_nested). A `Switches` value overrides it for one thread
 /// ([`Switches::set_for_thread`]) or one task ([`Switches::scope`]), so that tests running in
 /// parallel in one `cargo test` binary do not disturb each other. See [`crate::testing`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Switches {
     active: bool,
     testing: Option<Testing>,
-    nesting: Nesting,
+    nested: Nesting,
 }
 
 /// Testing mode's settings, as [`set_testing`](crate::set_testing) takes them.
@@ -71,7 +71,7 @@ impl Switches {
         Switches {
             active: true,
             testing: None,
-            nesting: Nesting::Retry,
+            nested: Nesting::Retry,
         }
     }
 
@@ -109,18 +109,18 @@ impl Switches {
         self
     }
 
-    /// The same state with `nesting` as the policy of the calls whose own policy names none:
+    /// The same state with `nested` as the policy of the calls whose own policy names none:
     /// see [`Nesting`].
     #[must_use]
-    pub const fn nesting(mut self, nesting: Nesting) -> Self {
-        self.nesting = nesting;
+    pub const fn nested(mut self, nested: Nesting) -> Self {
+        self.nested = nested;
         self
     }
 
     /// The nesting policy.
     #[must_use]
-    pub const fn get_nesting(&self) -> Nesting {
-        self.nesting
+    pub const fn get_nested(&self) -> Nesting {
+        self.nested
     }
 
     /// Whether retrying is active.
@@ -170,7 +170,7 @@ impl Switches {
         Switches {
             active: word & INACTIVE == 0,
             testing,
-            nesting: if word & NESTED_ONCE == 0 {
+            nested: if word & NESTED_ONCE == 0 {
                 Nesting::Retry
             } else {
                 Nesting::Once
@@ -180,7 +180,7 @@ impl Switches {
 
     const fn pack(self) -> u64 {
         let mut word = if self.active { 0 } else { INACTIVE };
-        if matches!(self.nesting, Nesting::Once) {
+        if matches!(self.nested, Nesting::Once) {
             word |= NESTED_ONCE;
         }
         if let Some(t) = self.testing {
@@ -237,9 +237,9 @@ pub fn set_testing(testing: bool, attempts: u32, cap: bool) {
 /// none: [`Nesting::Retry`] (stamina's behaviour, the default) or [`Nesting::Once`], under which a
 /// call that runs inside another retrying call's attempt makes one attempt and leaves the
 /// retrying to the outer call. Read when an attempt fails. For a policy that only this thread or
-/// task sees, use [`Switches::nesting`] with [`Switches::set_for_thread`] or [`Switches::scope`].
-pub fn set_nesting(nesting: Nesting) {
-    Switches::update_global(|s| s.nesting(nesting));
+/// task sees, use [`Switches::nested`] with [`Switches::set_for_thread`] or [`Switches::scope`].
+pub fn set_nested(nesting: Nesting) {
+    Switches::update_global(|s| s.nested(nesting));
 }
 
 /// Whether testing mode is on here: the scoped override of this thread or task, if any, else the
@@ -261,7 +261,7 @@ mod tests {
             Switches::new().testing(true, 0, false),
             Switches::new().testing(true, u32::MAX, true).active(false),
             Switches::new().testing(true, 3, true),
-            Switches::new().nesting(Nesting::Once).active(false),
+            Switches::new().nested(Nesting::Once).active(false),
         ] {
             assert_eq!(Switches::unpack(s.pack()), s);
         }
