@@ -1,131 +1,14 @@
-//! HTTP (feature `http`): `Retry-After`, and a [`Classifier`] of responses to use as the
-//! result predicate.
-//!
-//! Over HTTP a failure is often a response, not an error: `Ok(response)` with status 503, or 429
-//! with a `Retry-After` header. The [`Classifier`] turns a status and its headers into the
-//! [`Decision`] of a result predicate (`on_ok`). It is built on the `http` 1.x crate, which
-//! reqwest, hyper, axum and tonic share, and needs no dependency on any of them:
-//!
-//! ```
-//! # #[allow(dead_code)] mod reqwest { #[derive(Debug)] pub struct Response(pub http::StatusCode, pub http::HeaderMap);
-//! #   impl Response { pub fn status(&self) -> http::StatusCode { self.0 } pub fn headers(&self) -> &http::HeaderMap { &self.1 } }
-//! #   #[derive(Debug)] pub struct Error; impl Error { pub fn is_connect(&self) -> bool { true } } }
-//! use stamina::http::Classifier;
-//!
-//! // GET is idempotent: 429, 502, 503 and 504 are retried, after `Retry-After` when it is sent.
-//! const RETRYABLE: Classifier = Classifier::idempotent();
-//!
-//! #[stamina::retry(
-//!     on = |e: &reqwest::Error| e.is_connect(),
-//!     on_ok = RETRYABLE.on_response(|r: &reqwest::Response| (r.status(), r.headers())),
-//!     attempts = 5,
-//! )]
-//! async fn fetch(/* client: &reqwest::Client, url: &str */) -> Result<reqwest::Response, reqwest::Error> {
-//!     // client.get(url).send().await
-//! #   Ok(reqwest::Response(http::StatusCode::OK, http::HeaderMap::new()))
-//! }
-//! # assert!(futures::executor::block_on(fetch()).is_ok());
-//! ```
-//!
-//! When the call gives up on a retried response (the attempts ran out, or the time), that last
-//! response comes back as it is, `Ok`, for the code that follows to read its status and body.
-//! For an `http::Response<B>` (hyper's and axum's clients), the classifier is the predicate
-//! itself: `on_ok = Classifier::idempotent()`.
-//!
-//! # Which statuses
-//!
-//! | status | retried | decision |
-//! |---|---|---|
-//! | 429 Too Many Requests | every method | [`Decision::Throttled`], after `Retry-After` if sent |
-//! | 503 Service Unavailable | every method | [`Decision::Throttled`] after `Retry-After` if sent, else [`Decision::Retry`] |
-//! | 502 Bad Gateway, 504 Gateway Timeout | idempotent methods | [`Decision::RetryAfter`] if `Retry-After` is sent, else [`Decision::Retry`] |
-//! | anything else | no | [`Decision::NoRetry`] |
-//!
-//! 429 and 503 say that the server did not process the request, so repeating it is safe for any
-//! method. 502 and 504 say that a gateway lost the answer: the server may have acted on the
-//! request, so a retry may repeat a `POST`. RFC 9110 section 9.2.2 allows automatic retries of
-//! idempotent methods only (`GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT`, `DELETE`): a classifier
-//! [`for_method`](Classifier::for_method) `POST` does not retry them, unless the request is
-//! made safe to repeat (an idempotency key) and the classifier is told so with
-//! [`assume_idempotent`](Classifier::assume_idempotent).
-//!
-//! Two statuses are choices left to the caller: 408 Request Timeout (the server gave up waiting
-//! for the request, which it did not process: `.retry_on_any_method(StatusCode::REQUEST_TIMEOUT)`)
-//! and 500 Internal Server Error (a bug is rarely transient, and the server may have acted:
-//! `.retry_on(StatusCode::INTERNAL_SERVER_ERROR)`, for idempotent methods).
-//!
-//! # `Retry-After`
-//!
-//! Both forms of RFC 9110 section 10.2.3 are read: delta-seconds (`120`) and an HTTP-date
-//! (`Fri, 31 Dec 1999 23:59:59 GMT`, and the two obsolete date formats). A value that is neither
-//! is ignored (the backoff applies), never a panic; a date in the past is a wait of zero. A hint
-//! longer than [`MAX_RETRY_AFTER`] (a server that asks for an hour) is clamped to it, or to the
-//! classifier's own [`max_retry_after`](Classifier::max_retry_after).
-//!
-//! A hint is a wait that the call honours exactly (no jitter, no `wait_max`), so it can outlive
-//! the call's `timeout`: in stamina's timeout mode the call sleeps the hint and gives up at the
-//! next failure. With [`TimeoutMode::Deadline`](crate::TimeoutMode::Deadline) a call gives up
-//! at once, with the response, when the hint would end past its timeout or deadline:
-//! `#[retry(.., timeout_mode = Deadline)]`.
+//! [`Classifier`]: which responses to retry, and how long to wait.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, Method, Response, StatusCode};
 
+use super::{MAX_RETRY_AFTER, retry_after};
 use crate::decision::Decision;
 use crate::on_ok::OnOk;
-
-/// The longest `Retry-After` a [`Classifier`] honours by default: 60 s. A longer hint is
-/// clamped to it.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-/// The delta-seconds that a value too large to represent stands for, as RFC 9111 section 1.2.2
-/// has caches read it: 2^31 s.
-const SATURATED_SECONDS: u64 = 1 << 31;
-
-/// The wait that a `Retry-After` value asks for, read at `now`: delta-seconds or an HTTP-date
-/// (IMF-fixdate, RFC 850 or asctime); `None` for a value that is neither.
-///
-/// Whitespace around the value is ignored. Delta-seconds too large to represent stand for
-/// 2^31 s (RFC 9111 section 1.2.2); a date at or before `now` is zero. Never clamped: the
-/// [`Classifier`] clamps.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use stamina::http::parse_retry_after;
-///
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-/// assert_eq!(parse_retry_after(b"120", now), Some(Duration::from_secs(120)));
-/// assert_eq!(parse_retry_after(b"Sun, 06 Nov 1994 08:50:37 GMT", now), Some(Duration::from_secs(60)));
-/// assert_eq!(parse_retry_after(b"soon", now), None);
-/// ```
-#[must_use]
-pub fn parse_retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
-    let value = value.trim_ascii();
-    if value.is_empty() {
-        return None;
-    }
-    if value.iter().all(u8::is_ascii_digit) {
-        let seconds = value.iter().try_fold(0u64, |n, digit| {
-            n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
-        });
-        return Some(Duration::from_secs(
-            seconds.map_or(SATURATED_SECONDS, |s| s.min(SATURATED_SECONDS)),
-        ));
-    }
-    let date = httpdate::parse_http_date(std::str::from_utf8(value).ok()?).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// The wait that a response's `Retry-After` header asks for, now: [`parse_retry_after`] of its
-/// first value; `None` without one, or for a value that is not valid.
-#[must_use]
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?;
-    parse_retry_after(value.as_bytes(), SystemTime::now())
-}
 
 /// A set of status codes from 400 to 599, one bit each.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -409,67 +292,7 @@ mod tests {
     use crate::on_ok::shown;
     use http::HeaderValue;
 
-    /// Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's example date.
-    fn example() -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777)
-    }
-
-    fn parse(value: &str) -> Option<Duration> {
-        parse_retry_after(value.as_bytes(), example())
-    }
-
-    #[test]
-    fn delta_seconds() {
-        assert_eq!(parse("0"), Some(Duration::ZERO));
-        assert_eq!(parse("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(parse("007"), Some(Duration::from_secs(7)));
-    }
-
-    #[test]
-    fn delta_seconds_that_overflow_saturate_at_two_to_the_31() {
-        let saturated = Some(Duration::from_secs(1 << 31));
-        assert_eq!(parse("2147483648"), saturated);
-        assert_eq!(parse("99999999999"), saturated);
-        assert_eq!(parse(&"9".repeat(400)), saturated);
-        assert_eq!(parse("18446744073709551616"), saturated);
-    }
-
-    #[test]
-    fn http_dates_in_all_three_formats() {
-        let minute = Some(Duration::from_secs(60));
-        assert_eq!(parse("Sun, 06 Nov 1994 08:50:37 GMT"), minute);
-        assert_eq!(parse("Sunday, 06-Nov-94 08:50:37 GMT"), minute);
-        assert_eq!(parse("Sun Nov  6 08:50:37 1994"), minute);
-    }
-
-    #[test]
-    fn a_date_in_the_past_is_zero() {
-        assert_eq!(parse("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse("Thu, 01 Jan 1970 00:00:00 GMT"), Some(Duration::ZERO));
-    }
-
-    #[test]
-    fn bad_values_are_ignored() {
-        for bad in [
-            "",
-            "   ",
-            "-1",
-            "+5",
-            "1.5",
-            "5s",
-            "0x10",
-            "soon",
-            "Sun, 06 Nov 1994 25:00:00 GMT",
-            "Sun, 32 Nov 1994 08:49:37 GMT",
-            "Sun, 06 Nov 1994 08:49:37",
-            "١٢٣",
-        ] {
-            assert_eq!(parse(bad), None, "{bad:?}");
-        }
-        assert_eq!(parse_retry_after(&[0xff, 0xfe], example()), None);
-    }
-
+    /// A client's own response type, as reqwest's is.
     struct Reply(StatusCode, HeaderMap);
 
     fn headers(retry_after: &str) -> HeaderMap {

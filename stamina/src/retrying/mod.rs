@@ -4,10 +4,10 @@
 //! Per failed attempt, in stamina's order and then beyond it: the active switch (inactive: give
 //! up), the `on` predicate (or the result predicate), the attempt limit, the timeout, the wait,
 //! the deadline (which needs the wait), the nested-retry guard, the retry budget (last, so that
-//! a retry refused for any other reason spends nothing), the hooks, and then the driver sleeps. Before the first failure nothing runs but, for a call that measures time, one read of
-//! the clock, and the budget's deposit when the call succeeds.
+//! a retry refused for any other reason spends nothing), the hooks (`report.rs`), and then the
+//! driver sleeps. Before the first failure nothing runs but, for a call that measures time, one
+//! read of the clock, and the budget's deposit when the call succeeds.
 
-use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
@@ -16,14 +16,16 @@ use crate::backoff;
 use crate::budget::RetryBudget;
 use crate::clock::{NoDeadline, PerCallDeadline, Stamp};
 use crate::decision::Decision;
-use crate::instrumentation::{
-    Cause, CausedBy, DeniedDetails, DenyReason, Guards, RetryDetails, run_denied, run_hooks,
-};
+use crate::instrumentation::{Cause, DenyReason, Guards};
 use crate::nesting::{self, Nesting};
 use crate::on_ok::ValueCause;
 use crate::policy::{PolicySource, RetryPolicy, TimeoutMode};
 use crate::rng;
 use crate::scope::switches::Switches;
+
+mod report;
+
+use self::report::Seen;
 
 /// Why a failure is not retried.
 #[derive(Clone, Copy, Debug)]
@@ -32,27 +34,6 @@ enum Stop {
     GiveUp,
     /// A retry that everything else allowed, denied: reported to the hooks.
     Denied(DenyReason),
-}
-
-/// What hooks see of one failure.
-#[derive(Clone, Copy)]
-struct Seen<'a> {
-    caused_by: &'a dyn fmt::Debug,
-    error: Option<&'a (dyn Error + 'static)>,
-    shown: Option<&'a dyn Error>,
-    error_type: &'static str,
-    decision: Decision,
-    is_value: bool,
-}
-
-impl<'a> Seen<'a> {
-    /// The one line of text the default hooks log.
-    fn text(&self) -> CausedBy<'a> {
-        CausedBy {
-            debug: self.caused_by,
-            error: self.shown,
-        }
-    }
 }
 
 /// The state of one retrying call.
@@ -463,32 +444,6 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         self.published.publish();
     }
 
-    /// Reports a retry that everything else allowed and that was denied.
-    #[cold]
-    fn stopped<'a, 'n>(
-        &self,
-        stop: Stop,
-        seen: impl FnOnce() -> Seen<'a>,
-        name: impl FnOnce() -> &'n str,
-    ) {
-        let Stop::Denied(reason) = stop else { return };
-        run_denied(|| {
-            let seen = seen();
-            DeniedDetails {
-                name: name(),
-                retry_num: self.attempt,
-                caused_by: seen.caused_by,
-                caused_by_text: seen.text(),
-                error: seen.error,
-                dyn_error: seen.shown,
-                error_type: seen.error_type,
-                is_value: seen.is_value,
-                decision: seen.decision,
-                reason,
-            }
-        });
-    }
-
     /// The time left before the timeout or the deadline, whichever comes first; `None` without
     /// either. The start becomes exact here, at the first failure.
     ///
@@ -510,58 +465,6 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
             .map(|timeout| timeout.saturating_sub(start.elapsed().max(self.waited())));
         let by_deadline = deadline.map(Stamp::remaining);
         by_timeout.into_iter().chain(by_deadline).min()
-    }
-
-    /// Schedules the retry: runs the hooks (building what they see only if there is one), then
-    /// counts the wait and the attempt. The wait for the driver to sleep: `wait`, or zero in a
-    /// test clock's scope, which records the wait and moves its virtual time past it instead.
-    #[inline]
-    fn schedule<'a, 'n>(
-        &mut self,
-        switches: Switches,
-        wait: Duration,
-        seen: impl FnOnce() -> Seen<'a>,
-        name: impl FnOnce() -> &'n str,
-    ) -> Duration {
-        // Guards of an earlier retry are gone by now unless the driver skipped `sleep`.
-        self.release_guards();
-        let n = self.attempt;
-        let clock = crate::scope::clock();
-        if clock.is_some() || crate::instrumentation::any_hooks() {
-            let seen = seen();
-            let name = name();
-            if let Some(clock) = &clock {
-                clock.record(n, wait, name, seen.error_type);
-            }
-            let waited_so_far = self.waited();
-            let attempt = self.attempt_in(switches);
-            run_hooks(
-                || RetryDetails {
-                    name,
-                    retry_num: n,
-                    wait_for: wait,
-                    waited_so_far,
-                    caused_by: seen.caused_by,
-                    caused_by_text: seen.text(),
-                    error: seen.error,
-                    dyn_error: seen.shown,
-                    error_type: seen.error_type,
-                    decision: seen.decision,
-                    is_value: seen.is_value,
-                    attempt,
-                },
-                &mut self.guards,
-            );
-        }
-        self.waited_ns = self
-            .waited_ns
-            .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
-        self.attempt = n.saturating_add(1);
-        if clock.is_some() {
-            Duration::ZERO
-        } else {
-            wait
-        }
     }
 
     #[inline]
