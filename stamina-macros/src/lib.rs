@@ -3,7 +3,7 @@
 //! `stamina`'s.
 //!
 //! The attribute is a pipeline, one concern per module: `args` (the table of arguments and their
-//! values), `item` (the fn), `types` (what the fn's types say, read from its tokens), `validate`
+//! values), `item` (the fn and its shape), `types` (what the fn's types say, read from its tokens), `validate`
 //! (the rules across arguments and the fn), `expand` (the code), `fallback` (what to emit on an
 //! error).
 
@@ -29,7 +29,7 @@ fn run(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> proc_m
         Err(error) => {
             let error = syn::Error::new(
                 error.span(),
-                format!("`#[retry]` applies to fns and methods: {error}"),
+                format!("`#[stamina::retry]` applies to fns and methods: {error}"),
             );
             return fallback::with_tokens(&error, item);
         }

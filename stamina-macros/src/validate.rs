@@ -3,11 +3,10 @@
 //! errors are reported together (one per mistake).
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use syn::{Error, Expr, FnArg, LitStr, Pat, Path, ReturnType, Type};
+use syn::{Error, Expr, FnArg, LitStr, Pat, Path, Type};
 
 use crate::args::{Arg, Args, On, Value};
-use crate::item::{AsyncTrait, RetryFn};
-use crate::types;
+use crate::item::{RetryFn, Shape, shape};
 
 /// What `expand` needs: the checked arguments and the shape of the fn.
 pub(crate) struct Plan {
@@ -42,34 +41,6 @@ pub(crate) struct BasePolicy {
     /// else (`self.policy`, a call, an argument of the fn) is copied, so that the body may use
     /// what the expression borrowed from.
     pub(crate) borrow: bool,
-}
-
-/// How the body runs, and the fn's return type with `impl Trait` made `_` (a type that can be
-/// written in the body).
-pub(crate) enum Shape {
-    /// A plain fn: each attempt is a closure.
-    Sync { ret: Type },
-    /// An `async fn`: each attempt is an `async` block.
-    Async { ret: Type },
-    /// A fn that `#[async_trait]` rewrote: the loop goes inside its boxed `async move` block.
-    AsyncTrait(AsyncTrait),
-    /// A fn that returns `impl Stream<Item = Result<..>>` (or `impl Iterator`, with `iter`): the
-    /// body makes each attempt's stream. `item`: the `Item` type as written, which fixes the
-    /// error type before `on` is checked (a body may leave it to inference: `.map(Ok)`).
-    Stream { iter: bool, item: Option<Type> },
-}
-
-impl Shape {
-    /// Whether the fn's error type may not be `'static`: see [`types::may_borrow`]. A stream
-    /// whose item type is not written is assumed to.
-    fn may_borrow(&self, generics: &syn::Generics) -> bool {
-        match self {
-            Shape::Sync { ret } | Shape::Async { ret } => types::may_borrow(ret, generics),
-            Shape::AsyncTrait(async_trait) => types::may_borrow(&async_trait.ret, generics),
-            Shape::Stream { item: Some(ty), .. } => types::may_borrow(ty, generics),
-            Shape::Stream { item: None, .. } => true,
-        }
-    }
 }
 
 /// Collects errors so that every mistake is reported at once.
@@ -320,13 +291,13 @@ fn check_fn(item: &RetryFn, errors: &mut Errors) {
     if let Some(attr) = item.attrs.iter().find(|a| is_retry(a.path())) {
         errors.push(Error::new_spanned(
             attr,
-            "`#[retry]` is applied twice; merge the arguments into one `#[retry(..)]`",
+            "`#[stamina::retry]` is applied twice; merge the arguments into one `#[stamina::retry(..)]`",
         ));
     }
     if let Some(constness) = item.sig.constness {
         errors.push(Error::new(
             constness.span,
-            "`#[retry]` cannot retry a `const fn`: waiting between attempts is not possible in const evaluation; remove `const`",
+            "`#[stamina::retry]` cannot retry a `const fn`: waiting between attempts is not possible in const evaluation; remove `const`",
         ));
     }
 }
@@ -334,104 +305,6 @@ fn check_fn(item: &RetryFn, errors: &mut Errors) {
 /// `#[retry]`, `#[stamina::retry]`, or any other path that ends in `retry`.
 pub(crate) fn is_retry(path: &Path) -> bool {
     path.segments.last().is_some_and(|s| s.ident == "retry")
-}
-
-/// Which expansion the fn needs.
-fn shape(item: &RetryFn) -> syn::Result<Shape> {
-    let Some(body) = &item.body else {
-        return Err(Error::new_spanned(
-            &item.sig,
-            "`#[retry]` needs a fn with a body; put it on the fn that implements this one",
-        ));
-    };
-    // A fn without a return type returns `()`, which the runtime's `Result` check reports, at
-    // the fn's name.
-    let ret = match &item.sig.output {
-        ReturnType::Default => syn::parse_quote_spanned!(item.sig.ident.span()=> ()),
-        ReturnType::Type(_, ty) => (**ty).clone(),
-    };
-    let streamed = stream_kind(&ret);
-    if item.sig.asyncness.is_some() {
-        if streamed.is_some() {
-            return Err(Error::new_spanned(
-                ret,
-                "`#[stamina::retry]` retries a stream from a plain fn that returns it: remove `async`; for a stream that needs an `async` connect first, use `RetryingCaller::reconnect`",
-            ));
-        }
-        return Ok(Shape::Async {
-            ret: erase_impl_trait(&ret),
-        });
-    }
-    if let Some(iter) = streamed {
-        let item = types::item_type(&ret).map(erase_impl_trait);
-        return Ok(Shape::Stream { iter, item });
-    }
-    if let Some(async_trait) = AsyncTrait::of(body) {
-        return Ok(Shape::AsyncTrait(async_trait));
-    }
-    if let Type::ImplTrait(_) = ret {
-        return Err(Error::new_spanned(
-            ret,
-            "`#[stamina::retry]` needs a fn that returns `Result<T, E>`, `impl Stream<Item = Result<T, E>>` or `impl Iterator<Item = Result<T, E>>`, not another `impl Trait`; for a future, make the fn an `async fn`",
-        ));
-    }
-    Ok(Shape::Sync {
-        ret: erase_impl_trait(&ret),
-    })
-}
-
-/// `Some(false)` for `impl Stream<..>`, `Some(true)` for `impl Iterator<..>` (by the trait's
-/// last path segment: `futures::Stream`, `tokio_stream::Stream` and `Stream` alike).
-fn stream_kind(ret: &Type) -> Option<bool> {
-    let Type::ImplTrait(impl_trait) = ret else {
-        return None;
-    };
-    impl_trait.bounds.iter().find_map(|bound| match bound {
-        syn::TypeParamBound::Trait(t) => match t.path.segments.last()?.ident.to_string().as_str() {
-            "Stream" => Some(false),
-            "Iterator" => Some(true),
-            _ => None,
-        },
-        _ => None,
-    })
-}
-
-/// `impl Trait` cannot be written inside a fn body; `_` infers the same type. (A walk of its
-/// own rather than syn's `visit-mut`, a syn feature no other common proc macro turns on: users
-/// would compile it for this alone.)
-fn erase_impl_trait(ty: &Type) -> Type {
-    fn erase(ty: &mut Type) {
-        match ty {
-            Type::ImplTrait(impl_trait) => {
-                *ty = syn::parse_quote_spanned!(impl_trait.impl_token.span=> _);
-            }
-            Type::Path(path) => {
-                if let Some(qself) = &mut path.qself {
-                    erase(&mut qself.ty);
-                }
-                for segment in &mut path.path.segments {
-                    if let syn::PathArguments::AngleBracketed(args) = &mut segment.arguments {
-                        for arg in &mut args.args {
-                            if let syn::GenericArgument::Type(ty) = arg {
-                                erase(ty);
-                            }
-                        }
-                    }
-                }
-            }
-            Type::Tuple(tuple) => tuple.elems.iter_mut().for_each(erase),
-            Type::Reference(reference) => erase(&mut reference.elem),
-            Type::Array(array) => erase(&mut array.elem),
-            Type::Slice(slice) => erase(&mut slice.elem),
-            Type::Paren(paren) => erase(&mut paren.elem),
-            Type::Group(group) => erase(&mut group.elem),
-            Type::Ptr(ptr) => erase(&mut ptr.elem),
-            _ => {}
-        }
-    }
-    let mut ty = ty.clone();
-    erase(&mut ty);
-    ty
 }
 
 /// The names the fn's arguments bind, `self` included.
@@ -562,23 +435,6 @@ mod tests {
         assert!(!borrow("on = E, policy = policy"));
         assert!(!borrow("on = E, policy = self.policy"));
         assert!(!borrow("on = E, policy = RetryPolicy::new().attempts(3)"));
-    }
-
-    #[test]
-    fn impl_trait_becomes_inferred_wherever_it_is() {
-        let erased = |s: &str| {
-            let ty = erase_impl_trait(&syn::parse_str(s).unwrap());
-            quote::ToTokens::to_token_stream(&ty).to_string()
-        };
-        assert_eq!(erased("Result<impl Display, E>"), "Result < _ , E >");
-        assert_eq!(
-            erased("io::Result<(impl A, &'a [impl B])>"),
-            "io :: Result < (_ , & 'a [_]) >"
-        );
-        assert_eq!(
-            erased("Result<Vec<impl C>, Box<dyn Error>>"),
-            "Result < Vec < _ > , Box < dyn Error > >"
-        );
     }
 
     #[test]

@@ -14,7 +14,15 @@ use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{Error, Expr, Ident, Lit, LitStr, Path, Token, Type};
+use syn::{Error, Expr, Ident, LitStr, Path, Token, Type};
+
+mod literal;
+mod on;
+mod suggest;
+
+use self::literal::{Literal, is_non_finite, is_none, unwrap_some};
+use self::on::parse_on;
+use self::suggest::{expected_one_of, unknown_argument};
 
 /// One argument of the attribute.
 pub(crate) struct Spec {
@@ -202,11 +210,6 @@ pub(crate) const ARGS: &[Spec] = &[
     },
 ];
 
-/// The integer suffixes `attempts` accepts: any integer type, since the value is what counts.
-const INTEGER_SUFFIXES: [&str; 13] = [
-    "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-];
-
 /// An argument's value.
 pub(crate) enum Value {
     On(On),
@@ -319,52 +322,6 @@ impl Parse for Args {
         }
         Ok(Args { list, span })
     }
-}
-
-fn expected_one_of(prefix: &str) -> String {
-    let names: Vec<String> = ARGS.iter().map(|spec| format!("`{}`", spec.name)).collect();
-    format!("{prefix} one of {}", names.join(", "))
-}
-
-/// The error for an unknown key, with the nearest known one.
-fn unknown_argument(ident: &Ident) -> Error {
-    let given = ident.unraw().to_string();
-    let message = match nearest(&given) {
-        Some(known) => format!("unknown argument `{given}`; did you mean `{known}`?"),
-        None => expected_one_of(&format!("unknown argument `{given}`; expected")),
-    };
-    Error::new(ident.span(), message)
-}
-
-/// The known name closest to `given`, if any is close enough to be a typo of it.
-fn nearest(given: &str) -> Option<&'static str> {
-    let lower = given.to_ascii_lowercase();
-    ARGS.iter()
-        .map(|spec| (edit_distance(&lower, spec.name), spec.name))
-        .filter(|&(distance, known)| {
-            distance <= (known.len() / 3).max(1)
-                || (known.len() > 2 && (lower.contains(known) || known.contains(lower.as_str())))
-        })
-        .min_by_key(|&(distance, _)| distance)
-        .map(|(_, known)| known)
-}
-
-/// Levenshtein distance, on bytes (argument names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 fn parse_value(input: ParseStream<'_>, spec: &'static Spec) -> syn::Result<Value> {
@@ -486,255 +443,6 @@ fn parse_as<T: Parse>(input: ParseStream<'_>, name: &str, what: &str) -> syn::Re
         .map_err(|_| Error::new(span, format!("`{name}` takes {what}")))
 }
 
-/// A literal value as written: its sign, the literal, and the span of both.
-struct Literal<'a> {
-    negative: bool,
-    lit: &'a Lit,
-    span: Span,
-}
-
-impl<'a> Literal<'a> {
-    /// `expr` as a literal, maybe negated; `None` for any other expression.
-    fn of(expr: &'a Expr) -> Option<Self> {
-        let (negative, inner) = match expr {
-            Expr::Unary(syn::ExprUnary {
-                op: syn::UnOp::Neg(_),
-                expr: inner,
-                ..
-            }) => (true, &**inner),
-            other => (false, other),
-        };
-        match inner {
-            Expr::Lit(syn::ExprLit { lit, .. }) => Some(Literal {
-                negative,
-                lit,
-                span: expr.span(),
-            }),
-            _ => None,
-        }
-    }
-
-    fn error(&self, message: String) -> Error {
-        Error::new(self.span, message)
-    }
-
-    /// The digits and the suffix of a numeric literal.
-    fn parts(&self, name: &str, what: &str) -> syn::Result<(&str, &str, bool)> {
-        match self.lit {
-            Lit::Int(int) => Ok((int.base10_digits(), int.suffix(), false)),
-            Lit::Float(float) => Ok((float.base10_digits(), float.suffix(), true)),
-            _ => Err(self.error(format!("`{name}` takes {what}"))),
-        }
-    }
-
-    fn count(&self, name: &str) -> syn::Result<u32> {
-        let what = "a whole number, like `attempts = 5`, or `None` for no limit";
-        let (digits, suffix, float) = self.parts(name, what)?;
-        if float || self.negative {
-            return Err(self.error(format!("`{name}` takes {what}")));
-        }
-        if !INTEGER_SUFFIXES.contains(&suffix) {
-            return Err(self.error(format!(
-                "`{name}` takes a whole number; `{suffix}` is not an integer type (accepted suffixes: {})",
-                list(&INTEGER_SUFFIXES[1..])
-            )));
-        }
-        digits
-            .parse()
-            .map_err(|_| self.error(format!("`{name}` must fit in a `u32`")))
-    }
-
-    /// The literal's text for the runtime's duration grammar: a number, not a string.
-    fn duration(&self, name: &str) -> syn::Result<String> {
-        let what = "a duration: seconds (`45`, `0.5`), a literal with a unit (`250ms`), or a `Duration` expression";
-        let text = match self.lit {
-            Lit::Int(int) => int.to_string(),
-            Lit::Float(float) => float.to_string(),
-            _ => return Err(self.error(format!("`{name}` takes {what}"))),
-        };
-        Ok(if self.negative {
-            format!("-{text}")
-        } else {
-            text
-        })
-    }
-
-    fn number(&self, name: &str) -> syn::Result<f64> {
-        let what = "a number, like `wait_exp_base = 2`";
-        let (digits, suffix, _) = self.parts(name, what)?;
-        if !matches!(suffix, "" | "f32" | "f64") {
-            return Err(self.error(format!(
-                "`{name}` takes a number; `{suffix}` is not a float type (accepted suffixes: `f32`, `f64`)"
-            )));
-        }
-        let value: f64 = digits
-            .parse()
-            .map_err(|_| self.error(format!("`{name}` takes {what}")))?;
-        Ok(if self.negative { -value } else { value })
-    }
-}
-
-fn list(items: &[&str]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("`{s}`")).collect();
-    quoted.join(", ")
-}
-
-/// `Some(x)` is `x`: `attempts` and `timeout` take `None` for no limit, so users write `Some`.
-fn unwrap_some(expr: Expr) -> Expr {
-    if let Expr::Call(call) = &expr {
-        if let Expr::Path(p) = &*call.func {
-            if is_option_variant(p, "Some") && call.args.len() == 1 {
-                return call.args[0].clone();
-            }
-        }
-    }
-    expr
-}
-
-fn is_none(expr: &Expr) -> bool {
-    matches!(expr, Expr::Path(p) if is_option_variant(p, "None"))
-}
-
-/// `None`, `Option::None`, `::core::option::Option::None` and the like (`variant` for `Some`).
-fn is_option_variant(path: &syn::ExprPath, variant: &str) -> bool {
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    let Some((last, init)) = segments.split_last() else {
-        return false;
-    };
-    let full = ["core", "option", "Option"];
-    path.qself.is_none()
-        && last == variant
-        && path.path.segments.iter().all(|s| s.arguments.is_none())
-        && (init.is_empty()
-            || init.ends_with(&["Option".to_owned()])
-                && (full.ends_with(&init.iter().map(String::as_str).collect::<Vec<_>>())
-                    || init.len() == 3 && init[0] == "std" && init[1..] == full[1..]))
-}
-
-/// `f64::NAN`, `core::f32::INFINITY`, `f64::NEG_INFINITY` and the like.
-fn is_non_finite(expr: &Expr) -> bool {
-    let Expr::Path(path) = expr else {
-        return false;
-    };
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    matches!(
-        segments.as_slice(),
-        [.., float, constant]
-            if (float == "f64" || float == "f32")
-                && matches!(constant.as_str(), "NAN" | "INFINITY" | "NEG_INFINITY")
-    )
-}
-
-/// `on`: a closure, a type, a tuple of types, a predicate fn's path, or another expression.
-///
-/// The rule for paths is Rust's naming convention: a last segment that starts with an uppercase
-/// letter (`io::Error`, `E`) is a type, one that starts with a lowercase letter or `_`
-/// (`is_transient`, `Self::should_retry`) is a fn. Primitive types (`u8`, `str`) are types.
-fn parse_on(input: ParseStream<'_>) -> syn::Result<On> {
-    if starts_closure(input) {
-        return Ok(On::Value(input.parse()?));
-    }
-    let fork = input.fork();
-    if let Ok(ty) = fork.parse::<Type>() {
-        if (fork.is_empty() || fork.peek(Token![,])) && !has_parenthesized_args(&ty) {
-            let ty: Type = input.parse()?;
-            return classify_on(ty);
-        }
-    }
-    let expr: Expr = input.parse().map_err(|e| {
-        Error::new(
-            e.span(),
-            "`on` takes an error type (`on = io::Error`), a tuple of error types, a closure or the path of a predicate fn",
-        )
-    })?;
-    Ok(On::Value(expr))
-}
-
-/// `check(MyError)` parses as a type (`Fn(A)`-style arguments) but is a call.
-fn has_parenthesized_args(ty: &Type) -> bool {
-    let Type::Path(path) = ty else { return false };
-    path.path
-        .segments
-        .iter()
-        .any(|s| matches!(s.arguments, syn::PathArguments::Parenthesized(_)))
-}
-
-fn starts_closure(input: ParseStream<'_>) -> bool {
-    input.peek(Token![|])
-        || input.peek(Token![||])
-        || input.peek(Token![move])
-        || (input.peek(Token![async]) && !input.peek2(syn::token::Brace))
-        || input.peek(Token![static])
-        || input.peek(Token![for])
-}
-
-fn classify_on(ty: Type) -> syn::Result<On> {
-    match ty {
-        Type::Paren(paren) => classify_on(*paren.elem),
-        Type::Tuple(tuple) if tuple.elems.is_empty() => Err(Error::new(
-            tuple.span(),
-            "`on = ()` names no error type; name at least one, like `on = (io::Error, MyError)`",
-        )),
-        Type::Tuple(tuple) => {
-            let mut types = Vec::with_capacity(tuple.elems.len());
-            for elem in tuple.elems {
-                if let Some(segment) = fn_segment(&elem) {
-                    return Err(Error::new(
-                        elem.span(),
-                        format!(
-                            "a tuple in `on` lists error types, and `{segment}` is a fn by the naming rule (a lowercase last segment); to combine predicates, use a closure: `on = |e| {segment}(e) || ..`"
-                        ),
-                    ));
-                }
-                types.push(elem);
-            }
-            Ok(On::Types(types))
-        }
-        Type::Path(mut path) if fn_segment(&Type::Path(path.clone())).is_some() => {
-            // In an expression, generic arguments need the turbofish: `is_transient::<E>`.
-            for segment in &mut path.path.segments {
-                if let syn::PathArguments::AngleBracketed(args) = &mut segment.arguments {
-                    args.colon2_token.get_or_insert_with(Default::default);
-                }
-            }
-            Ok(On::Fn(Expr::Path(syn::ExprPath {
-                attrs: Vec::new(),
-                qself: path.qself,
-                path: path.path,
-            })))
-        }
-        other => Ok(On::Types(vec![other])),
-    }
-}
-
-/// The last segment of a path type that names a fn by the naming rule.
-fn fn_segment(ty: &Type) -> Option<String> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    let name = last.ident.unraw().to_string();
-    let first = name.chars().next()?;
-    let primitive = path.qself.is_none()
-        && path.path.segments.len() == 1
-        && path.path.leading_colon.is_none()
-        && PRIMITIVES.contains(&name.as_str());
-    (!primitive && (first.is_lowercase() || first == '_')).then_some(name)
-}
-
-const PRIMITIVES: [&str; 17] = [
-    "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
-    "i128", "isize", "f32", "f64",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -774,21 +482,6 @@ mod tests {
                 assert_eq!(setter, spec.name);
             }
         }
-    }
-
-    #[test]
-    fn suggests_the_nearest_name() {
-        assert_eq!(nearest("attemps"), Some("attempts"));
-        assert_eq!(nearest("timeout_mod"), Some("timeout_mode"));
-        assert_eq!(nearest("max_attempts"), Some("attempts"));
-        assert_eq!(nearest("wait_exp"), Some("wait_exp_base"));
-        assert_eq!(nearest("timout"), Some("timeout"));
-        assert_eq!(nearest("wait_min"), Some("wait_max"));
-        assert_eq!(nearest("Timeout"), Some("timeout"));
-        assert_eq!(nearest("polcy"), Some("policy"));
-        assert_eq!(nearest("onok"), Some("on_ok"));
-        assert_eq!(nearest("on_okay"), Some("on_ok"));
-        assert_eq!(nearest("flavor"), None);
     }
 
     #[test]
@@ -891,67 +584,5 @@ mod tests {
             let got = error(input);
             assert!(got.contains(message), "`{input}`: {got}");
         }
-    }
-
-    #[test]
-    fn sorts_on_by_the_naming_rule() {
-        let on = |s: &str| match args(s).list.into_iter().next().unwrap().value {
-            Value::On(on) => on,
-            _ => panic!("`{s}`"),
-        };
-        assert!(matches!(on("on = (A, b::C)"), On::Types(t) if t.len() == 2));
-        assert!(matches!(on("on = (A)"), On::Types(t) if t.len() == 1));
-        assert!(matches!(on("on = is_transient"), On::Fn(_)));
-        assert!(matches!(on("on = Self::should_retry"), On::Fn(_)));
-        assert!(matches!(on("on = |e| e.is_timeout()"), On::Value(_)));
-        assert!(matches!(on("on = move |e: &E| true"), On::Value(_)));
-        assert!(matches!(on("on = statuses(&[502, 503])"), On::Value(_)));
-        assert!(matches!(on("on = check(MyError)"), On::Value(_)));
-        // `is_transient<E>` as a type path becomes a turbofish.
-        let On::Fn(path) = on("on = is_transient<E>") else {
-            panic!("not a fn")
-        };
-        assert_eq!(quote::quote!(#path).to_string(), "is_transient :: < E >");
-    }
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("", "on"), 2);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-    }
-
-    #[test]
-    fn option_variants() {
-        let is = |s: &str, v: &str| is_option_variant(&syn::parse_str(s).unwrap(), v);
-        for none in [
-            "None",
-            "Option::None",
-            "option::Option::None",
-            "core::option::Option::None",
-        ] {
-            assert!(is(none, "None"), "{none}");
-        }
-        assert!(is("::core::option::Option::None", "None"));
-        assert!(is("::std::option::Option::None", "None"));
-        assert!(is("Some", "Some"));
-        assert!(!is("my::None", "None"));
-        assert!(!is("Option::<u32>::None", "None"));
-        assert!(!is("None", "Some"));
-    }
-
-    #[test]
-    fn naming_rule() {
-        let fn_path = |s: &str| fn_segment(&syn::parse_str(s).unwrap());
-        assert_eq!(fn_path("is_transient").as_deref(), Some("is_transient"));
-        assert_eq!(
-            fn_path("Self::should_retry").as_deref(),
-            Some("should_retry")
-        );
-        assert_eq!(fn_path("retry::<E>").as_deref(), Some("retry"));
-        assert_eq!(fn_path("std::io::Error"), None);
-        assert_eq!(fn_path("E"), None);
-        assert_eq!(fn_path("u8"), None);
-        assert_eq!(fn_path("Box<dyn std::error::Error>"), None);
     }
 }
