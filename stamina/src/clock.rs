@@ -149,8 +149,9 @@ fn pair(tightest: bool) -> (u64, Instant) {
     (ticks, at)
 }
 
-/// A pair this narrow places its TSC reading within half of it: well inside the 10 µs that a
-/// reading may be off.
+/// A pair this narrow places its TSC reading within half of it, 0.5 µs at worst: a converted
+/// reading is then off by about one pair's width, as the module docs say, and never by more
+/// than this.
 const TIGHT: Duration = Duration::from_micros(1);
 
 /// The monotonic clock's zero: the first reading stamina makes, less an hour when the clock goes
@@ -298,7 +299,8 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
             let (ours, theirs) = (stamp.elapsed(), std_start.elapsed());
             // The readings are not simultaneous: `ours` starts a little earlier and ends a little
-            // earlier. 100 µs is a wide margin over the 10 µs the clock keeps.
+            // earlier. 100 µs is a wide margin over the microsecond the clock keeps, for a busy
+            // machine's preemptions between the two readings.
             let diff = ours.abs_diff(theirs);
             assert!(diff < Duration::from_micros(100), "{ours:?} vs {theirs:?}");
         }

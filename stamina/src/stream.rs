@@ -114,7 +114,7 @@ pin_project_lite::pin_project! {
     /// `impl Stream`, [`RetryingCaller::stream`](crate::RetryingCaller::stream) and
     /// [`RetryingCaller::reconnect`](crate::RetryingCaller::reconnect).
     #[must_use = "streams do nothing unless polled"]
-    pub struct RetryStream<'p, D, P, F, Fut, St, S, W, G, On, C, N>
+    pub(crate) struct RetryStream<'p, D, P, F, Fut, St, S, W, G, On, C, N>
     where
         D: PerCallDeadline,
         P: PolicySource<'p>,
@@ -265,7 +265,7 @@ where
 /// Made by `#[retry]` on a fn that returns `impl Iterator` and by
 /// [`RetryingCaller::iter`](crate::RetryingCaller::iter).
 #[must_use = "iterators do nothing unless iterated"]
-pub struct RetryIter<'p, D, P, F, I, On, C, N>
+pub(crate) struct RetryIter<'p, D, P, F, I, On, C, N>
 where
     D: PerCallDeadline,
     P: PolicySource<'p>,

@@ -220,8 +220,9 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     }
 
     /// Awaits `op()` until it succeeds, `on` declines its error, or a limit is reached; sleeps on
-    /// the tokio timer between attempts (a zero wait does not touch the timer). The last error
-    /// comes back unchanged.
+    /// the caller's [`sleeper`](Self::sleeper) between attempts (by default tokio's timer in a
+    /// tokio runtime, another compiled-in timer elsewhere; a zero wait yields once instead). The
+    /// last error comes back unchanged.
     ///
     /// `op` is a closure returning a future (`|| async { .. }`) or an async closure that does not
     /// mutate what it captures (`async || client.get(&url).await`): `FnMut() -> Fut`. The

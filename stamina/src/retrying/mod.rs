@@ -205,8 +205,8 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
     /// which the driver sleeps (see [`sleep`](Self::sleep)); a zero wait is the driver's cue to
     /// yield instead (an `async` driver) or to go on at once (a sync one). `cause` says how
     /// hooks see the error (a closure, so that the attribute's probe of the error's type runs
-    /// where that type is known); `name` gives the `callable` label. Both are only called when
-    /// hooks run.
+    /// where that type is known); `name` gives the `callable` label. Both are called only for a
+    /// failure that something looks at: hooks, a test clock's record, a denial's report.
     ///
     /// Out of line and cold: it is never on the happy path, and keeping it out of the driver's
     /// body keeps the first attempt's code tight.
