@@ -9,7 +9,7 @@
 //! directly.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::guards::Guards;
@@ -40,6 +40,14 @@ static SET: Mutex<Option<Arc<Registry>>> = Mutex::new(None);
 static DEFAULTS: OnceLock<Arc<Registry>> = OnceLock::new();
 /// Bumped by every change of `SET`, after the change.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// Whether the registry in force has no hook: what a retry asks first, in one load, so that a
+/// process without hooks (a benchmark, a test that turned them off) skips the thread's copy of
+/// the registry. Set by every change of `SET`, after the change; the defaults are hooks unless
+/// no default hook is compiled in.
+static EMPTY: AtomicBool = AtomicBool::new(!DEFAULT_HOOKS);
+
+/// Whether any default hook is compiled in.
+const DEFAULT_HOOKS: bool = cfg!(any(feature = "metrics", feature = "tracing", feature = "log"));
 
 thread_local! {
     /// This thread's copy of the registry, and the generation it was read at.
@@ -55,10 +63,13 @@ fn current() -> Arc<Registry> {
 }
 
 fn replace(registry: Option<Arc<Registry>>) {
-    let old = std::mem::replace(
-        &mut *SET.lock().unwrap_or_else(PoisonError::into_inner),
-        registry,
-    );
+    let empty = registry
+        .as_ref()
+        .map_or(!DEFAULT_HOOKS, |r| r.hooks.is_empty());
+    let mut set = SET.lock().unwrap_or_else(PoisonError::into_inner);
+    let old = std::mem::replace(&mut *set, registry);
+    EMPTY.store(empty, Ordering::Release);
+    drop(set);
     GENERATION.fetch_add(1, Ordering::Release);
     // Dropped outside the lock: a hook's destructor may read the registry.
     drop(old);
@@ -137,7 +148,7 @@ fn with_registry<R>(f: impl FnOnce(&Registry) -> R) -> R {
 /// Whether hooks run at all: `false` for an empty registry, which skips building the details.
 #[inline]
 pub(crate) fn any_hooks() -> bool {
-    with_registry(|registry| !registry.hooks.is_empty())
+    !EMPTY.load(Ordering::Acquire) && with_registry(|registry| !registry.hooks.is_empty())
 }
 
 /// Runs every hook for one scheduled retry, pushing their guards onto `guards`. The details are
@@ -152,6 +163,9 @@ pub(crate) fn run_hooks<'a>(details: impl FnOnce() -> RetryDetails<'a>, guards: 
 
 /// Tells every hook about a denied retry. The details are built only if there is a hook.
 pub(crate) fn run_denied<'a>(details: impl FnOnce() -> DeniedDetails<'a>) {
+    if EMPTY.load(Ordering::Acquire) {
+        return;
+    }
     with_registry(|registry| {
         if !registry.hooks.is_empty() {
             let details = details();

@@ -40,11 +40,16 @@ struct Entry {
 
 thread_local! {
     static STACK: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
-    /// The switches of the newest `Setting::Switches` on the stack.
-    static SWITCHES: Cell<Option<Switches>> = const { Cell::new(None) };
-    /// Whether the stack holds a `Setting::Clock`.
-    static CLOCKED: Cell<bool> = const { Cell::new(false) };
+    /// What a retry reads of the stack, in one word: the switches of the newest
+    /// `Setting::Switches` (packed, with [`SCOPED`] set), and [`CLOCKED`] if the stack holds a
+    /// `Setting::Clock`; 0 for an empty stack.
+    static HERE: Cell<u64> = const { Cell::new(0) };
 }
+
+/// In [`HERE`]: a scope sets the switches (the low bits hold them).
+const SCOPED: u64 = 1 << 62;
+/// In [`HERE`]: a test clock is in force.
+const CLOCKED: u64 = 1 << 63;
 
 fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -63,30 +68,35 @@ fn with_stack<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> Option<R> {
                 Setting::Clock(_) => None,
             });
             let clocked = stack.iter().any(|e| matches!(e.setting, Setting::Clock(_)));
-            SWITCHES.with(|s| s.set(switches));
-            CLOCKED.with(|c| c.set(clocked));
+            let word = switches.map_or(0, |s| s.pack() | SCOPED) | if clocked { CLOCKED } else { 0 };
+            HERE.with(|here| here.set(word));
             result
         })
         .ok()
 }
 
-/// The switches in force on this thread, if a scope sets them.
+/// The packed switches in force on this thread, if a scope sets them: one `Cell` read.
 #[inline]
-pub(crate) fn switches() -> Option<Switches> {
-    SWITCHES.with(Cell::get)
+pub(crate) fn switches() -> Option<u64> {
+    let here = HERE.with(Cell::get);
+    (here & SCOPED != 0).then_some(here & !(SCOPED | CLOCKED))
 }
 
 /// Whether a test clock is in force on this thread: one `Cell` read.
 #[inline]
 pub(crate) fn clocked() -> bool {
-    CLOCKED.with(Cell::get)
+    HERE.with(Cell::get) & CLOCKED != 0
 }
 
-/// The test clock in force on this thread, if any.
+/// The test clock in force on this thread, if any: one `Cell` read when there is none.
+#[inline]
 pub(crate) fn clock() -> Option<TestClock> {
-    if !clocked() {
-        return None;
-    }
+    if clocked() { clock_in_force() } else { None }
+}
+
+#[cold]
+#[inline(never)]
+fn clock_in_force() -> Option<TestClock> {
     STACK
         .try_with(|stack| {
             stack.borrow().iter().rev().find_map(|e| match &e.setting {

@@ -25,11 +25,21 @@ static GLOBAL: AtomicU64 = AtomicU64::new(0);
 /// [`set_testing`](crate::set_testing) and [`set_nested`](crate::set_nested). A `Switches` value overrides it for one thread
 /// ([`Switches::set_for_thread`]) or one task ([`Switches::scope`]), so that tests running in
 /// parallel in one `cargo test` binary do not disturb each other. See [`crate::testing`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Switches {
-    active: bool,
-    testing: Option<Testing>,
-    nested: Nesting,
+    /// Packed, as the process-wide state is kept ([`GLOBAL`]) and a retry reads it: see the
+    /// bits above. Reading them costs a retry no unpacking.
+    word: u64,
+}
+
+impl std::fmt::Debug for Switches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Switches")
+            .field("active", &self.is_active())
+            .field("testing", &self.testing_mode())
+            .field("nested", &self.get_nested())
+            .finish()
+    }
 }
 
 /// Testing mode's settings, as [`set_testing`](crate::set_testing) takes them.
@@ -49,6 +59,7 @@ impl Testing {
     /// attempts. A call configured with 0 attempts runs once here (stamina treats 0 as "no limit"
     /// under `cap`, a quirk this port does not keep: 0 attempts means one attempt everywhere).
     #[must_use]
+    #[inline]
     pub fn attempt_limit(self, own: Option<u32>) -> u32 {
         let testing = self.attempts.max(1);
         match own {
@@ -68,31 +79,35 @@ impl Switches {
     /// The process's initial state: active, not testing.
     #[must_use]
     pub const fn new() -> Self {
-        Switches {
-            active: true,
-            testing: None,
-            nested: Nesting::Retry,
-        }
+        Switches { word: 0 }
     }
 
     /// The state in force on this thread (or in this task): a scoped override if one is set,
     /// the process-wide state otherwise.
     #[must_use]
+    #[inline]
     pub fn current() -> Self {
-        super::switches().unwrap_or_else(Self::global)
+        let word = super::switches().unwrap_or_else(|| GLOBAL.load(Ordering::Relaxed));
+        Switches { word }
     }
 
     /// The process-wide state, ignoring scoped overrides.
     #[must_use]
     pub fn global() -> Self {
-        Self::unpack(GLOBAL.load(Ordering::Relaxed))
+        Switches {
+            word: GLOBAL.load(Ordering::Relaxed),
+        }
     }
 
     /// The same state, active or not. Inactive, every retrying call runs exactly once and no hook
     /// fires; that beats testing mode.
     #[must_use]
     pub const fn active(mut self, active: bool) -> Self {
-        self.active = active;
+        self.word = if active {
+            self.word & !INACTIVE
+        } else {
+            self.word | INACTIVE
+        };
         self
     }
 
@@ -101,11 +116,13 @@ impl Switches {
     /// `attempts` (with `cap`: the smaller of `attempts` and the call's own limit).
     #[must_use]
     pub const fn testing(mut self, testing: bool, attempts: u32, cap: bool) -> Self {
-        self.testing = if testing {
-            Some(Testing { attempts, cap })
-        } else {
-            None
-        };
+        self.word &= !(TESTING | CAP | ATTEMPTS_MASK);
+        if testing {
+            self.word |= TESTING | attempts as u64;
+            if cap {
+                self.word |= CAP;
+            }
+        }
         self
     }
 
@@ -113,26 +130,43 @@ impl Switches {
     /// see [`Nesting`].
     #[must_use]
     pub const fn nested(mut self, nested: Nesting) -> Self {
-        self.nested = nested;
+        self.word = match nested {
+            Nesting::Once => self.word | NESTED_ONCE,
+            Nesting::Retry => self.word & !NESTED_ONCE,
+        };
         self
     }
 
     /// The nesting policy.
     #[must_use]
+    #[inline]
     pub const fn get_nested(&self) -> Nesting {
-        self.nested
+        if self.word & NESTED_ONCE == 0 {
+            Nesting::Retry
+        } else {
+            Nesting::Once
+        }
     }
 
     /// Whether retrying is active.
     #[must_use]
+    #[inline]
     pub const fn is_active(&self) -> bool {
-        self.active
+        self.word & INACTIVE == 0
     }
 
     /// Testing mode's settings, if it is on.
     #[must_use]
+    #[inline]
     pub const fn testing_mode(&self) -> Option<Testing> {
-        self.testing
+        if self.word & TESTING == 0 {
+            None
+        } else {
+            Some(Testing {
+                attempts: (self.word & ATTEMPTS_MASK) as u32,
+                cap: self.word & CAP != 0,
+            })
+        }
     }
 
     /// Overrides the switches for the current thread until the guard is dropped. Guards nest,
@@ -158,44 +192,15 @@ impl Switches {
         f()
     }
 
-    const fn unpack(word: u64) -> Self {
-        let testing = if word & TESTING == 0 {
-            None
-        } else {
-            Some(Testing {
-                attempts: (word & ATTEMPTS_MASK) as u32,
-                cap: word & CAP != 0,
-            })
-        };
-        Switches {
-            active: word & INACTIVE == 0,
-            testing,
-            nested: if word & NESTED_ONCE == 0 {
-                Nesting::Retry
-            } else {
-                Nesting::Once
-            },
-        }
-    }
-
-    const fn pack(self) -> u64 {
-        let mut word = if self.active { 0 } else { INACTIVE };
-        if matches!(self.nested, Nesting::Once) {
-            word |= NESTED_ONCE;
-        }
-        if let Some(t) = self.testing {
-            word |= TESTING | t.attempts as u64;
-            if t.cap {
-                word |= CAP;
-            }
-        }
-        word
+    /// The packed word.
+    pub(super) const fn pack(self) -> u64 {
+        self.word
     }
 
     fn update_global(f: impl Fn(Switches) -> Switches) {
         // `fetch_update` never fails with a closure that always returns `Some`.
         let _ = GLOBAL.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
-            Some(f(Self::unpack(word)).pack())
+            Some(f(Switches { word }).word)
         });
     }
 }
@@ -263,7 +268,7 @@ mod tests {
             Switches::new().testing(true, 3, true),
             Switches::new().nested(Nesting::Once).active(false),
         ] {
-            assert_eq!(Switches::unpack(s.pack()), s);
+            assert_eq!(Switches { word: s.pack() }, s);
         }
     }
 
