@@ -47,7 +47,11 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 static EMPTY: AtomicBool = AtomicBool::new(!DEFAULT_HOOKS);
 
 /// Whether any default hook is compiled in.
-const DEFAULT_HOOKS: bool = cfg!(any(feature = "metrics", feature = "tracing", feature = "log"));
+const DEFAULT_HOOKS: bool = cfg!(any(
+    feature = "metrics",
+    feature = "tracing",
+    feature = "log"
+));
 
 thread_local! {
     /// This thread's copy of the registry, and the generation it was read at.

@@ -101,9 +101,15 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
                 &mut self.guards,
             );
         }
-        self.waited_ns = self
-            .waited_ns
-            .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+        if !wait.is_zero() {
+            // In `u64` arithmetic: a `Duration`'s `u128` nanoseconds cost a retry ten
+            // instructions more.
+            let nanos = wait
+                .as_secs()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(u64::from(wait.subsec_nanos()));
+            self.waited_ns = self.waited_ns.saturating_add(nanos);
+        }
         self.attempt = n.saturating_add(1);
         if clock.is_some() {
             Duration::ZERO

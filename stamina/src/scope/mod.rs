@@ -68,7 +68,8 @@ fn with_stack<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> Option<R> {
                 Setting::Clock(_) => None,
             });
             let clocked = stack.iter().any(|e| matches!(e.setting, Setting::Clock(_)));
-            let word = switches.map_or(0, |s| s.pack() | SCOPED) | if clocked { CLOCKED } else { 0 };
+            let word =
+                switches.map_or(0, |s| s.pack() | SCOPED) | if clocked { CLOCKED } else { 0 };
             HERE.with(|here| here.set(word));
             result
         })
