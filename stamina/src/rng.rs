@@ -1,11 +1,19 @@
 //! The random numbers behind the jitter.
 //!
 //! Jitter needs numbers that differ between calls, threads and processes, not secrets: a
-//! `wyrand` generator (64 bits of state, one multiply per draw, passes `PractRand` and `BigCrush`) per
-//! thread, seeded once from the OS through the standard library's `RandomState` (whose keys come
-//! from the OS's random source for each thread). That replaces `rand`'s `ChaCha` generator and the
-//! `zerocopy` build it brings. The state is a `Cell<u64>` in a thread-local without a destructor,
-//! so a retry made while the thread's other thread-locals are being destroyed still draws.
+//! `wyrand` generator (fastrand's algorithm: 64 bits of state, one multiply per draw, passes
+//! `PractRand` and `BigCrush`) per thread, seeded once from the OS through the standard library's
+//! `RandomState` (whose keys come from the OS's random source for each thread). The state is a
+//! `Cell<u64>` in a thread-local without a destructor, so a retry made while the thread's other
+//! thread-locals are being destroyed still draws.
+//!
+//! Why not a crate. Measured on the 2-core VM of `BENCHMARKS.md` (2026-12-07), a clean release
+//! build: `rand` 0.10 with `default-features = false` and `sys_rng` (its `SmallRng`, seeded by
+//! `SysRng`, without the ChaCha `std_rng`) brings `rand_core`, `getrandom` 0.4, `libc` and
+//! `cfg-if`, 2.9 s of compile units (`libc` alone 1.7 s), none of which stamina's default build
+//! has; the bar was 0.3 s. `fastrand` 2 is the same algorithm, one more crate for these 30
+//! lines. The seeded [`TestClock`](crate::testing::TestClock) draws from the same generator,
+//! seeded by the test.
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher, RandomState};
