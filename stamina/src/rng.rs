@@ -9,7 +9,7 @@
 //!
 //! Why not a crate. Measured on the 2-core VM of `BENCHMARKS.md` (2026-12-07), a clean release
 //! build: `rand` 0.10 with `default-features = false` and `sys_rng` (its `SmallRng`, seeded by
-//! `SysRng`, without the ChaCha `std_rng`) brings `rand_core`, `getrandom` 0.4, `libc` and
+//! `SysRng`, without the `ChaCha` `std_rng`) brings `rand_core`, `getrandom` 0.4, `libc` and
 //! `cfg-if`, 2.9 s of compile units (`libc` alone 1.7 s), none of which stamina's default build
 //! has; the bar was 0.3 s. `fastrand` 2 is the same algorithm, one more crate for these 30
 //! lines. The seeded [`TestClock`](crate::testing::TestClock) draws from the same generator,

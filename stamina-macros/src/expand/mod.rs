@@ -198,7 +198,7 @@ enum Mode {
 /// The only lint so far: `unused_imports`, on the `use` of the three probe traits that
 /// `on = SomeType` brings into scope, of which method resolution uses one. (Lints that would fire
 /// on the `__stamina_` names, such as `clippy::used_underscore_binding`, skip code that a proc
-/// macro generated; `tests/pedantic.rs` checks that every form stays clean.)
+/// macro generated; `tests/compile/pedantic.rs` checks that every form stays clean.)
 fn allow(lints: &[&str]) -> TokenStream {
     let lints = lints.iter().map(|lint| {
         let path: Path = syn::parse_str(lint).expect("a lint name");

@@ -97,7 +97,7 @@
 //! anything retries: a `tracing_subscriber::registry()` with a layer whose `register_callsite`
 //! returns `Interest::always()` and that hands each event to the current test's capture (kept
 //! in a thread-local that each test sets and restores), and call `rebuild_interest_cache()`
-//! right after `set_global_default`. stamina's own tests do this (`tests/support/lib.rs`,
+//! right after `set_global_default`. stamina's own tests do this (`tests/support/capture.rs`,
 //! `Capture`).
 //!
 //! # Cost

@@ -4,8 +4,9 @@
 //! report their errors.
 //!
 //! Hook calls are observed through the routing [`Recorder`], by name. The caller under the
-//! switches is in `testing_mode.rs`, `inactive.rs` and `scoped_switches.rs`; what its hooks see
-//! (and its `name`) in `hook_calls.rs`.
+//! switches is in `switches/testing_mode.rs`, `switches/inactive.rs` and
+//! `switches/scoped_switches.rs`; what its hooks see in `instrumentation/hook_calls.rs`, its
+//! `name` in `instrumentation/hook_names.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

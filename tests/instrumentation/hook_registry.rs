@@ -4,7 +4,8 @@
 //! `Hook::shared`, `Arc<dyn RetryHook>`) and the order they run in; `RetryHookFactory` (built
 //! lazily, once per registration); and panics in hooks and factories.
 //!
-//! When hooks run and what they see is `hook_calls.rs`; the default hooks themselves are
+//! When hooks run and what they see is `hook_calls.rs` (the `callable` name `hook_names.rs`, the
+//! guards `hook_guards.rs` and `hook_guards_async.rs`); the default hooks themselves are
 //! `tracing_hook.rs` and `metrics_hook.rs`. The registry is process-wide: every test takes
 //! [`exclusive`], which serializes the tests of this binary and restores the default hooks when
 //! it is dropped.

@@ -2,8 +2,9 @@
 //! `Attempt { num, next_wait }`, `backoff`/`backoff_async` sleep or give the error back, and
 //! `decide` hands the wait to a loop that sleeps on its own.
 //!
-//! The loop under testing mode and inactive is in `testing_mode.rs` and `inactive.rs`, under a
-//! `Switches::run` scope in `scoped_switches.rs`; its hook calls and names in `hook_calls.rs`.
+//! The loop under testing mode and inactive is in `switches/testing_mode.rs` and
+//! `switches/inactive.rs`, under a `Switches::run` scope in `switches/scoped_switches.rs`; its
+//! hook calls in `instrumentation/hook_calls.rs`, its names in `instrumentation/hook_names.rs`.
 
 use std::time::Duration;
 
