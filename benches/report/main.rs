@@ -7,7 +7,8 @@
 //!
 //! It prints Markdown. Options, after `--`: `--quick` (fewer rounds), `--instructions` (adds
 //! instructions per call, counted by valgrind's cachegrind: slow, but repeatable where times are
-//! not). `--count ID FAILURES N [--listening]` is internal: it runs one contender `N` times, under
+//! not). `--gate FILE [--update]` is the instruction-count gate of `.ci/run` ([`gate`]).
+//! `--count ID FAILURES N [--listening]` is internal: it runs one contender `N` times, under
 //! valgrind (with `--listening`, with the subscriber and the recorder of the instrumented table).
 //!
 //! Method: each contender runs in batches sized to take about 3 ms; the contenders of a table
@@ -17,7 +18,7 @@
 //!
 //! One module per section of the report, in the order it prints: [`happy`] and [`retry`] (the
 //! happy and the retry path, sync and async), [`sizes`], [`concurrency`], [`storm`] and
-//! [`budgets`], [`instrumented`], and [`bars`] last. The rest is shared: [`contender`] (what a
+//! [`budgets`], [`instrumented`], and [`bars`] last; [`gate`] is the gate's. The rest is shared: [`contender`] (what a
 //! contender is and how it runs), [`measure`] (times, allocations, instructions) and [`table`] (a
 //! table's rows and its Markdown); [`by_id`], here, finds the contender of any table by its id.
 
@@ -25,6 +26,7 @@ mod bars;
 mod budgets;
 mod concurrency;
 mod contender;
+mod gate;
 mod happy;
 mod instrumented;
 mod measure;
@@ -49,9 +51,9 @@ use crate::retry::{RETRY_ASYNC, RETRY_SYNC, retry_paths};
 use crate::sizes::future_sizes;
 use crate::storm::storm;
 
-/// Every contender of the timed tables.
+/// Every contender: the timed tables' and the gate's own.
 fn all() -> impl Iterator<Item = &'static Contender> {
-    [HAPPY_SYNC, HAPPY_ASYNC, RETRY_SYNC, RETRY_ASYNC]
+    [HAPPY_SYNC, HAPPY_ASYNC, RETRY_SYNC, RETRY_ASYNC, gate::GATE_ONLY]
         .into_iter()
         .flatten()
 }
@@ -95,6 +97,14 @@ fn main() {
             n.parse().expect("N"),
             failures.parse().expect("FAILURES"),
         );
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--gate") {
+        let file = args.get(i + 1).expect("usage: --gate FILE [--update]");
+        let update = args.iter().any(|a| a == "--update");
+        if !gate::gate(file, update) {
+            std::process::exit(1);
+        }
         return;
     }
     if args.iter().any(|a| a == "--storm") {

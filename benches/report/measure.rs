@@ -73,27 +73,33 @@ pub(crate) fn allocs_per_call(rt: &Runtime, c: &Contender, failures: u32, n: u64
 /// Instructions per call from valgrind's cachegrind: this binary runs the contender `n` and `2n`
 /// times, and the difference is divided by `n`.
 pub(crate) fn instructions_per_call(c: &Contender, failures: u32, n: u64) -> Option<f64> {
+    Some((instructions(c, failures, 2 * n)? - instructions(c, failures, n)?) / n as f64)
+}
+
+/// The instructions of one run of this binary under valgrind's cachegrind, making `n` calls of
+/// the contender (its `--count` mode); `None` when valgrind is missing or fails.
+pub(crate) fn instructions(c: &Contender, failures: u32, n: u64) -> Option<f64> {
     let exe = std::env::current_exe().ok()?;
-    let count = |n: u64| -> Option<f64> {
-        let out = Command::new("valgrind")
-            .args([
-                "--tool=cachegrind",
-                "--cache-sim=no",
-                "--cachegrind-out-file=/dev/null",
-            ])
-            .arg(&exe)
-            .args(["--count", c.id, &failures.to_string(), &n.to_string()])
-            .output()
-            .ok()?;
-        // `==PID== I   refs:      13,912,747`: the count is the line's last word (the PID's
-        // digits are not part of it; valgrind pads `I refs` differently across versions).
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let line = stderr.lines().find(|l| l.contains("refs:"))?;
-        line.split_whitespace()
-            .last()?
-            .replace(',', "")
-            .parse()
-            .ok()
-    };
-    Some((count(2 * n)? - count(n)?) / n as f64)
+    let out = Command::new("valgrind")
+        .args([
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+        ])
+        .arg(&exe)
+        .args(["--count", c.id, &failures.to_string(), &n.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    // `==PID== I   refs:      13,912,747`: the count is the line's last word (the PID's digits
+    // are not part of it; valgrind pads `I refs` differently across versions).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.contains("refs:"))?;
+    line.split_whitespace()
+        .last()?
+        .replace(',', "")
+        .parse()
+        .ok()
 }

@@ -1,9 +1,14 @@
 //! stamina's `#[retry]` on `fn` and `async fn`: the default policy, `timeout = None`, a budget,
-//! a result predicate (`on_ok`), each named sleeper, and the same `async fn`s without the
-//! attribute (the base of the future sizes).
+//! a result predicate (`on_ok`), each named sleeper, a budget's withdrawal, an iterator's and a
+//! stream's items, and the same `async fn`s without the attribute (the base of the future sizes).
 
+use std::ops::Range;
+use std::pin::Pin;
 use std::sync::atomic::AtomicU32;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use futures_core::Stream;
 
 use crate::{OpError, STORM_ROOMY, flaky, flaky_async, op, op_async, op_big_async};
 
@@ -119,6 +124,41 @@ async fn attr_flaky_small_waits(calls: &AtomicU32, failures: u32) -> Result<u64,
 pub fn attr_retry(failures: u32) -> Result<u64, OpError> {
     let calls = AtomicU32::new(0);
     attr_flaky(&calls, failures)
+}
+
+#[stamina::retry(on = OpError, budget = STORM_ROOMY)]
+fn attr_budget_flaky(calls: &AtomicU32, failures: u32) -> Result<u64, OpError> {
+    flaky(calls, failures)
+}
+
+/// [`attr_retry`] under a ratio budget that grants every retry: each retry's one withdrawal.
+#[inline(never)]
+pub fn attr_budget_retry(failures: u32) -> Result<u64, OpError> {
+    let calls = AtomicU32::new(0);
+    attr_budget_flaky(&calls, failures)
+}
+
+/// `#[retry]` on a `fn` returning an iterator, `timeout = None`: `n` items, each the op's.
+#[stamina::retry(on = OpError, timeout = None)]
+pub fn attr_items(n: u64) -> impl Iterator<Item = Result<u64, OpError>> {
+    (0..n).map(op)
+}
+
+/// `#[retry]` on a `fn` returning a stream, `timeout = None`: `n` items, each the op's.
+#[stamina::retry(on = OpError, timeout = None)]
+pub fn attr_stream(n: u64) -> impl Stream<Item = Result<u64, OpError>> {
+    Items(0..n)
+}
+
+/// A stream of the op's values over a range: ready at once, as [`op_async`] is.
+struct Items(Range<u64>);
+
+impl Stream for Items {
+    type Item = Result<u64, OpError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.0.next().map(op))
+    }
 }
 
 /// `#[retry]` on an `async fn`, retry path (needs testing mode for zero waits).
