@@ -6,7 +6,7 @@ use crate::clock::Stamp;
 
 /// What an attempt knows: stamina's `Attempt`, and the time it has.
 ///
-/// The explicit loop's [`attempt`](RetryContext::attempt) gives one, the attribute binds one to
+/// The explicit loop's [`attempt`](crate::RetryContext::attempt) gives one, the attribute binds one to
 /// a name (`#[retry(attempt = a, ..)]`), the callers pass one to their `*_with_attempt` forms,
 /// and hooks see the failed one ([`RetryDetails::attempt`](crate::instrumentation::RetryDetails::attempt)).
 /// A per-attempt timeout is then one line, as gRPC and google-cloud-gax hand each attempt its
@@ -31,7 +31,7 @@ pub struct Attempt {
     /// The jitter-less lower bound of the wait that follows if this attempt fails:
     /// `min(wait_max, wait_initial * wait_exp_base^(num - 1))`. Zero in testing mode and when
     /// inactive. It does not know whether a retry will follow, nor what a predicate's
-    /// [`Decision::RetryAfter`] will ask for.
+    /// [`Decision::RetryAfter`](crate::Decision::RetryAfter) will ask for.
     pub next_wait: Duration,
     start: Option<Stamp>,
     timeout: Option<Duration>,

@@ -332,7 +332,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// `AsyncFnMut` bound, whatever the closure ("implementation of `Send` is not general
     /// enough"): it cannot be spawned on a multi-thread runtime. Await it where `Send` is not
     /// needed, or use [`call_async`](Self::call_async), the `#[retry]` attribute (whose inline
-    /// loop keeps `&mut` state and `Send` both), or a [`RetryContext`].
+    /// loop keeps `&mut` state and `Send` both), or a [`RetryContext`](crate::RetryContext).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {

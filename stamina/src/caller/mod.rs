@@ -22,7 +22,7 @@ macro_rules! forward_setters {
         $(forward_setters!(@ $path $kind $name($($arg: $ty),*));)*
     };
     (@ [$($path:ident).+] const $name:ident($($arg:ident: $ty:ty),*)) => {
-        #[doc = concat!("[`RetryPolicy::", stringify!($name), "`], for this caller.")]
+        #[doc = concat!("[`RetryPolicy::", stringify!($name), "`](crate::RetryPolicy::", stringify!($name), "), for this caller.")]
         #[must_use]
         pub const fn $name(mut self, $($arg: $ty),*) -> Self {
             self.$($path).+ = self.$($path).+.$name($($arg),*);
@@ -30,7 +30,7 @@ macro_rules! forward_setters {
         }
     };
     (@ [$($path:ident).+] try $name:ident($($arg:ident: $ty:ty),*)) => {
-        #[doc = concat!("[`RetryPolicy::", stringify!($name), "`], for this caller.")]
+        #[doc = concat!("[`RetryPolicy::", stringify!($name), "`](crate::RetryPolicy::", stringify!($name), "), for this caller.")]
         pub fn $name(mut self, $($arg: $ty),*) -> Result<Self, ConfigError> {
             self.$($path).+ = self.$($path).+.$name($($arg),*)?;
             Ok(self)
@@ -164,7 +164,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// This caller, retrying the `Ok` values that `on_ok` asks to: the result predicate, the
     /// attribute's `on_ok`. It sees each `&T` and decides as `on` does (a `bool`, a
     /// [`Duration`], an `Option<Duration>` or a [`Decision`]); a call that gives up on a retried
-    /// value returns that value, unchanged. Any [`OnOk`] works: a closure (annotate its
+    /// value returns that value, unchanged. Any [`OnOk`](crate::OnOk) works: a closure (annotate its
     /// argument, `|r: &Response| ..`), or `stamina::http::Classifier` (feature `http`).
     ///
     /// Each call's `on` still decides on errors: pass `|_| false` to retry none.

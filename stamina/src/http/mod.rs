@@ -3,7 +3,7 @@
 //!
 //! Over HTTP a failure is often a response, not an error: `Ok(response)` with status 503, or 429
 //! with a `Retry-After` header. The [`Classifier`] turns a status and its headers into the
-//! [`Decision`] of a result predicate (`on_ok`). It is built on the `http` 1.x crate, which
+//! [`Decision`](crate::Decision) of a result predicate (`on_ok`). It is built on the `http` 1.x crate, which
 //! reqwest, hyper, axum and tonic share, and needs no dependency on any of them:
 //!
 //! ```
@@ -36,10 +36,10 @@
 //!
 //! | status | retried | decision |
 //! |---|---|---|
-//! | 429 Too Many Requests | every method | [`Decision::Throttled`], after `Retry-After` if sent |
-//! | 503 Service Unavailable | every method | [`Decision::Throttled`] after `Retry-After` if sent, else [`Decision::Retry`] |
-//! | 502 Bad Gateway, 504 Gateway Timeout | idempotent methods | [`Decision::RetryAfter`] if `Retry-After` is sent, else [`Decision::Retry`] |
-//! | anything else | no | [`Decision::NoRetry`] |
+//! | 429 Too Many Requests | every method | [`Decision::Throttled`](crate::Decision::Throttled), after `Retry-After` if sent |
+//! | 503 Service Unavailable | every method | [`Decision::Throttled`](crate::Decision::Throttled) after `Retry-After` if sent, else [`Decision::Retry`](crate::Decision::Retry) |
+//! | 502 Bad Gateway, 504 Gateway Timeout | idempotent methods | [`Decision::RetryAfter`](crate::Decision::RetryAfter) if `Retry-After` is sent, else [`Decision::Retry`](crate::Decision::Retry) |
+//! | anything else | no | [`Decision::NoRetry`](crate::Decision::NoRetry) |
 //!
 //! 429 and 503 say that the server did not process the request, so repeating it is safe for any
 //! method. 502 and 504 say that a gateway lost the answer: the server may have acted on the

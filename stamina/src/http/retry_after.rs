@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use http::HeaderMap;
 use http::header::RETRY_AFTER;
 
-/// The longest `Retry-After` a [`Classifier`] honours by default: 60 s. A longer hint is
+/// The longest `Retry-After` a [`Classifier`](super::Classifier) honours by default: 60 s. A longer hint is
 /// clamped to it.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -18,7 +18,7 @@ const SATURATED_SECONDS: u64 = 1 << 31;
 ///
 /// Whitespace around the value is ignored. Delta-seconds too large to represent stand for
 /// 2^31 s (RFC 9111 section 1.2.2); a date at or before `now` is zero. Never clamped: the
-/// [`Classifier`] clamps.
+/// [`Classifier`](super::Classifier) clamps.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
