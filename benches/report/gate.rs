@@ -65,19 +65,63 @@ impl Per {
 
 /// The gated paths: the contender's id, what is counted per, and what the path is.
 const PATHS: &[(&str, Per, &str)] = &[
-    ("hs-attr-none", Per::Call, "sync happy path, `#[retry]`, `timeout = None`"),
-    ("hs-attr", Per::Call, "sync happy path, `#[retry]`, default timeout"),
-    ("ha-attr-none", Per::Call, "async happy path, `#[retry]`, `timeout = None`"),
-    ("ha-attr", Per::Call, "async happy path, `#[retry]`, default timeout"),
+    (
+        "hs-attr-none",
+        Per::Call,
+        "sync happy path, `#[retry]`, `timeout = None`",
+    ),
+    (
+        "hs-attr",
+        Per::Call,
+        "sync happy path, `#[retry]`, default timeout",
+    ),
+    (
+        "ha-attr-none",
+        Per::Call,
+        "async happy path, `#[retry]`, `timeout = None`",
+    ),
+    (
+        "ha-attr",
+        Per::Call,
+        "async happy path, `#[retry]`, default timeout",
+    ),
     ("hs-caller", Per::Call, "sync happy path, `RetryingCaller`"),
     ("ha-caller", Per::Call, "async happy path, `RetryingCaller`"),
-    ("rs-attr-nohooks", Per::Retry, "sync retry, `#[retry]`, hooks off"),
-    ("rs-attr", Per::Retry, "sync retry, `#[retry]`, default hooks, no subscriber"),
-    ("ra-attr", Per::Retry, "async retry, `#[retry]`, default hooks, no subscriber"),
-    ("rs-caller-nohooks", Per::Retry, "sync retry, `RetryingCaller`, hooks off"),
-    ("rs-caller", Per::Retry, "sync retry, `RetryingCaller`, default hooks, no subscriber"),
-    ("hs-attr-budget", Per::Call, "a budget's deposit (sync happy path under a budget)"),
-    ("rs-attr-budget-nohooks", Per::Retry, "a budget's withdrawal (sync retry under a budget, hooks off)"),
+    (
+        "rs-attr-nohooks",
+        Per::Retry,
+        "sync retry, `#[retry]`, hooks off",
+    ),
+    (
+        "rs-attr",
+        Per::Retry,
+        "sync retry, `#[retry]`, default hooks, no subscriber",
+    ),
+    (
+        "ra-attr",
+        Per::Retry,
+        "async retry, `#[retry]`, default hooks, no subscriber",
+    ),
+    (
+        "rs-caller-nohooks",
+        Per::Retry,
+        "sync retry, `RetryingCaller`, hooks off",
+    ),
+    (
+        "rs-caller",
+        Per::Retry,
+        "sync retry, `RetryingCaller`, default hooks, no subscriber",
+    ),
+    (
+        "hs-attr-budget",
+        Per::Call,
+        "a budget's deposit (sync happy path under a budget)",
+    ),
+    (
+        "rs-attr-budget-nohooks",
+        Per::Retry,
+        "a budget's withdrawal (sync retry under a budget, hooks off)",
+    ),
     ("it-attr", Per::Item, "an iterator's item, `#[retry]`"),
     ("st-attr", Per::Item, "a stream's item, `#[retry]`"),
 ];

@@ -53,9 +53,15 @@ use crate::storm::storm;
 
 /// Every contender: the timed tables' and the gate's own.
 fn all() -> impl Iterator<Item = &'static Contender> {
-    [HAPPY_SYNC, HAPPY_ASYNC, RETRY_SYNC, RETRY_ASYNC, gate::GATE_ONLY]
-        .into_iter()
-        .flatten()
+    [
+        HAPPY_SYNC,
+        HAPPY_ASYNC,
+        RETRY_SYNC,
+        RETRY_ASYNC,
+        gate::GATE_ONLY,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The contender of any table with this id (`--count`, the instrumented table).
