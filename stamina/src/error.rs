@@ -31,6 +31,8 @@ pub enum ConfigError {
     /// `min_attempt_time` was set without [`TimeoutMode::Deadline`](crate::TimeoutMode), where it
     /// does nothing.
     MinAttemptTimeWithoutDeadline,
+    /// A setting of the `tower` layer was out of range; the text says which.
+    InvalidLayer(&'static str),
 }
 
 /// Where a configuration was written, which decides how its errors spell the fix.
@@ -87,7 +89,9 @@ impl ConfigError {
             (ConfigError::InvalidExpBase(_), File) => {
                 "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `\"wait_exp_base\": 1`)"
             }
-            (ConfigError::InvalidBudget(message), _) => message,
+            (ConfigError::InvalidBudget(message) | ConfigError::InvalidLayer(message), _) => {
+                message
+            }
             (ConfigError::ZeroHealAfter, Attribute) => {
                 "`heal_after` must be longer than zero: a stream that fails at once would heal before every error (to heal after each item: `heal_after_items = 1`)"
             }
@@ -134,7 +138,8 @@ impl PartialEq for ConfigError {
             (ConfigError::InvalidExpBase(a), ConfigError::InvalidExpBase(b)) => {
                 a.to_bits() == b.to_bits()
             }
-            (ConfigError::InvalidBudget(a), ConfigError::InvalidBudget(b)) => a == b,
+            (ConfigError::InvalidBudget(a), ConfigError::InvalidBudget(b))
+            | (ConfigError::InvalidLayer(a), ConfigError::InvalidLayer(b)) => a == b,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }

@@ -106,6 +106,9 @@ mod sleep;
 pub mod sleeper;
 pub mod stream;
 pub mod testing;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 #[cfg(feature = "tokio")]
 mod watch;
 

@@ -70,11 +70,31 @@ fn yield_now() -> impl Future<Output = ()> {
     YieldNow(false)
 }
 
-/// A future that wakes its task and returns `Pending` once.
-#[cfg(not(feature = "tokio"))]
-struct YieldNow(bool);
+/// [`backoff`] with a yield of a type that a hand-written future can name (the `tower`
+/// layer's): on tokio too, it wakes the task and returns `Pending` once, without tokio's
+/// deferral.
+#[cfg(feature = "tower")]
+#[inline]
+pub(crate) fn backoff_named<S: Sleeper>(
+    sleeper: &S,
+    wait: Duration,
+) -> Backoff<S::Sleep, YieldNow> {
+    if wait.is_zero() {
+        Backoff::Yield {
+            yielding: YieldNow(false),
+        }
+    } else {
+        Backoff::Sleep {
+            sleep: sleeper.sleep(wait),
+        }
+    }
+}
 
-#[cfg(not(feature = "tokio"))]
+/// A future that wakes its task and returns `Pending` once.
+#[cfg(any(not(feature = "tokio"), feature = "tower"))]
+pub(crate) struct YieldNow(bool);
+
+#[cfg(any(not(feature = "tokio"), feature = "tower"))]
 impl Future for YieldNow {
     type Output = ();
 

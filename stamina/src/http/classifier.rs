@@ -58,7 +58,7 @@ impl fmt::Debug for Statuses {
     }
 }
 
-/// Decides which responses to retry, and how long to wait: see the [module docs](self) for the
+/// Decides which responses to retry, and how long to wait: see the [module docs](super) for the
 /// statuses and the idempotency rule.
 ///
 /// `const`-constructible, `Copy`, and a result predicate ([`OnOk`]) for `http::Response<B>` and
@@ -96,7 +96,7 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    const DEFAULT: Classifier = Classifier {
+    pub(crate) const DEFAULT: Classifier = Classifier {
         any_method: Statuses([0; 4])
             .with(StatusCode::TOO_MANY_REQUESTS)
             .with(StatusCode::SERVICE_UNAVAILABLE),
@@ -133,6 +133,12 @@ impl Classifier {
         } else {
             Self::non_idempotent()
         }
+    }
+
+    /// This classifier for a request whose method is idempotent or not, as told.
+    pub(crate) const fn idempotent_for(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
     }
 
     /// This classifier for a request that is safe to repeat whatever its method (it carries an
@@ -186,7 +192,7 @@ impl Classifier {
     }
 
     /// The decision for a response with this status and these headers: see the
-    /// [module docs](self).
+    /// [module docs](super).
     #[must_use]
     pub fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Decision {
         if !self.retries(status) {

@@ -77,23 +77,27 @@ pub enum DenyReason {
     /// The call runs inside another retrying call's attempt, under
     /// [`Nesting::Once`](crate::Nesting::Once).
     Nested,
+    /// The request cannot be sent again: its body outgrew the buffer that replays it (the
+    /// `tower` layer's `body_cap`, feature `tower`), or failed.
+    Body,
 }
 
 impl DenyReason {
-    /// `budget` or `nested`: the `reason` label and field of the default hooks.
+    /// `budget`, `nested` or `body`: the `reason` label and field of the default hooks.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             DenyReason::Budget => "budget",
             DenyReason::Nested => "nested",
+            DenyReason::Body => "body",
         }
     }
 }
 
 /// What a hook learns about a retry that was denied: one that the predicate, the attempts and
-/// the time allowed, refused by a retry budget or by the nested-retry guard. The call gives up
-/// at once with this cause, unchanged. No [`RetryHook::on_retry`] runs for it: no retry was
-/// scheduled.
+/// the time allowed, refused by a retry budget, by the nested-retry guard, or because the
+/// request cannot be sent again (the `tower` layer's). The call gives up at once with this
+/// cause, unchanged. No [`RetryHook::on_retry`] runs for it: no retry was scheduled.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct DeniedDetails<'a> {
@@ -180,7 +184,8 @@ impl IntoRetryGuard for Option<RetryGuard> {
 }
 
 /// Called for each scheduled retry, after the decision to retry and before the sleep, and
-/// (optionally) for each retry denied by a budget or the nesting guard.
+/// (optionally) for each retry denied by a budget, the nesting guard or a body that cannot be
+/// sent again.
 ///
 /// Closures `Fn(&RetryDetails<'_>)` returning `()`, a [`RetryGuard`] or an `Option<RetryGuard>`
 /// are hooks (of scheduled retries only).
@@ -188,8 +193,8 @@ pub trait RetryHook: Send + Sync + 'static {
     /// Called for each scheduled retry; may return a guard that lives across the sleep.
     fn on_retry(&self, details: &RetryDetails<'_>) -> Option<RetryGuard>;
 
-    /// Called when a retry is denied by a retry budget or the nested-retry guard: by default
-    /// nothing. The default hooks emit a `stamina.retry_denied` event and count
+    /// Called when a retry is denied (a retry budget, the nested-retry guard, a body that cannot
+    /// be sent again: [`DenyReason`]): by default nothing. The default hooks emit a `stamina.retry_denied` event and count
     /// `stamina_retries_denied_total`.
     fn on_denied(&self, details: &DeniedDetails<'_>) {
         let _ = details;

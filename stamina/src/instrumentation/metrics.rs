@@ -11,8 +11,7 @@ use super::redact;
 const RETRIES: &str = "stamina_retries_total";
 const RETRIES_HELP: &str = "Total number of retries.";
 const DENIED: &str = "stamina_retries_denied_total";
-const DENIED_HELP: &str =
-    "Total number of retries denied by a retry budget or the nested-retry guard.";
+const DENIED_HELP: &str = "Total number of retries denied: by a retry budget, the nested-retry guard, or a body that cannot be sent again.";
 
 /// The `retry_num` label of [`MetricsOnRetryHook`] takes this many values: `1` to `9`, then
 /// `10+` for every later retry.
@@ -29,8 +28,9 @@ fn retry_num_slot(retry_num: u32) -> usize {
 /// Counts every scheduled retry in the counter `stamina_retries_total`, with the labels
 /// `callable`, `retry_num` and `error_type`, through the `metrics` crate: any recorder renders it,
 /// `metrics-exporter-prometheus` included, as stamina's Prometheus hook does. Retries denied by
-/// a budget or the nesting guard go to `stamina_retries_denied_total`, with the same labels and
-/// `reason` (`budget` or `nested`).
+/// a budget, the nesting guard or a body that cannot be sent again go to
+/// `stamina_retries_denied_total`, with the same labels and `reason` (`budget`, `nested` or
+/// `body`).
 ///
 /// A [redactor](super::set_redactor) rewrites the `callable` label.
 ///

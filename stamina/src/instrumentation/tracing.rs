@@ -23,9 +23,9 @@ use super::redact::{self, Emitted};
 /// one that filters `stamina` out) is logged through `log` instead: see `LogOnRetryHook`
 /// (feature `log`).
 ///
-/// A retry denied by a budget or the nesting guard is an event too: message
-/// `stamina.retry_denied`, level `WARN`, fields `callable`, `retry_num`, `caused_by` and
-/// `reason` (`budget` or `nested`).
+/// A denied retry (a budget, the nesting guard, a body that cannot be sent again) is an event
+/// too: message `stamina.retry_denied`, level `WARN`, fields `callable`, `retry_num`,
+/// `caused_by` and `reason` (`budget`, `nested` or `body`).
 ///
 /// Beyond stamina, it opens a `stamina.backoff` span (target `stamina`, level `DEBUG`, fields
 /// `callable` and `retry_num`) that lives exactly as long as the backoff sleep, as a guard: a

@@ -219,13 +219,44 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         cause: impl FnOnce(&E) -> Cause<E>,
         name: impl FnOnce() -> &'n str,
     ) -> Result<Duration, E> {
+        self.error_in(error, on, cause, name, None)
+    }
+
+    /// [`failed`](Self::failed) for a driver that may be unable to make another attempt
+    /// (`refused`: a request whose body cannot be sent again): a retry that everything else
+    /// allowed is then denied for that reason, before the budget is asked.
+    #[cfg(feature = "tower")]
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn failed_unless<'n, E: fmt::Debug>(
+        &mut self,
+        error: E,
+        on: impl FnOnce(&E) -> Decision,
+        cause: impl FnOnce(&E) -> Cause<E>,
+        name: impl FnOnce() -> &'n str,
+        refused: Option<DenyReason>,
+    ) -> Result<Duration, E> {
+        self.error_in(error, on, cause, name, refused)
+    }
+
+    // Always inlined: into `failed` and `failed_unless`, each out of line already.
+    #[allow(clippy::inline_always, reason = "the body of out-of-line functions")]
+    #[inline(always)]
+    fn error_in<'n, E: fmt::Debug>(
+        &mut self,
+        error: E,
+        on: impl FnOnce(&E) -> Decision,
+        cause: impl FnOnce(&E) -> Cause<E>,
+        name: impl FnOnce() -> &'n str,
+        refused: Option<DenyReason>,
+    ) -> Result<Duration, E> {
         self.first_failure();
         let switches = Switches::current();
         if !switches.is_active() {
             return Err(error);
         }
         let decision = on(&error);
-        let plan = self.plan(switches, decision);
+        let plan = self.plan(switches, decision, refused);
         let seen = || {
             let cause = cause(&error);
             Seen {
@@ -260,12 +291,43 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         error_type: impl FnOnce() -> &'static str,
         name: impl FnOnce() -> &'n str,
     ) -> Result<Duration, T> {
+        self.value_in(value, decision, show, error_type, name, None)
+    }
+
+    /// [`value_failed`](Self::value_failed), as [`failed_unless`](Self::failed_unless) is
+    /// [`failed`](Self::failed).
+    #[cfg(feature = "tower")]
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn value_failed_unless<'n, T>(
+        &mut self,
+        value: T,
+        decision: Decision,
+        show: impl Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+        error_type: impl FnOnce() -> &'static str,
+        name: impl FnOnce() -> &'n str,
+        refused: Option<DenyReason>,
+    ) -> Result<Duration, T> {
+        self.value_in(value, decision, show, error_type, name, refused)
+    }
+
+    #[allow(clippy::inline_always, reason = "the body of out-of-line functions")]
+    #[inline(always)]
+    fn value_in<'n, T>(
+        &mut self,
+        value: T,
+        decision: Decision,
+        show: impl Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+        error_type: impl FnOnce() -> &'static str,
+        name: impl FnOnce() -> &'n str,
+        refused: Option<DenyReason>,
+    ) -> Result<Duration, T> {
         self.first_failure();
         let switches = Switches::current();
         if !switches.is_active() {
             return Err(value);
         }
-        let plan = self.plan(switches, decision);
+        let plan = self.plan(switches, decision, refused);
         let cause = ValueCause {
             value: &value,
             fmt: &show,
@@ -322,12 +384,17 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
     }
 
     /// The wait before the next attempt, or why not: the decision, the limits, then the
-    /// denials (the nesting guard, the budget), in that order.
+    /// denials (the nesting guard, the driver's `refused`, the budget), in that order.
     // Always inlined: into `failed` and `value_failed`, both out of line already; a call of its
     // own measured 28 instructions a retry (the caller's, which has a per-call deadline).
     #[allow(clippy::inline_always, reason = "measured: see above")]
     #[inline(always)]
-    fn plan(&mut self, switches: Switches, decision: Decision) -> Result<Duration, Stop> {
+    fn plan(
+        &mut self,
+        switches: Switches,
+        decision: Decision,
+        refused: Option<DenyReason>,
+    ) -> Result<Duration, Stop> {
         if !decision.is_retry() {
             return Err(Stop::GiveUp);
         }
@@ -338,6 +405,9 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
                 return Err(Stop::GiveUp);
             }
             self.check_nesting(switches)?;
+            if let Some(reason) = refused {
+                return Err(Stop::Denied(reason));
+            }
             return Ok(Duration::ZERO);
         }
         if self
@@ -362,6 +432,9 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         }
         // Denials come last: a retry is reported as denied only if every limit allowed it.
         self.check_nesting(switches)?;
+        if let Some(reason) = refused {
+            return Err(Stop::Denied(reason));
+        }
         if let Some(budget) = self.budget() {
             match budget.withdraw(decision) {
                 Some(cost) => self.lease = cost,
