@@ -122,6 +122,11 @@ const PATHS: &[(&str, Per, &str)] = &[
         Per::Retry,
         "a budget's withdrawal (sync retry under a budget, hooks off)",
     ),
+    (
+        "tw-stamina",
+        Per::Call,
+        "the tower layer's happy path, a request without a body",
+    ),
     ("it-attr", Per::Item, "an iterator's item, `#[retry]`"),
     ("st-attr", Per::Item, "a stream's item, `#[retry]`"),
 ];

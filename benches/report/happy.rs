@@ -72,7 +72,12 @@ pub(crate) fn happy_paths(rt: &Runtime, cfg: &Config, bars: &mut Bars) -> (Table
 }
 
 /// A happy-path table: ns per call and its ratio to each baseline.
-fn happy_table(rt: &Runtime, cfg: &Config, list: &[Contender], baselines: &[&str]) -> Table {
+pub(crate) fn happy_table(
+    rt: &Runtime,
+    cfg: &Config,
+    list: &[Contender],
+    baselines: &[&str],
+) -> Table {
     let pairs: Vec<_> = list.iter().map(|c| (*c, 0)).collect();
     let ns = time_all(rt, cfg, &pairs);
     let table = Table(

@@ -7,7 +7,8 @@
 //!
 //! It prints Markdown. Options, after `--`: `--quick` (fewer rounds), `--instructions` (adds
 //! instructions per call, counted by valgrind's cachegrind: slow, but repeatable where times are
-//! not). `--gate FILE [--update]` is the instruction-count gate of `.ci/run` ([`gate`]).
+//! not). `--layers` prints the tower layer's tables alone. `--gate FILE [--update]` is the
+//! instruction-count gate of `.ci/run` ([`gate`]).
 //! `--count ID FAILURES N [--listening]` is internal: it runs one contender `N` times, under
 //! valgrind (with `--listening`, with the subscriber and the recorder of the instrumented table).
 //!
@@ -18,7 +19,8 @@
 //!
 //! One module per section of the report, in the order it prints: [`happy`] and [`retry`] (the
 //! happy and the retry path, sync and async), [`sizes`], [`concurrency`], [`storm`] and
-//! [`budgets`], [`instrumented`], and [`bars`] last; [`gate`] is the gate's. The rest is shared: [`contender`] (what a
+//! [`budgets`], [`instrumented`], [`layers`] (the tower layer), and [`bars`] last; [`gate`] is
+//! the gate's. The rest is shared: [`contender`] (what a
 //! contender is and how it runs), [`measure`] (times, allocations, instructions) and [`table`] (a
 //! table's rows and its Markdown); [`by_id`], here, finds the contender of any table by its id.
 
@@ -29,6 +31,7 @@ mod contender;
 mod gate;
 mod happy;
 mod instrumented;
+mod layers;
 mod measure;
 mod retry;
 mod sizes;
@@ -58,6 +61,8 @@ fn all() -> impl Iterator<Item = &'static Contender> {
         HAPPY_ASYNC,
         RETRY_SYNC,
         RETRY_ASYNC,
+        layers::HAPPY_LAYERS,
+        layers::RETRY_LAYERS,
         gate::GATE_ONLY,
     ]
     .into_iter()
@@ -113,6 +118,17 @@ fn main() {
         }
         return;
     }
+    if args.iter().any(|a| a == "--layers") {
+        let cfg = Config {
+            rounds: 7,
+            sample: Duration::from_millis(3),
+            instructions: false,
+        };
+        let mut bars = Bars::default();
+        layers::layers(&s::current_thread_runtime(), &cfg, &mut bars);
+        bars.print();
+        return;
+    }
     if args.iter().any(|a| a == "--storm") {
         println!("## Retry storms and budgets\n");
         storm();
@@ -160,6 +176,8 @@ fn main() {
     budgets();
 
     instrumented(&rt, &cfg, &rs, &ra, &mut bars);
+
+    layers::layers(&rt, &cfg, &mut bars);
 
     println!("## The bars\n");
     bars.print();

@@ -28,6 +28,7 @@ mod attr;
 mod backon;
 mod caller;
 mod hand;
+mod layers;
 mod storm;
 mod tokio_retry2;
 #[cfg(feature = "tryhard")]
@@ -37,6 +38,7 @@ pub use self::attr::*;
 pub use self::backon::*;
 pub use self::caller::*;
 pub use self::hand::*;
+pub use self::layers::*;
 pub use self::storm::*;
 pub use self::tokio_retry2::*;
 #[cfg(feature = "tryhard")]

@@ -161,6 +161,21 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         self.attempt_in(switches).with_next_wait(next_wait)
     }
 
+    /// The time the attempt under way has left, as [`attempt`](Self::attempt)'s `remaining`
+    /// says, without reading the clock for the first attempt of a call without a per-call
+    /// deadline: all of its timeout (none in testing mode or when inactive).
+    #[cfg(feature = "tower")]
+    pub(crate) fn time_left(&self) -> Option<Duration> {
+        if self.attempt == 1 && self.deadline.get().is_none() {
+            return if plain(Switches::current()) {
+                self.policy().timeout
+            } else {
+                None
+            };
+        }
+        self.attempt().remaining()
+    }
+
     /// The per-call deadline, replaced.
     #[must_use]
     pub fn deadline<E: PerCallDeadline>(self, deadline: E) -> RetryState<'p, E, P> {

@@ -57,8 +57,7 @@ pin_project_lite::pin_project! {
         Calling {
             #[pin]
             future: F,
-            #[pin]
-            timer: Option<Z>,
+            timer: Option<Pin<Box<Z>>>,
         },
         /// The wait before the next attempt, draining the retried response's body meanwhile.
         Waiting {
@@ -82,6 +81,7 @@ where
     Sl: Sleeper,
 {
     /// The call, its first attempt sent on `service`, which is ready.
+    #[inline]
     pub(super) fn new(
         mut service: S,
         shared: Arc<Shared<C, Sl, Mb>>,
@@ -105,12 +105,13 @@ where
 
 /// The next attempt's request (the head cloned, marked for the protocol; the body replayed)
 /// and its per-try timer.
+#[inline]
 fn attempt<B, C, Sl, Mb, RB, E>(
     shared: &Shared<C, Sl, Mb>,
     retry: &RetryState<'static>,
     parts: &Parts,
     replay: &mut Replay<B>,
-) -> (Request<Mb::Body>, Option<Sl::Sleep>)
+) -> (Request<Mb::Body>, Option<Pin<Box<Sl::Sleep>>>)
 where
     B: Body,
     Mb: MapBody<B>,
@@ -118,7 +119,7 @@ where
     Sl: Sleeper,
 {
     let n = retry.attempt_num();
-    let remaining = retry.attempt().remaining();
+    let remaining = retry.time_left();
     let limit = match (shared.per_try, remaining) {
         (Some(per_try), Some(left)) => Some(per_try.min(left)),
         (per_try, left) => per_try.or(left),
@@ -137,7 +138,7 @@ where
     let timer = shared
         .per_try
         .and(limit)
-        .map(|limit| shared.sleeper.sleep(limit.max(Duration::from_nanos(1))));
+        .map(|limit| Box::pin(shared.sleeper.sleep(limit.max(Duration::from_nanos(1)))));
     (Request::from_parts(head, body), timer)
 }
 
@@ -186,7 +187,7 @@ where
                     match this.retry.run(|| future.poll(cx)) {
                         Poll::Ready(Ok(response)) => Ok(response),
                         Poll::Ready(Err(e)) => Err(Error::Inner(e)),
-                        Poll::Pending => match timer.as_pin_mut().map(|t| t.poll(cx)) {
+                        Poll::Pending => match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
                             Some(Poll::Ready(())) => Err(Error::TimedOut),
                             _ => return Poll::Pending,
                         },

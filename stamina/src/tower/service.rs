@@ -407,6 +407,7 @@ where
         self.inner.poll_ready(cx).map_err(Error::Inner)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<B>) -> Self::Future {
         // The service that was made ready takes the first attempt; a clone, the retries (made
         // ready again before each).
