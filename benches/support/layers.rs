@@ -233,6 +233,9 @@ async fn done<B: http_body::Body>(response: Response<B>) {
 
 /// `n` calls through hyper-util's client alone (each fails `failures` times, unretried): the
 /// cost of one request on this server.
+///
+/// # Panics
+/// When the local server does not answer or a call ends in anything but 200 OK.
 pub fn tower_retry_hyper(n: u64, failures: u32) {
     runtime().block_on(async {
         let client: Client<HttpConnector, Full<Bytes>> =
@@ -250,6 +253,9 @@ pub fn tower_retry_hyper(n: u64, failures: u32) {
 }
 
 /// `n` calls through stamina's `RetryLayer` in front of hyper-util's client.
+///
+/// # Panics
+/// When the local server does not answer or a call ends in anything but 200 OK.
 pub fn tower_retry_stamina(n: u64, failures: u32) {
     runtime().block_on(async {
         let client: Client<HttpConnector, ReplayBody<Full<Bytes>>> =
@@ -263,6 +269,9 @@ pub fn tower_retry_stamina(n: u64, failures: u32) {
 }
 
 /// `n` calls through tower's `Retry` in front of hyper-util's client.
+///
+/// # Panics
+/// When the local server does not answer or a call ends in anything but 200 OK.
 pub fn tower_retry_tower(n: u64, failures: u32) {
     runtime().block_on(async {
         let client: Client<HttpConnector, Full<Bytes>> =
@@ -277,8 +286,12 @@ pub fn tower_retry_tower(n: u64, failures: u32) {
 
 /// `n` calls through reqwest with reqwest-retry's middleware (its exponential policy, zero
 /// bounds: no waits).
+///
+/// # Panics
+/// When the local server does not answer or a call ends in anything but 200 OK.
 pub fn tower_retry_reqwest_retry(n: u64, failures: u32) {
     use reqwest_retry::policies::ExponentialBackoff;
+    static CALLS: AtomicU64 = AtomicU64::new(1 << 40);
     runtime().block_on(async {
         let policy = ExponentialBackoff::builder()
             .retry_bounds(Duration::ZERO, Duration::ZERO)
@@ -289,7 +302,6 @@ pub fn tower_retry_reqwest_retry(n: u64, failures: u32) {
             ))
             .build();
         let url = format!("http://{}/", server());
-        static CALLS: AtomicU64 = AtomicU64::new(1 << 40);
         for _ in 0..n {
             let response = client
                 .get(&url)

@@ -103,6 +103,10 @@ where
     }
 }
 
+/// A try's own timer: boxed, so the response future does not carry the sleeper's future inline
+/// when no per-try timeout is set.
+type TryTimer<Sl> = Option<Pin<Box<<Sl as Sleeper>::Sleep>>>;
+
 /// The next attempt's request (the head cloned, marked for the protocol; the body replayed)
 /// and its per-try timer.
 #[inline]
@@ -111,7 +115,7 @@ fn attempt<B, C, Sl, Mb, RB, E>(
     retry: &RetryState<'static>,
     parts: &Parts,
     replay: &mut Replay<B>,
-) -> (Request<Mb::Body>, Option<Pin<Box<Sl::Sleep>>>)
+) -> (Request<Mb::Body>, TryTimer<Sl>)
 where
     B: Body,
     Mb: MapBody<B>,
