@@ -283,3 +283,36 @@ fn budget_none_keeps_a_fn_out_of_any_budget() {
     assert!(unbudgeted(&flaky).is_err());
     assert_eq!(flaky.calls(), 4);
 }
+
+#[test]
+fn grpc_throttling_counts_every_retried_failure_and_every_success() {
+    // 10 tokens: every failure that `on` retries takes one, the last one too, which the
+    // attempt limit stops before the budget is asked.
+    static TOKENS: RetryBudget = RetryBudget::grpc_throttling(10, 0.5);
+    let flaky = Flaky::always();
+    let caller = instant().attempts(3).name("budget::grpc").budget(&TOKENS);
+    assert!(caller.call(|_: &Failure| true, || flaky.attempt()).is_err());
+    assert_eq!(flaky.calls(), 3);
+    assert_eq!(TOKENS.get_tokens(), Some(7.0), "three failures, three tokens");
+    // A failure that `on` declines is not a qualifying failure.
+    assert!(caller.call(|_: &Failure| false, || flaky.attempt()).is_err());
+    assert_eq!(TOKENS.get_tokens(), Some(7.0));
+    // Two more: 5 left, not above half: the second is the last attempt of its call.
+    let flaky = Flaky::always();
+    assert!(
+        instant()
+            .attempts(10)
+            .name("budget::grpc")
+            .budget(&TOKENS)
+            .call(|_: &Failure| true, || flaky.attempt())
+            .is_err()
+    );
+    assert_eq!(flaky.calls(), 2, "6 tokens allow a retry, 5 do not");
+    assert_eq!(TOKENS.get_tokens(), Some(5.0));
+    // Successes give back 0.5 each, at the first attempt or after retrying.
+    let ok = Flaky::new(0);
+    for _ in 0..4 {
+        assert!(caller.call(|_: &Failure| true, || ok.attempt()).is_ok());
+    }
+    assert_eq!(TOKENS.get_tokens(), Some(7.0));
+}

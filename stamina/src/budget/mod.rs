@@ -22,6 +22,13 @@
 //!   refunds the cost of its last retry; a call that succeeds at once adds 1. With these
 //!   defaults the quota runs dry at about 22% of calls failing (32% throttled), and refills as
 //!   calls succeed.
+//! - **gRPC's retry throttling** ([`RetryBudget::grpc_throttling`], gRPC A6's
+//!   `retryThrottling`): `max_tokens` tokens; every failure that `on` retries takes one
+//!   (whether or not it is then retried), every success gives back `token_ratio`; a retry or a
+//!   hedge is sent only while more than half of the tokens are left. Kept in thousandths of a
+//!   token, as grpc-java keeps them, so a ratio of 3 decimals is exact. It bounds the failure
+//!   rate at which retries stop (about `token_ratio / (1 + token_ratio)` of attempts failing),
+//!   not the extra load: for "at most 20% extra load", use a ratio budget.
 //!
 //! A budget is a `static` (its constructors are `const`), named by the fns and callers that
 //! share it: `#[retry(budget = DB, ..)]`, [`RetryingCaller::budget`](crate::RetryingCaller::budget),
@@ -91,10 +98,12 @@ mod quota;
 mod ratio;
 #[cfg(test)]
 mod tests;
+mod tokens;
 
 pub use self::partitioned::Partitioned;
 use self::quota::Quota;
 use self::ratio::{Decimal, Ratio, SLOTS, ZERO, clamp_window, now_epoch};
+use self::tokens::Tokens;
 
 /// A cap on the retries of the calls that share it: see the [module docs](self).
 ///
@@ -122,6 +131,7 @@ pub struct RetryBudget {
 enum Kind {
     Ratio(Ratio),
     Quota(Quota),
+    Tokens(Tokens),
 }
 
 impl RetryBudget {
@@ -155,6 +165,69 @@ impl RetryBudget {
                 debt: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// gRPC A6's retry throttling (`retryThrottling`): `max_tokens` tokens, full at the start;
+    /// a failure that `on` retries takes one, a success gives back `token_ratio`; retries and
+    /// hedges are sent only while more than `max_tokens / 2` are left. A6 allows `max_tokens`
+    /// in 1 to 1000 and `token_ratio` above 0 with 3 decimals (grpc-java's, and its defaults in
+    /// examples: 10 tokens, a ratio of 0.1).
+    ///
+    /// Outside those, the nearest allowed value: `max_tokens` 0 is 1, above 1000 is 1000; a
+    /// ratio below 0.001, or NaN, is 0.001, above 1000 is 1000, and the rest is rounded to 3
+    /// decimals. [`try_grpc_throttling`](Self::try_grpc_throttling) reports such values
+    /// instead.
+    ///
+    /// ```
+    /// use stamina::RetryBudget;
+    ///
+    /// // A6's example: 10 tokens, 0.1 back per success.
+    /// static CHANNEL: RetryBudget = RetryBudget::grpc_throttling(10, 0.1);
+    /// # assert_eq!(CHANNEL.get_capacity(), Some(10));
+    /// ```
+    #[must_use]
+    pub const fn grpc_throttling(max_tokens: u32, token_ratio: f64) -> Self {
+        let max = match max_tokens {
+            0 => 1,
+            1..=1000 => max_tokens as u64,
+            _ => 1000,
+        } * 1000;
+        // `as` saturates and reads NaN as 0; the rounding is to the nearest thousandth.
+        let ratio = ((token_ratio * 1000.0) + 0.5) as u64;
+        let ratio = if ratio == 0 {
+            1
+        } else if ratio > 1_000_000 {
+            1_000_000
+        } else {
+            ratio
+        };
+        RetryBudget {
+            kind: Kind::Tokens(Tokens {
+                max,
+                ratio,
+                count: AtomicU64::new(max),
+            }),
+        }
+    }
+
+    /// Like [`grpc_throttling`](Self::grpc_throttling), but values outside A6's are an error:
+    /// `max_tokens` outside 1 to 1000, a ratio that is not a number from 0.001 to 1000 or has
+    /// more than 3 decimals.
+    pub fn try_grpc_throttling(max_tokens: u32, token_ratio: f64) -> Result<Self, ConfigError> {
+        if !(1..=1000).contains(&max_tokens) {
+            return Err(ConfigError::InvalidBudget(
+                "gRPC retry throttling takes `max_tokens` from 1 to 1000 (A6's `maxTokens`)",
+            ));
+        }
+        let thousandths = token_ratio * 1000.0;
+        if !(1.0..=1_000_000.0).contains(&thousandths)
+            || (thousandths - thousandths.round()).abs() > 1e-6
+        {
+            return Err(ConfigError::InvalidBudget(
+                "gRPC retry throttling takes a `token_ratio` from 0.001 to 1000, with at most 3 decimals (A6's `tokenRatio`)",
+            ));
+        }
+        Ok(Self::grpc_throttling(max_tokens, token_ratio))
     }
 
     /// The largest extra load that retries may add, as a fraction of the calls (a ratio budget;
@@ -214,7 +287,7 @@ impl RetryBudget {
         self
     }
 
-    /// The tokens of a quota (default 500; ignored by a ratio budget).
+    /// The tokens of a quota (default 500; ignored by the other kinds).
     #[must_use]
     pub const fn capacity(mut self, tokens: u32) -> Self {
         if let Kind::Quota(q) = &mut self.kind {
@@ -259,7 +332,7 @@ impl RetryBudget {
     pub const fn get_ratio(&self) -> Option<f64> {
         match &self.kind {
             Kind::Ratio(r) => Some(r.fraction.get()),
-            Kind::Quota(_) => None,
+            Kind::Quota(_) | Kind::Tokens(_) => None,
         }
     }
 
@@ -268,16 +341,28 @@ impl RetryBudget {
     pub const fn get_window(&self) -> Option<Duration> {
         match &self.kind {
             Kind::Ratio(r) => Some(r.window),
-            Kind::Quota(_) => None,
+            Kind::Quota(_) | Kind::Tokens(_) => None,
         }
     }
 
-    /// The capacity of a quota.
+    /// The capacity of a quota, or the `max_tokens` of gRPC retry throttling.
     #[must_use]
     pub const fn get_capacity(&self) -> Option<u32> {
         match &self.kind {
             Kind::Quota(q) => Some(q.capacity),
+            #[allow(clippy::cast_possible_truncation, reason = "at most 1000")]
+            Kind::Tokens(t) => Some((t.max / 1000) as u32),
             Kind::Ratio(_) => None,
+        }
+    }
+
+    /// The tokens left of gRPC retry throttling, to the thousandth: for dashboards and tests.
+    #[must_use]
+    pub fn get_tokens(&self) -> Option<f64> {
+        match &self.kind {
+            #[allow(clippy::cast_precision_loss, reason = "at most 10^6")]
+            Kind::Tokens(t) => Some(t.count.load(Ordering::Relaxed) as f64 / 1000.0),
+            _ => None,
         }
     }
 
@@ -288,6 +373,8 @@ impl RetryBudget {
         match &self.kind {
             Kind::Ratio(r) => r.available(now_epoch(r.window)),
             Kind::Quota(q) => u64::from(q.capacity).saturating_sub(q.debt.load(Ordering::Relaxed)),
+            // Every retry while above half: the whole tokens above it.
+            Kind::Tokens(t) => t.count.load(Ordering::Relaxed).saturating_sub(t.max / 2) / 1000,
         }
     }
 
@@ -302,6 +389,13 @@ impl RetryBudget {
             Kind::Quota(q) => RetryBudget::token_quota()
                 .capacity(q.capacity)
                 .retry_cost(q.cost, q.throttling_cost),
+            Kind::Tokens(t) => RetryBudget {
+                kind: Kind::Tokens(Tokens {
+                    max: t.max,
+                    ratio: t.ratio,
+                    count: AtomicU64::new(t.max),
+                }),
+            },
         }
     }
 
@@ -316,6 +410,7 @@ impl RetryBudget {
                     q.repay(1);
                 }
             }
+            Kind::Tokens(t) => t.succeeded(),
         }
     }
 
@@ -327,11 +422,24 @@ impl RetryBudget {
         }
     }
 
-    /// Withdraws a retry: its cost (a quota's; 1 for a ratio budget), or `None` if the budget
-    /// is exhausted.
+    /// A failure that `on` retries and that no withdrawal counted (a limit stopped the call
+    /// first): gRPC throttling takes its token all the same.
+    #[cold]
+    pub(crate) fn failed_unretried(&self) {
+        if let Kind::Tokens(t) = &self.kind {
+            t.failed();
+        }
+    }
+
+    /// Withdraws a retry: its cost (a quota's; 1 for the other kinds), or `None` if the budget
+    /// is exhausted. gRPC throttling counts the failure first, then asks for half its tokens.
     pub(crate) fn withdraw(&self, decision: Decision) -> Option<u16> {
         match &self.kind {
             Kind::Ratio(r) => r.withdraw(now_epoch(r.window)).then_some(1),
+            Kind::Tokens(t) => {
+                t.failed();
+                t.allows().then_some(1)
+            }
             Kind::Quota(q) => {
                 let cost = if decision.is_throttling() {
                     q.throttling_cost
@@ -343,10 +451,23 @@ impl RetryBudget {
         }
     }
 
-    /// A call succeeded after retrying, its last retry having cost `cost`: the quota refunds it.
+    /// Withdraws a hedge (a further attempt sent while the others are in flight, no failure
+    /// behind it): as a retry for a ratio budget and a quota; gRPC throttling only asks for
+    /// half its tokens. Its cost, or `None`: the hedge is not sent.
+    pub(crate) fn withdraw_hedge(&self) -> Option<u16> {
+        match &self.kind {
+            Kind::Tokens(t) => t.allows().then_some(0),
+            _ => self.withdraw(Decision::Retry),
+        }
+    }
+
+    /// A call succeeded after retrying, its last retry having cost `cost`: the quota refunds
+    /// it, gRPC throttling counts a success.
     pub(crate) fn success_after_retry(&self, cost: u16) {
-        if let Kind::Quota(q) = &self.kind {
-            q.repay(u64::from(cost));
+        match &self.kind {
+            Kind::Quota(q) => q.repay(u64::from(cost)),
+            Kind::Tokens(t) => t.succeeded(),
+            Kind::Ratio(_) => {}
         }
     }
 }
@@ -373,6 +494,12 @@ impl fmt::Debug for RetryBudget {
                 .field("retry_cost", &q.cost)
                 .field("throttling_cost", &q.throttling_cost)
                 .field("available", &self.available())
+                .finish(),
+            Kind::Tokens(t) => f
+                .debug_struct("RetryBudget")
+                .field("max_tokens", &(t.max / 1000))
+                .field("token_ratio", &(t.ratio as f64 / 1000.0))
+                .field("tokens", &self.get_tokens())
                 .finish(),
         }
     }

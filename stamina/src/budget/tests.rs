@@ -248,3 +248,120 @@ fn partitions_are_budgets_of_their_own() {
     assert_eq!(BY_HOST.get("b").available(), 28);
     assert_eq!(BY_HOST.get("a").available(), 0);
 }
+
+#[test]
+fn grpc_throttling_retries_only_above_half_its_tokens() {
+    // A6's example: 10 tokens, 0.1 per success. Each retried failure takes one token first:
+    // 9, 8, 7, 6 are above 5; the fifth leaves 5, not above half.
+    let budget = RetryBudget::grpc_throttling(10, 0.1);
+    assert_eq!(budget.get_tokens(), Some(10.0));
+    assert_eq!(drain(&budget, Decision::Retry), 4, "the fifth failure is refused");
+    assert_eq!(budget.get_tokens(), Some(5.0));
+    // Ten successes give back exactly one token (in thousandths: no drift of 0.1 * 10); a
+    // failure then leaves 5.0 again, refused; eleven leave 5.1, allowed.
+    calls(&budget, 10);
+    assert_eq!(budget.get_tokens(), Some(6.0));
+    assert_eq!(budget.withdraw(Decision::Retry), None);
+    calls(&budget, 11);
+    assert_eq!(budget.get_tokens(), Some(6.1));
+    assert_eq!(budget.withdraw(Decision::Retry), Some(1));
+    assert_eq!(budget.get_tokens(), Some(5.1));
+    // Successes stop at the maximum; failures at zero.
+    calls(&budget, 1_000);
+    assert_eq!(budget.get_tokens(), Some(10.0));
+    for _ in 0..20 {
+        budget.failed_unretried();
+    }
+    assert_eq!(budget.get_tokens(), Some(0.0));
+    budget.success_after_retry(1);
+    assert_eq!(budget.get_tokens(), Some(0.1));
+}
+
+#[test]
+fn grpc_throttling_lets_hedges_ask_without_spending() {
+    let budget = RetryBudget::grpc_throttling(4, 0.5);
+    for _ in 0..100 {
+        assert_eq!(budget.withdraw_hedge(), Some(0));
+    }
+    assert_eq!(budget.get_tokens(), Some(4.0));
+    budget.failed_unretried();
+    budget.failed_unretried();
+    assert_eq!(budget.withdraw_hedge(), None, "2 of 4 is not above half");
+    // The other kinds spend on a hedge as on a retry.
+    let quota = RetryBudget::token_quota().capacity(28);
+    assert_eq!(quota.withdraw_hedge(), Some(14));
+    assert_eq!(quota.withdraw_hedge(), Some(14));
+    assert_eq!(quota.withdraw_hedge(), None);
+}
+
+#[test]
+fn grpc_throttling_is_exact_under_concurrency() {
+    // 16 threads, 1,000 failures and 1,000 successes each at a ratio of 1: whatever the
+    // interleaving, no update is lost, so the count ends where the clamping lets it.
+    static BUDGET: RetryBudget = RetryBudget::grpc_throttling(1000, 1.0);
+    thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                for _ in 0..1_000 {
+                    BUDGET.failed_unretried();
+                }
+            });
+        }
+    });
+    assert_eq!(BUDGET.get_tokens(), Some(0.0), "16,000 failures empty 1,000 tokens");
+    thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                for _ in 0..100 {
+                    BUDGET.first_try_success();
+                }
+            });
+        }
+    });
+    assert_eq!(BUDGET.get_tokens(), Some(1000.0), "1,600 successes fill it, clamped");
+    let counted = AtomicU64::new(0);
+    thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                for _ in 0..100 {
+                    if BUDGET.withdraw(Decision::Retry).is_some() {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(BUDGET.get_tokens(), Some(0.0));
+    // Each withdrawal takes its token before it looks: exactly the first 499 see more than 500.
+    assert_eq!(counted.into_inner(), 499);
+}
+
+#[test]
+fn grpc_throttling_rejects_what_a6_rejects() {
+    for (max, ratio) in [
+        (0, 0.1),
+        (1001, 0.1),
+        (10, 0.0),
+        (10, -1.0),
+        (10, f64::NAN),
+        (10, f64::INFINITY),
+        (10, 0.0005),
+        (10, 0.1234),
+        (10, 1000.001),
+    ] {
+        assert!(
+            RetryBudget::try_grpc_throttling(max, ratio).is_err(),
+            "{max} tokens, ratio {ratio}"
+        );
+    }
+    for (max, ratio) in [(1, 0.001), (1000, 1000.0), (10, 0.125), (3, 0.3)] {
+        let budget = RetryBudget::try_grpc_throttling(max, ratio).expect("A6 allows it");
+        assert_eq!(budget.get_capacity(), Some(max));
+    }
+    // The plain constructor takes the nearest allowed value.
+    assert_eq!(RetryBudget::grpc_throttling(0, 0.1).get_capacity(), Some(1));
+    assert_eq!(RetryBudget::grpc_throttling(5000, 0.1).get_capacity(), Some(1000));
+    let fresh = RetryBudget::grpc_throttling(10, 0.1);
+    fresh.failed_unretried();
+    assert_eq!(fresh.fresh().get_tokens(), Some(10.0));
+}

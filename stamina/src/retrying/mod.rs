@@ -286,6 +286,7 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         match plan {
             Ok(wait) => Ok(self.schedule(switches, wait, seen, name)),
             Err(stop) => {
+                self.uncounted(stop, decision);
                 self.stopped(stop, seen, name);
                 Err(error)
             }
@@ -358,6 +359,7 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         match plan {
             Ok(wait) => Ok(self.schedule(switches, wait, seen, name)),
             Err(stop) => {
+                self.uncounted(stop, decision);
                 self.stopped(stop, seen, name);
                 Err(value)
             }
@@ -468,6 +470,17 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
             return Err(Stop::Denied(DenyReason::Nested));
         }
         Ok(())
+    }
+
+    /// A failure that `on` retried but that a limit stopped before the budget was asked: gRPC
+    /// throttling counts it all the same (a budget's own denial has counted it).
+    #[inline]
+    fn uncounted(&self, stop: Stop, decision: Decision) {
+        if decision.is_retry() && !matches!(stop, Stop::Denied(DenyReason::Budget)) {
+            if let Some(budget) = self.budget() {
+                budget.failed_unretried();
+            }
+        }
     }
 
     /// The budget of the call, if any.

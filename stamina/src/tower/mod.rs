@@ -8,7 +8,6 @@
 //! `callable` the layer's name or the service's type), and a sleeper of any runtime.
 //!
 //! ```
-//! # async fn example() {
 //! use std::time::Duration;
 //! use stamina::RetryPolicy;
 //! use stamina::tower::RetryLayer;
@@ -18,7 +17,6 @@
 //!     .per_try_timeout(Duration::from_secs(1));
 //! // tower::ServiceBuilder::new().layer(layer).service(client)
 //! # let _ = layer;
-//! # }
 //! ```
 //!
 //! # What is retried
