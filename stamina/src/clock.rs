@@ -40,6 +40,7 @@
 
 use std::num::NonZeroU64;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A point in time: when a call's first attempt began, or a deadline.
@@ -194,6 +195,51 @@ fn monotonic_now() -> Instant {
 /// virtual time in its scope): the time of the retry budgets.
 pub(crate) fn now_nanos() -> u64 {
     Stamp::now_nanos()
+}
+
+/// Nanoseconds since the clock's base for rough spans (hedging's latencies): the TSC scaled by
+/// a rate measured once, at least 50 ms after the anchor (off `Instant` by one pair's width over
+/// that span: a few parts in a million), else [`now_nanos`]. A test clock's virtual time in its
+/// scope, tokio's clock where [`now_nanos`] reads it.
+#[inline]
+pub(crate) fn quick_nanos() -> u64 {
+    if let Some(tsc) = tsc() {
+        if !on_tokio_clock() && !crate::scope::clocked() {
+            let rate = f64::from_bits(RATE.load(Ordering::Acquire));
+            if rate > 0.0 {
+                let (anchor_ticks, _) = tsc.anchor;
+                let ticks = rdtsc().saturating_sub(anchor_ticks) as f64;
+                return ANCHOR_NS.load(Ordering::Relaxed) + (ticks * rate) as u64;
+            }
+            return measure_rate(tsc);
+        }
+    }
+    now_nanos()
+}
+
+/// Nanoseconds per tick of the TSC, as `f64` bits; 0 until measured.
+static RATE: AtomicU64 = AtomicU64::new(0);
+/// The anchor's instant, in nanoseconds since the base.
+static ANCHOR_NS: AtomicU64 = AtomicU64::new(0);
+
+/// [`now_nanos`], and the TSC's rate once 50 ms have passed since its anchor.
+#[cold]
+#[inline(never)]
+fn measure_rate(tsc: Tsc) -> u64 {
+    let now = now_nanos();
+    let (anchor_ticks, anchor) = tsc.anchor;
+    if anchor.elapsed() >= Duration::from_millis(50) {
+        let (ticks, at) = pair(true);
+        let span_ns = at.saturating_duration_since(anchor).as_nanos() as f64;
+        let span_ticks = ticks.saturating_sub(anchor_ticks) as f64;
+        if span_ticks > 0.0 {
+            // The anchor on this clock: now, less the span since it (the base may postdate it).
+            let anchor_ns = now_nanos().saturating_sub(span_ns as u64);
+            ANCHOR_NS.store(anchor_ns, Ordering::Relaxed);
+            RATE.store((span_ns / span_ticks).to_bits(), Ordering::Release);
+        }
+    }
+    now
 }
 
 impl Stamp {

@@ -33,6 +33,9 @@ pub enum ConfigError {
     MinAttemptTimeWithoutDeadline,
     /// A setting of the `tower` layer was out of range; the text says which.
     InvalidLayer(&'static str),
+    /// A hedging setting was out of range (a count of hedges, a delay, an extra load); the
+    /// text says which.
+    InvalidHedging(&'static str),
 }
 
 /// Where a configuration was written, which decides how its errors spell the fix.
@@ -89,9 +92,12 @@ impl ConfigError {
             (ConfigError::InvalidExpBase(_), File) => {
                 "`wait_exp_base` must be a finite number of at least 1 (waits that do not grow: `\"wait_exp_base\": 1`)"
             }
-            (ConfigError::InvalidBudget(message) | ConfigError::InvalidLayer(message), _) => {
-                message
-            }
+            (
+                ConfigError::InvalidBudget(message)
+                | ConfigError::InvalidLayer(message)
+                | ConfigError::InvalidHedging(message),
+                _,
+            ) => message,
             (ConfigError::ZeroHealAfter, Attribute) => {
                 "`heal_after` must be longer than zero: a stream that fails at once would heal before every error (to heal after each item: `heal_after_items = 1`)"
             }
@@ -139,7 +145,8 @@ impl PartialEq for ConfigError {
                 a.to_bits() == b.to_bits()
             }
             (ConfigError::InvalidBudget(a), ConfigError::InvalidBudget(b))
-            | (ConfigError::InvalidLayer(a), ConfigError::InvalidLayer(b)) => a == b,
+            | (ConfigError::InvalidLayer(a), ConfigError::InvalidLayer(b))
+            | (ConfigError::InvalidHedging(a), ConfigError::InvalidHedging(b)) => a == b,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }

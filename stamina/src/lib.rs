@@ -90,6 +90,7 @@ mod context;
 mod decision;
 mod duration;
 mod error;
+pub mod hedge;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;

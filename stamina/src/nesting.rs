@@ -76,10 +76,10 @@ fn nested() -> bool {
 }
 
 /// An attempt published while it lives, left on drop (a panic in the attempt included).
-struct Published(());
+pub(crate) struct Published(());
 
 impl Published {
-    fn enter() -> Self {
+    pub(crate) fn enter() -> Self {
         let _ = DEPTH.try_with(|d| d.set(d.get().saturating_add(1)));
         Published(())
     }

@@ -293,9 +293,17 @@ fn grpc_throttling_counts_every_retried_failure_and_every_success() {
     let caller = instant().attempts(3).name("budget::grpc").budget(&TOKENS);
     assert!(caller.call(|_: &Failure| true, || flaky.attempt()).is_err());
     assert_eq!(flaky.calls(), 3);
-    assert_eq!(TOKENS.get_tokens(), Some(7.0), "three failures, three tokens");
+    assert_eq!(
+        TOKENS.get_tokens(),
+        Some(7.0),
+        "three failures, three tokens"
+    );
     // A failure that `on` declines is not a qualifying failure.
-    assert!(caller.call(|_: &Failure| false, || flaky.attempt()).is_err());
+    assert!(
+        caller
+            .call(|_: &Failure| false, || flaky.attempt())
+            .is_err()
+    );
     assert_eq!(TOKENS.get_tokens(), Some(7.0));
     // Two more: 5 left, not above half: the second is the last attempt of its call.
     let flaky = Flaky::always();

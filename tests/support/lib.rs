@@ -37,7 +37,7 @@ pub use self::capture::{Capture, CaptureGuard, Captured, Event, Value};
 pub use self::flaky::{Flaky, calls_of, explicit_loop};
 pub use self::log::{Log, LogGuard};
 pub use self::process::{Exclusive, exclusive};
-pub use self::recorder::{Denied, HookCall, Recorder, Retry, hook_calls, record_hook_calls};
+pub use self::recorder::{Denied, Hedge, HookCall, Recorder, Retry, hook_calls, record_hook_calls};
 
 /// Locks `mutex`, ignoring poison: a test that failed while holding it must not fail the others.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -12,7 +12,9 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use stamina::Decision;
-use stamina::instrumentation::{self, DeniedDetails, DenyReason, RetryDetails, RetryGuard};
+use stamina::instrumentation::{
+    self, DeniedDetails, DenyReason, HedgeDetails, HedgeReason, RetryDetails, RetryGuard,
+};
 
 use crate::lock;
 use crate::process::{EXCLUSIVE_USED, ROUTING_INSTALLED};
@@ -99,6 +101,36 @@ impl From<&DeniedDetails<'_>> for Denied {
     }
 }
 
+/// An owned copy of one [`HedgeDetails`], sent or won.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hedge {
+    /// `HedgeDetails::name`.
+    pub name: String,
+    /// `HedgeDetails::hedge_num`.
+    pub hedge_num: u32,
+    /// `HedgeDetails::attempt_num`.
+    pub attempt_num: u32,
+    /// `HedgeDetails::after`.
+    pub after: Duration,
+    /// `HedgeDetails::reason`.
+    pub reason: HedgeReason,
+    /// Whether this is `on_hedge_won` rather than `on_hedge`.
+    pub won: bool,
+}
+
+impl Hedge {
+    fn of(d: &HedgeDetails<'_>, won: bool) -> Self {
+        Hedge {
+            name: d.name.to_owned(),
+            hedge_num: d.hedge_num,
+            attempt_num: d.attempt_num,
+            after: d.after,
+            reason: d.reason,
+            won,
+        }
+    }
+}
+
 /// One hook call, as a [`Recorder`] keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HookCall {
@@ -106,6 +138,8 @@ pub enum HookCall {
     Retry(Retry),
     /// `RetryHook::on_denied`: a retry denied by a budget or the nested-retry guard.
     Denied(Denied),
+    /// `RetryHook::on_hedge` or `on_hedge_won`.
+    Hedge(Hedge),
 }
 
 impl HookCall {
@@ -115,16 +149,24 @@ impl HookCall {
         match self {
             HookCall::Retry(r) => &r.name,
             HookCall::Denied(d) => &d.name,
+            HookCall::Hedge(h) => &h.name,
         }
     }
 
     /// `"retry 1"` for a scheduled retry, `"denied:budget 2"` or `"denied:nested 1"` for a
-    /// denied one.
+    /// denied one, `"hedge 1 (delay) at 10ms"` for a hedge sent, `"won 1"` for a hedge that won.
     #[must_use]
     pub fn summary(&self) -> String {
         match self {
             HookCall::Retry(r) => format!("retry {}", r.retry_num),
             HookCall::Denied(d) => format!("denied:{} {}", d.reason.as_str(), d.retry_num),
+            HookCall::Hedge(h) if h.won => format!("won {}", h.hedge_num),
+            HookCall::Hedge(h) => format!(
+                "hedge {} ({}) at {:?}",
+                h.hedge_num,
+                h.reason.as_str(),
+                h.after
+            ),
         }
     }
 }
@@ -165,6 +207,14 @@ impl instrumentation::RetryHook for Routing {
 
     fn on_denied(&self, details: &DeniedDetails<'_>) {
         Self::route(details.name, |r| r.record_denied(details));
+    }
+
+    fn on_hedge(&self, details: &HedgeDetails<'_>) {
+        Self::route(details.name, |r| r.record_hedge(details, false));
+    }
+
+    fn on_hedge_won(&self, details: &HedgeDetails<'_>) {
+        Self::route(details.name, |r| r.record_hedge(details, true));
     }
 }
 
@@ -236,6 +286,11 @@ impl Recorder {
         lock(&self.calls).push(HookCall::Denied(details.into()));
     }
 
+    /// Records one hedge sent, or one that won.
+    pub fn record_hedge(&self, details: &HedgeDetails<'_>, won: bool) {
+        lock(&self.calls).push(HookCall::Hedge(Hedge::of(details, won)));
+    }
+
     /// A hook that records the scheduled retries into this recorder.
     pub fn hook(self: &Arc<Self>) -> impl Fn(&RetryDetails<'_>) + Send + Sync + 'static + use<> {
         let recorder = Arc::clone(self);
@@ -266,7 +321,7 @@ impl Recorder {
             .iter()
             .filter_map(|c| match c {
                 HookCall::Retry(r) => Some(r.clone()),
-                HookCall::Denied(_) => None,
+                HookCall::Denied(_) | HookCall::Hedge(_) => None,
             })
             .collect()
     }

@@ -255,7 +255,11 @@ fn grpc_throttling_retries_only_above_half_its_tokens() {
     // 9, 8, 7, 6 are above 5; the fifth leaves 5, not above half.
     let budget = RetryBudget::grpc_throttling(10, 0.1);
     assert_eq!(budget.get_tokens(), Some(10.0));
-    assert_eq!(drain(&budget, Decision::Retry), 4, "the fifth failure is refused");
+    assert_eq!(
+        drain(&budget, Decision::Retry),
+        4,
+        "the fifth failure is refused"
+    );
     assert_eq!(budget.get_tokens(), Some(5.0));
     // Ten successes give back exactly one token (in thousandths: no drift of 0.1 * 10); a
     // failure then leaves 5.0 again, refused; eleven leave 5.1, allowed.
@@ -308,7 +312,11 @@ fn grpc_throttling_is_exact_under_concurrency() {
             });
         }
     });
-    assert_eq!(BUDGET.get_tokens(), Some(0.0), "16,000 failures empty 1,000 tokens");
+    assert_eq!(
+        BUDGET.get_tokens(),
+        Some(0.0),
+        "16,000 failures empty 1,000 tokens"
+    );
     thread::scope(|s| {
         for _ in 0..16 {
             s.spawn(|| {
@@ -318,7 +326,11 @@ fn grpc_throttling_is_exact_under_concurrency() {
             });
         }
     });
-    assert_eq!(BUDGET.get_tokens(), Some(1000.0), "1,600 successes fill it, clamped");
+    assert_eq!(
+        BUDGET.get_tokens(),
+        Some(1000.0),
+        "1,600 successes fill it, clamped"
+    );
     let counted = AtomicU64::new(0);
     thread::scope(|s| {
         for _ in 0..16 {
@@ -360,7 +372,10 @@ fn grpc_throttling_rejects_what_a6_rejects() {
     }
     // The plain constructor takes the nearest allowed value.
     assert_eq!(RetryBudget::grpc_throttling(0, 0.1).get_capacity(), Some(1));
-    assert_eq!(RetryBudget::grpc_throttling(5000, 0.1).get_capacity(), Some(1000));
+    assert_eq!(
+        RetryBudget::grpc_throttling(5000, 0.1).get_capacity(),
+        Some(1000)
+    );
     let fresh = RetryBudget::grpc_throttling(10, 0.1);
     fresh.failed_unretried();
     assert_eq!(fresh.fresh().get_tokens(), Some(10.0));

@@ -66,7 +66,7 @@ macro_rules! retry_async {
 }
 
 /// What a failed attempt left: an error, or a value the result predicate retries.
-enum Failure<T, E> {
+pub(super) enum Failure<T, E> {
     Error(E),
     Value(T, Decision),
 }
@@ -76,7 +76,10 @@ enum Failure<T, E> {
 /// storage in the future across every later `.await`. Without a result predicate, `on_ok` is
 /// `NoRetry`, inlined: a bare match.
 #[inline]
-fn classify<T, E, O: OnOk<T>>(on_ok: &O, outcome: Result<T, E>) -> Result<T, Failure<T, E>> {
+pub(super) fn classify<T, E, O: OnOk<T>>(
+    on_ok: &O,
+    outcome: Result<T, E>,
+) -> Result<T, Failure<T, E>> {
     match outcome {
         Ok(value) => match on_ok.on_ok(&value) {
             Decision::NoRetry => Ok(value),

@@ -53,6 +53,7 @@ macro_rules! caller_setters {
 
 mod bound;
 mod calls;
+mod hedged;
 mod streams;
 
 pub use self::bound::BoundRetryingCaller;

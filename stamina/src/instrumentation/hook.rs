@@ -125,6 +125,50 @@ pub struct DeniedDetails<'a> {
     pub reason: DenyReason,
 }
 
+/// Why a hedge was sent: see [`HedgeDetails`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HedgeReason {
+    /// The hedge delay passed with no try answered.
+    Delay,
+    /// A try failed with an error that `on` retries: the next hedge goes at once (gRPC A6's
+    /// rule for a non-fatal status).
+    Failure,
+}
+
+impl HedgeReason {
+    /// `delay` or `failure`: the `reason` label and field of the default hooks.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HedgeReason::Delay => "delay",
+            HedgeReason::Failure => "failure",
+        }
+    }
+}
+
+/// What a hook learns about a hedge (a further try of a hedged call, sent while the others
+/// are in flight), when it is sent and when it wins: see [`crate::hedge`].
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct HedgeDetails<'a> {
+    /// The `callable` label, as in [`RetryDetails::name`].
+    pub name: &'a str,
+    /// The hedge's number among the tries of its attempt: 1 for the first hedge (the
+    /// primary is 0).
+    pub hedge_num: u32,
+    /// The number of the attempt the hedge belongs to, from 1: a hedged call that also
+    /// retries sends its hedges again in each attempt.
+    pub attempt_num: u32,
+    /// The time since the attempt's primary was sent.
+    pub after: Duration,
+    /// The hedge delay in force (`None` when the hedge was sent for a failure with no delay
+    /// known).
+    pub delay: Option<Duration>,
+    /// Why it was sent.
+    pub reason: HedgeReason,
+}
+
 /// A value kept alive across the backoff sleep of one retry, then dropped exactly once: see the
 /// [module docs](super#guards).
 pub struct RetryGuard(#[allow(dead_code, reason = "held for its drop")] Held);
@@ -197,6 +241,18 @@ pub trait RetryHook: Send + Sync + 'static {
     /// be sent again: [`DenyReason`]): by default nothing. The default hooks emit a `stamina.retry_denied` event and count
     /// `stamina_retries_denied_total`.
     fn on_denied(&self, details: &DeniedDetails<'_>) {
+        let _ = details;
+    }
+
+    /// Called when a hedged call sends a hedge ([`crate::hedge`]): by default nothing. The
+    /// default hooks emit a `stamina.hedge_scheduled` event and count `stamina_hedges_total`.
+    fn on_hedge(&self, details: &HedgeDetails<'_>) {
+        let _ = details;
+    }
+
+    /// Called when a hedge, not the primary, gave a hedged call its result: by default
+    /// nothing. The default metrics hook counts `stamina_hedges_won_total`.
+    fn on_hedge_won(&self, details: &HedgeDetails<'_>) {
         let _ = details;
     }
 }

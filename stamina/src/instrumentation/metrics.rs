@@ -5,13 +5,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use metrics::{Counter, Key, KeyName, Label, Metadata, Recorder, SharedString};
 
-use super::hook::{DeniedDetails, DenyReason, RetryDetails, RetryGuard, RetryHook};
+use super::hook::{DeniedDetails, DenyReason, HedgeDetails, RetryDetails, RetryGuard, RetryHook};
 use super::redact;
 
 const RETRIES: &str = "stamina_retries_total";
 const RETRIES_HELP: &str = "Total number of retries.";
 const DENIED: &str = "stamina_retries_denied_total";
 const DENIED_HELP: &str = "Total number of retries denied: by a retry budget, the nested-retry guard, or a body that cannot be sent again.";
+
+const HEDGES: &str = "stamina_hedges_total";
+const HEDGES_WON: &str = "stamina_hedges_won_total";
 
 /// The `retry_num` label of [`MetricsOnRetryHook`] takes this many values: `1` to `9`, then
 /// `10+` for every later retry.
@@ -31,6 +34,12 @@ fn retry_num_slot(retry_num: u32) -> usize {
 /// a budget, the nesting guard or a body that cannot be sent again go to
 /// `stamina_retries_denied_total`, with the same labels and `reason` (`budget`, `nested` or
 /// `body`).
+///
+/// A hedged call ([`crate::hedge`]) counts each hedge it sends in `stamina_hedges_total`
+/// (labels `callable` and `reason`, `delay` or `failure`) and each hedge that gave the call its
+/// result in `stamina_hedges_won_total` (label `callable`): their ratio is how often hedging
+/// paid. These register their counter with the recorder at each hedge (one allocation for the
+/// label): a hedge is a slow call's, not the happy path's.
 ///
 /// A [redactor](super::set_redactor) rewrites the `callable` label.
 ///
@@ -291,6 +300,19 @@ impl RetryHook for MetricsOnRetryHook {
             error_type: details.error_type,
             reason: Some(details.reason),
         });
+    }
+
+    fn on_hedge(&self, details: &HedgeDetails<'_>) {
+        let redactor = redact::current();
+        let callable = redact::callable(redactor.as_deref(), details.name).into_owned();
+        metrics::counter!(HEDGES, "callable" => callable, "reason" => details.reason.as_str())
+            .increment(1);
+    }
+
+    fn on_hedge_won(&self, details: &HedgeDetails<'_>) {
+        let redactor = redact::current();
+        let callable = redact::callable(redactor.as_deref(), details.name).into_owned();
+        metrics::counter!(HEDGES_WON, "callable" => callable).increment(1);
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::guards::Guards;
-use super::hook::{DeniedDetails, Hook, RetryDetails, RetryHook};
+use super::hook::{DeniedDetails, HedgeDetails, Hook, RetryDetails, RetryHook};
 
 struct Registry {
     hooks: Vec<Hook>,
@@ -175,6 +175,22 @@ pub(crate) fn run_denied<'a>(details: impl FnOnce() -> DeniedDetails<'a>) {
             let details = details();
             for hook in registry.hooks() {
                 hook.on_denied(&details);
+            }
+        }
+    });
+}
+
+/// Tells every hook about a hedge sent (`won`: `false`) or a hedge that won.
+pub(crate) fn run_hedge(details: &HedgeDetails<'_>, won: bool) {
+    if EMPTY.load(Ordering::Acquire) {
+        return;
+    }
+    with_registry(|registry| {
+        for hook in registry.hooks() {
+            if won {
+                hook.on_hedge_won(details);
+            } else {
+                hook.on_hedge(details);
             }
         }
     });

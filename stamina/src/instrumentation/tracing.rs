@@ -1,6 +1,6 @@
 //! The default `tracing` hook.
 
-use super::hook::{DeniedDetails, RetryDetails, RetryGuard, RetryHook};
+use super::hook::{DeniedDetails, HedgeDetails, RetryDetails, RetryGuard, RetryHook};
 use super::redact::{self, Emitted};
 
 /// Emits one `tracing` event per scheduled retry, as stamina's structlog and logging hooks do.
@@ -25,7 +25,10 @@ use super::redact::{self, Emitted};
 ///
 /// A denied retry (a budget, the nesting guard, a body that cannot be sent again) is an event
 /// too: message `stamina.retry_denied`, level `WARN`, fields `callable`, `retry_num`,
-/// `caused_by` and `reason` (`budget`, `nested` or `body`).
+/// `caused_by` and `reason` (`budget`, `nested` or `body`). So is a hedge sent by a hedged
+/// call ([`crate::hedge`]): message `stamina.hedge_scheduled`, level `INFO`, fields `callable`,
+/// `hedge_num`, `attempt_num`, `after` and `delay` (seconds) and `reason` (`delay` or
+/// `failure`).
 ///
 /// Beyond stamina, it opens a `stamina.backoff` span (target `stamina`, level `DEBUG`, fields
 /// `callable` and `retry_num`) that lives exactly as long as the backoff sleep, as a guard: a
@@ -91,6 +94,20 @@ impl RetryHook for TracingOnRetryHook {
             caused_by = %Emitted { cause: details.caused_by_text, redactor },
             reason = details.reason.as_str(),
             "stamina.retry_denied",
+        );
+    }
+
+    fn on_hedge(&self, details: &HedgeDetails<'_>) {
+        let redactor = redact::current();
+        tracing::info!(
+            target: "stamina",
+            callable = &*redact::callable(redactor.as_deref(), details.name),
+            hedge_num = details.hedge_num,
+            attempt_num = details.attempt_num,
+            after = details.after.as_secs_f64(),
+            delay = details.delay.map(|d| d.as_secs_f64()),
+            reason = details.reason.as_str(),
+            "stamina.hedge_scheduled",
         );
     }
 }

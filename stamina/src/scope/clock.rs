@@ -1,6 +1,9 @@
 //! [`TestClock`]: virtual time, and a record of every wait that would have been slept.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use super::{ScopeGuard, Scoped, Setting};
@@ -54,6 +57,53 @@ struct State {
     waits: Vec<RecordedWait>,
     /// The jitter generator's state, if seeded.
     rng: Option<u64>,
+    /// The virtual timers not yet due: when, their number, and who to wake.
+    timers: Vec<(Duration, u64, Waker)>,
+    /// The number of the next virtual timer.
+    next_timer: u64,
+}
+
+impl State {
+    /// The wakers of the timers now due, taken out.
+    fn take_due(&mut self) -> Vec<Waker> {
+        let now = self.elapsed;
+        let mut due = Vec::new();
+        self.timers.retain(|t| {
+            if t.0 <= now {
+                due.push(t.2.clone());
+                false
+            } else {
+                true
+            }
+        });
+        due
+    }
+}
+
+/// A wait on a [`TestClock`]'s virtual time: see [`TestClock::sleep`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct VirtualSleep {
+    clock: TestClock,
+    due: Duration,
+    id: Option<u64>,
+}
+
+impl Future for VirtualSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.clock.poll_timer(this.due, &mut this.id, cx.waker())
+    }
+}
+
+impl Drop for VirtualSleep {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.clock.cancel_timer(id);
+        }
+    }
 }
 
 /// One wait that a [`TestClock`] recorded instead of sleeping it.
@@ -115,10 +165,81 @@ impl TestClock {
         f()
     }
 
-    /// Moves virtual time forward, as an attempt that takes `time` would.
+    /// Moves virtual time forward, as an attempt that takes `time` would, and wakes the
+    /// [`sleep`](Self::sleep)s and hedge timers that are then due.
     pub fn advance(&self, time: Duration) {
         let mut state = self.lock();
         state.elapsed = state.elapsed.saturating_add(time);
+        let due = state.take_due();
+        drop(state);
+        due.into_iter().for_each(Waker::wake);
+    }
+
+    /// A future that completes once virtual time has moved `time` on: an operation's latency
+    /// on the virtual clock, moved on by [`advance`](Self::advance), by the retries' recorded
+    /// waits, or by [`block_on`](Self::block_on) when nothing else can run. Hedged calls time
+    /// their hedges with it in the clock's scope.
+    pub fn sleep(&self, time: Duration) -> VirtualSleep {
+        VirtualSleep {
+            clock: self.clone(),
+            due: self.elapsed().saturating_add(time),
+            id: None,
+        }
+    }
+
+    /// Runs `future` to completion on the current thread, in the clock's scope, on virtual
+    /// time: whenever it can make no progress, virtual time jumps to the next due
+    /// [`sleep`](Self::sleep) or hedge timer. A simulation of 50,000 calls with latencies on the
+    /// virtual clock takes milliseconds, and is exact to the nanosecond. A future that waits for
+    /// something else (a real timer, a socket) is waited for, the thread parked until it wakes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stamina::testing::TestClock;
+    ///
+    /// let clock = TestClock::new();
+    /// let slow = clock.sleep(Duration::from_secs(3600));
+    /// clock.block_on(slow);
+    /// assert_eq!(clock.elapsed(), Duration::from_secs(3600));
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        struct Flag {
+            woken: std::sync::atomic::AtomicBool,
+            thread: std::thread::Thread,
+        }
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.wake_by_ref();
+            }
+            fn wake_by_ref(self: &Arc<Self>) {
+                self.woken.store(true, std::sync::atomic::Ordering::Release);
+                self.thread.unpark();
+            }
+        }
+        let flag = Arc::new(Flag {
+            woken: std::sync::atomic::AtomicBool::new(true),
+            thread: std::thread::current(),
+        });
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(self.scope(future));
+        loop {
+            if flag.woken.swap(false, std::sync::atomic::Ordering::Acquire) {
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+                continue;
+            }
+            // Nothing woke: the next virtual timer, if any, else a real wake-up.
+            let next = self.lock().timers.iter().map(|t| t.0).min();
+            match next {
+                Some(due) => {
+                    let now = self.elapsed();
+                    self.advance(due.saturating_sub(now));
+                }
+                None => std::thread::park(),
+            }
+        }
     }
 
     /// The virtual time since the clock was made.
@@ -165,6 +286,37 @@ impl TestClock {
             at,
         });
         state.elapsed = at.saturating_add(wait);
+        let due = state.take_due();
+        drop(state);
+        due.into_iter().for_each(Waker::wake);
+    }
+
+    /// Registers the virtual timer `id` (a new one if `None`) due at `due`, or says it is due.
+    fn poll_timer(&self, due: Duration, id: &mut Option<u64>, waker: &Waker) -> Poll<()> {
+        let mut state = self.lock();
+        if state.elapsed >= due {
+            if let Some(id) = id.take() {
+                state.timers.retain(|t| t.1 != id);
+            }
+            return Poll::Ready(());
+        }
+        if let Some(id) = *id {
+            if let Some(timer) = state.timers.iter_mut().find(|t| t.1 == id) {
+                timer.2.clone_from(waker);
+            } else {
+                state.timers.push((due, id, waker.clone()));
+            }
+        } else {
+            let n = state.next_timer;
+            state.next_timer += 1;
+            state.timers.push((due, n, waker.clone()));
+            *id = Some(n);
+        }
+        Poll::Pending
+    }
+
+    fn cancel_timer(&self, id: u64) {
+        self.lock().timers.retain(|t| t.1 != id);
     }
 
     /// The next draw of the seeded generator, if the clock is seeded.

@@ -91,7 +91,7 @@
 //! # }
 //! ```
 
-pub use crate::scope::clock::{RecordedWait, TestClock};
+pub use crate::scope::clock::{RecordedWait, TestClock, VirtualSleep};
 use crate::scope::switches::Switches;
 pub use crate::scope::switches::{SwitchGuard, Testing};
 pub use crate::scope::{ScopeGuard, Scoped};

@@ -1,0 +1,421 @@
+//! The hedged call form of a [`RetryingCaller`]: the tries of an attempt in flight together,
+//! the first success winning (the semantics: [`crate::hedge`]).
+
+use std::any::type_name;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::RetryingCaller;
+use super::calls::{Failure, classify};
+use crate::clock::{Stamp, quick_nanos};
+use crate::decision::Decision;
+use crate::hedge::{HedgeEstimator, Hedging};
+use crate::instrumentation::{Cause, ErrorView, HedgeDetails, HedgeReason, label, run_hedge};
+use crate::nesting::Published;
+use crate::on_ok::OnOk;
+use crate::policy::TimeoutMode;
+use crate::retrying::{RetryState, first_try_success};
+use crate::scope::clock::{TestClock, VirtualSleep};
+use crate::scope::switches::Switches;
+use crate::sleeper::Sleeper;
+
+/// How an attempt's race ended.
+enum End<T, E> {
+    /// A try succeeded.
+    Won(T),
+    /// Every try failed, or one failed with an error that `on` declines: the failure that
+    /// ends the attempt, and what `on` decided of it.
+    Failed(Failure<T, E>, Decision),
+}
+
+pin_project_lite::pin_project! {
+    /// The timer of the next hedge: the sleeper's, or a test clock's virtual one.
+    #[project = TimerProj]
+    enum Timer<S> {
+        Sleeper { #[pin] sleep: S },
+        Virtual { #[pin] sleep: VirtualSleep },
+    }
+}
+
+impl<S: Future<Output = ()>> Future for Timer<S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project() {
+            TimerProj::Sleeper { sleep } => sleep.poll(cx),
+            TimerProj::Virtual { sleep } => sleep.poll(cx),
+        }
+    }
+}
+
+/// What an attempt's race reads of its call.
+struct Race<'a, S> {
+    sleeper: &'a S,
+    hedging: Hedging,
+    /// The attempt's number, from 1.
+    attempt: u32,
+    /// Whether hedges may be sent (not in testing mode, not inactive).
+    hedge: bool,
+    /// The call's start and its timeout, in deadline mode: no hedge past it.
+    deadline: Option<(Stamp, Duration)>,
+    budget: Option<&'static crate::budget::RetryBudget>,
+    clock: Option<TestClock>,
+}
+
+impl<S, O, V> RetryingCaller<S, O, V> {
+    /// Awaits `op()` as [`call_async`](Self::call_async) does, hedging each attempt: when no try
+    /// has answered after the hedge delay, `op()` is called again and both run, up to
+    /// [`Hedging::hedges`] hedges; the first success wins and the other tries are dropped. See
+    /// [`crate::hedge`] for what happens on a failure, with retries, budgets and timeouts, and
+    /// when not to hedge.
+    ///
+    /// `op` must be callable while its earlier futures are still running: `FnMut() -> Fut` where
+    /// no future borrows from the closure itself (`|| client.get(&url)`, `|| async { .. }`
+    /// around shared references). An `op` that needs `&mut` access to its captures cannot be
+    /// hedged, and does not compile here.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use stamina::hedge::Hedging;
+    ///
+    /// let tries = AtomicU32::new(0);
+    /// let caller = stamina::RetryingCaller::new();
+    /// let answer = caller
+    ///     .call_hedged(Hedging::fixed(Duration::from_millis(10)), |_: &String| true, || async {
+    ///         if tries.fetch_add(1, Ordering::Relaxed) == 0 {
+    ///             tokio::time::sleep(Duration::from_secs(60)).await; // a straggler
+    ///         }
+    ///         Ok::<_, String>("fast")
+    ///     })
+    ///     .await;
+    /// assert_eq!(answer.unwrap(), "fast");
+    /// assert_eq!(tries.load(Ordering::Relaxed), 2, "the primary and one hedge");
+    /// # }
+    /// ```
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an `async fn` would copy its arguments into locals, as for `call_async`"
+    )]
+    pub fn call_hedged<T, E, D, F, Fut, M>(
+        &self,
+        hedging: Hedging,
+        mut on: impl FnMut(&E) -> D,
+        mut op: F,
+    ) -> impl Future<Output = Result<T, E>>
+    where
+        S: Sleeper,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        async move {
+            let start = self.start(false);
+            let mut state: Option<RetryState<'_, Option<Stamp>>> = None;
+            let name = || self.label(type_name::<F>());
+            loop {
+                let switches = Switches::current();
+                let race = Race {
+                    sleeper: &self.sleeper,
+                    hedging,
+                    attempt: state.as_ref().map_or(1, RetryState::attempt_num),
+                    hedge: switches.is_active() && switches.testing_mode().is_none(),
+                    deadline: (self.policy.timeout_mode == TimeoutMode::Deadline)
+                        .then_some(start.zip(self.policy.timeout))
+                        .flatten(),
+                    budget: self.policy.budget.get(),
+                    clock: crate::scope::clock(),
+                };
+                let judge = |outcome| match classify(&self.on_ok, outcome) {
+                    Ok(value) => Verdict::Won(value),
+                    Err(Failure::Error(error)) => {
+                        let decision = on(&error).into();
+                        if decision.is_retry() {
+                            Verdict::Retry(Failure::Error(error), decision)
+                        } else {
+                            Verdict::Fatal(error)
+                        }
+                    }
+                    Err(Failure::Value(value, decision)) => {
+                        Verdict::Retry(Failure::Value(value, decision), decision)
+                    }
+                };
+                let (failure, decision) = match race.run(&mut op, judge, &name).await {
+                    End::Won(value) => {
+                        match &state {
+                            None => first_try_success(&self.policy),
+                            Some(state) => state.succeeded(),
+                        }
+                        return Ok(value);
+                    }
+                    // A declined error goes through the policy too (which gives it back at
+                    // once), so that a budget counts the call as it does without hedging.
+                    End::Failed(failure, decision) => (failure, decision),
+                };
+                let state = state.get_or_insert_with(|| self.resume(start));
+                let wait = match failure {
+                    Failure::Error(error) => state
+                        .failed(error, |_| decision, |_| Cause::viewed::<V, M>(), name)
+                        .map_err(Err),
+                    Failure::Value(value, _) => {
+                        let show = |v: &T, f: &mut fmt::Formatter<'_>| self.on_ok.fmt_value(v, f);
+                        state
+                            .value_failed(value, decision, show, label::<T>, name)
+                            .map_err(Ok)
+                    }
+                };
+                match wait {
+                    Ok(wait) => {
+                        crate::sleep::backoff(&self.sleeper, wait).await;
+                        state.release_guards();
+                    }
+                    Err(done) => return done,
+                }
+            }
+        }
+    }
+}
+
+/// What a try's outcome means for the race.
+enum Verdict<T, E> {
+    Won(T),
+    /// An error that `on` declines: the attempt ends with it.
+    Fatal(E),
+    Retry(Failure<T, E>, Decision),
+}
+
+impl<S: Sleeper> Race<'_, S> {
+    /// Runs one attempt: the primary, then hedges as the delay passes or tries fail.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one poll loop over the tries, the timer and the sends, which share its state"
+    )]
+    async fn run<'n, T, E, F, Fut>(
+        self,
+        op: &mut F,
+        mut judge: impl FnMut(Result<T, E>) -> Verdict<T, E>,
+        name: &impl Fn() -> &'n str,
+    ) -> End<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let estimator = self.hedging.get_estimator();
+        // When the primary was sent: read at once for an adaptive delay, which records its
+        // latency; else only once it has had to wait.
+        let mut sent_at = estimator.map(|_| quick_nanos());
+        let published = self.attempt > 1;
+        let mut primary = pin!(Some(op()));
+        // The hedges in flight, their numbers and why they were sent: allocated at the first.
+        let mut hedges: Vec<(u32, HedgeReason, Pin<Box<Fut>>)> = Vec::new();
+        let mut timer = pin!(None::<Timer<S::Sleep>>);
+        let mut sent: u32 = 0;
+        let mut last: Option<(Failure<T, E>, Decision)> = None;
+        let mut first_poll = true;
+        // A hedge due at once after the one just sent (a zero delay).
+        let mut due_now = None;
+        poll_fn(|cx| {
+            loop {
+                let mut to_send = due_now.take();
+                // The primary.
+                if let Some(future) = primary.as_mut().as_pin_mut() {
+                    let polled = {
+                        let _published = published.then(Published::enter);
+                        future.poll(cx)
+                    };
+                    if let Poll::Ready(outcome) = polled {
+                        primary.set(None);
+                        match judge(outcome) {
+                            Verdict::Won(value) => {
+                                record(estimator, sent_at);
+                                return Poll::Ready(End::Won(value));
+                            }
+                            Verdict::Fatal(error) => {
+                                return Poll::Ready(End::Failed(
+                                    Failure::Error(error),
+                                    Decision::NoRetry,
+                                ));
+                            }
+                            Verdict::Retry(failure, decision) => {
+                                self.failed_try(&mut last, failure, decision);
+                                to_send = Some(HedgeReason::Failure);
+                            }
+                        }
+                    }
+                }
+                // The hedges.
+                let mut i = 0;
+                while i < hedges.len() {
+                    let polled = {
+                        let _published = Published::enter();
+                        hedges[i].2.as_mut().poll(cx)
+                    };
+                    let Poll::Ready(outcome) = polled else {
+                        i += 1;
+                        continue;
+                    };
+                    let (num, reason, _) = hedges.swap_remove(i);
+                    match judge(outcome) {
+                        Verdict::Won(value) => {
+                            // The primary, still running, is censored at this time.
+                            if primary.is_some() {
+                                record(estimator, sent_at);
+                            }
+                            self.report(name, num, sent_at, reason, true);
+                            return Poll::Ready(End::Won(value));
+                        }
+                        Verdict::Fatal(error) => {
+                            return Poll::Ready(End::Failed(
+                                Failure::Error(error),
+                                Decision::NoRetry,
+                            ));
+                        }
+                        Verdict::Retry(failure, decision) => {
+                            self.failed_try(&mut last, failure, decision);
+                            to_send = Some(HedgeReason::Failure);
+                        }
+                    }
+                }
+                // The timer, set once the primary has had to wait.
+                if first_poll {
+                    first_poll = false;
+                    if primary.is_some() {
+                        sent_at.get_or_insert_with(quick_nanos);
+                        match self.next_delay() {
+                            Some(delay) if delay.is_zero() => {
+                                to_send = to_send.or(Some(HedgeReason::Delay));
+                            }
+                            Some(delay) => timer.set(Some(self.timer(delay))),
+                            None => {}
+                        }
+                    }
+                }
+                if let Some(t) = timer.as_mut().as_pin_mut() {
+                    if t.poll(cx).is_ready() {
+                        timer.set(None);
+                        to_send = to_send.or(Some(HedgeReason::Delay));
+                    }
+                }
+                if let Some(reason) = to_send {
+                    if sent < u32::from(self.hedging.get_hedges()) && self.may_send() {
+                        sent += 1;
+                        hedges.push((sent, reason, Box::pin(op())));
+                        self.report(name, sent, sent_at, reason, false);
+                        // The next hedge one delay after this one (none after the last).
+                        timer.set(None);
+                        if sent < u32::from(self.hedging.get_hedges()) {
+                            match self.next_delay() {
+                                Some(delay) if delay.is_zero() => due_now = Some(reason),
+                                Some(delay) => timer.set(Some(self.timer(delay))),
+                                None => {}
+                            }
+                        }
+                        // Poll the new hedge (and anything woken meanwhile).
+                        continue;
+                    }
+                }
+                if primary.is_none() && hedges.is_empty() {
+                    let (failure, decision) = last.take().expect("a try failed");
+                    return Poll::Ready(End::Failed(failure, decision));
+                }
+                return Poll::Pending;
+            }
+        })
+        .await
+    }
+
+    /// A try failed with a failure that `on` retries: it becomes the attempt's last, and one
+    /// before it (never seen by the policy) still counts for gRPC throttling.
+    fn failed_try<T, E>(
+        &self,
+        last: &mut Option<(Failure<T, E>, Decision)>,
+        failure: Failure<T, E>,
+        decision: Decision,
+    ) {
+        if last.replace((failure, decision)).is_some() {
+            if let Some(budget) = self.budget {
+                budget.failed_unretried();
+            }
+        }
+    }
+
+    /// The delay before the next hedge, if hedging is on and one is known.
+    fn next_delay(&self) -> Option<Duration> {
+        if self.hedge {
+            self.hedging.delay()
+        } else {
+            None
+        }
+    }
+
+    /// Whether a hedge may be sent now: hedging on with a delay known, the deadline not passed,
+    /// and the budget granting it (asked last, so that a hedge refused for another reason
+    /// spends nothing).
+    fn may_send(&self) -> bool {
+        if self.next_delay().is_none() {
+            return false;
+        }
+        if let Some((start, timeout)) = self.deadline {
+            if start.elapsed() >= timeout {
+                return false;
+            }
+        }
+        self.budget
+            .is_none_or(|budget| budget.withdraw_hedge().is_some())
+    }
+
+    fn timer(&self, delay: Duration) -> Timer<S::Sleep> {
+        match &self.clock {
+            Some(clock) => Timer::Virtual {
+                sleep: clock.sleep(delay),
+            },
+            None => Timer::Sleeper {
+                sleep: self.sleeper.sleep(delay),
+            },
+        }
+    }
+
+    /// Runs the hooks for a hedge sent (or, `won`, for the hedge that won).
+    #[cold]
+    fn report<'n>(
+        &self,
+        name: &impl Fn() -> &'n str,
+        num: u32,
+        sent_at: Option<u64>,
+        reason: HedgeReason,
+        won: bool,
+    ) {
+        let after = match sent_at {
+            Some(at) => Duration::from_nanos(quick_nanos().saturating_sub(at)),
+            None => Duration::ZERO,
+        };
+        run_hedge(
+            &HedgeDetails {
+                name: name(),
+                hedge_num: num,
+                attempt_num: self.attempt,
+                after,
+                delay: self.hedging.delay(),
+                reason,
+            },
+            won,
+        );
+    }
+}
+
+/// Records the primary's latency (or the time it had run when a hedge won) with an adaptive
+/// delay's estimator.
+#[inline]
+fn record(estimator: Option<&'static HedgeEstimator>, sent_at: Option<u64>) {
+    if let (Some(estimator), Some(at)) = (estimator, sent_at) {
+        let now = quick_nanos();
+        estimator.record(now.saturating_sub(at), now);
+    }
+}

@@ -1,0 +1,513 @@
+//! The adaptive hedge delay: a latency percentile of recent calls, lock-free.
+//!
+//! Latencies go into a log-linear histogram (16 buckets per power of two: each within 6.25% of
+//! its value, read with linear interpolation inside the bucket), from about 1 µs to 68 s, in two
+//! halves of the window that take turns: the percentile reads both, so it covers between one
+//! half and the whole window, and a latency older than the window is forgotten. A record is one
+//! relaxed `fetch_add` on its bucket (and on its half's count); every 32nd record of a thread
+//! recomputes the delay, which the hot path reads with one load.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::error::ConfigError;
+
+/// Sub-buckets per power of two.
+const SUB: usize = 16;
+const SUB_BITS: u32 = 4;
+/// Latencies are counted in units of 2^10 ns (1.024 µs).
+const UNIT_BITS: u32 = 10;
+/// Powers of two tracked: 2^26 units is 68.7 s; anything longer is in the last bucket.
+const LEVELS: usize = 27 - SUB_BITS as usize;
+const BUCKETS: usize = SUB + LEVELS * SUB;
+/// No delay: hedging is off (warming up, or the percentile is out of range).
+const NONE: u64 = u64::MAX;
+/// Records per thread between two recomputations of the delay.
+const REFRESH_EVERY: u32 = 32;
+
+/// The bucket of a latency of `units`.
+#[inline]
+#[allow(clippy::cast_possible_truncation, reason = "bounded by BUCKETS")]
+fn bucket(units: u64) -> usize {
+    if units < SUB as u64 {
+        return units as usize;
+    }
+    let level = units.ilog2(); // >= SUB_BITS
+    let sub = (units >> (level - SUB_BITS)) as usize & (SUB - 1);
+    ((level - SUB_BITS + 1) as usize * SUB + sub).min(BUCKETS - 1)
+}
+
+/// The lowest latency of bucket `b`, and the bucket's width, in units.
+fn bounds(b: usize) -> (u64, u64) {
+    if b < SUB {
+        return (b as u64, 1);
+    }
+    let level = (b / SUB) as u32 - 1 + SUB_BITS;
+    let sub = (b % SUB) as u64;
+    let width = 1u64 << (level - SUB_BITS);
+    (((SUB as u64) + sub) * width, width)
+}
+
+/// An adaptive hedge delay: the latency percentile `1 - max_extra_load` of the recent calls
+/// that share it, as Finagle's backup requests pick theirs. A `static`, named by the calls it
+/// measures ([`Hedging::adaptive`](super::Hedging::adaptive)).
+///
+/// ```
+/// use std::time::Duration;
+/// use stamina::hedge::HedgeEstimator;
+///
+/// // Hedge the slowest 5% of calls, learnt over the last 30 s, never sooner than 1 ms.
+/// static SEARCH: HedgeEstimator = HedgeEstimator::new()
+///     .max_extra_load(0.05)
+///     .window(Duration::from_secs(30))
+///     .floor(Duration::from_millis(1));
+/// assert_eq!(SEARCH.delay(), None, "no hedge before the warm-up's calls are in");
+/// ```
+///
+/// What it measures: the latency of each call's first try (its primary) that succeeded, or
+/// that was still running when a hedge won (censored: the time it had run, which is above the
+/// delay, so the count above the percentile stays right). Tries that fail are left out (a fast
+/// failure would pull the delay down, as Finagle notes), and so are the hedges (a hedge that
+/// wins is a fast sample by selection).
+///
+/// The delay is off ([`delay`](Self::delay) `None`) until `warmup` latencies are in the window,
+/// and while the percentile is at or above the `ceiling` (an outage: every call is slow, and
+/// hedging would double the load on a dependency that cannot take it).
+pub struct HedgeEstimator {
+    /// `1 - max_extra_load`, in parts per million.
+    quantile_ppm: u32,
+    /// Half the window, in nanoseconds.
+    half_ns: u64,
+    warmup: u32,
+    floor_ns: u64,
+    ceiling_ns: u64,
+    /// The half-window under way: its number since the clock's base.
+    epoch: AtomicU64,
+    halves: [Half; 2],
+    /// The delay in nanoseconds, or [`NONE`].
+    delay: AtomicU64,
+}
+
+struct Half {
+    count: AtomicU32,
+    buckets: [AtomicU32; BUCKETS],
+}
+
+impl Half {
+    const fn new() -> Self {
+        Half {
+            count: AtomicU32::new(0),
+            buckets: [const { AtomicU32::new(0) }; BUCKETS],
+        }
+    }
+
+    fn clear(&self) {
+        self.count.store(0, Ordering::Relaxed);
+        for b in &self.buckets {
+            b.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Default for HedgeEstimator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+thread_local! {
+    /// Records since this thread last recomputed a delay (no destructor).
+    static SINCE_REFRESH: Cell<u32> = const { Cell::new(0) };
+}
+
+impl HedgeEstimator {
+    /// Finagle's defaults, with bhope/hedge's warm-up: at most 5% extra load (the p95 of
+    /// latency), a 30 s window, 20 calls before the first hedge, a 1 ms floor and a 2 s
+    /// ceiling.
+    #[must_use]
+    pub const fn new() -> Self {
+        HedgeEstimator {
+            quantile_ppm: 950_000,
+            half_ns: 15_000_000_000,
+            warmup: 20,
+            floor_ns: 1_000_000,
+            ceiling_ns: 2_000_000_000,
+            epoch: AtomicU64::new(0),
+            halves: [Half::new(), Half::new()],
+            delay: AtomicU64::new(NONE),
+        }
+    }
+
+    /// The extra load hedging may add, as a fraction of calls (default 0.05): the delay is the
+    /// latency percentile `1 - max_extra_load`, so that about that fraction of calls is still
+    /// running when it passes. Clamped to 0.000001..=0.5, NaN is the default;
+    /// [`try_max_extra_load`](Self::try_max_extra_load) reports such values instead.
+    #[must_use]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "clamped first"
+    )]
+    pub const fn max_extra_load(mut self, load: f64) -> Self {
+        let load = if load.is_nan() {
+            0.05
+        } else if load < 0.000_001 {
+            0.000_001
+        } else if load > 0.5 {
+            0.5
+        } else {
+            load
+        };
+        self.quantile_ppm = 1_000_000 - (load * 1_000_000.0 + 0.5) as u32;
+        self
+    }
+
+    /// Like [`max_extra_load`](Self::max_extra_load), but outside (0, 0.5], or NaN, is an
+    /// error.
+    pub const fn try_max_extra_load(self, load: f64) -> Result<Self, ConfigError> {
+        if load > 0.0 && load <= 0.5 {
+            Ok(self.max_extra_load(load))
+        } else {
+            Err(ConfigError::InvalidHedging(
+                "the extra load of an adaptive hedge must be above 0 and at most 0.5 (0.05: the slowest 5% of calls are hedged)",
+            ))
+        }
+    }
+
+    /// The time over which latencies count (default 30 s): between 1 s and 10 min, nearer
+    /// clamped; [`try_window`](Self::try_window) reports such values instead.
+    #[must_use]
+    pub const fn window(mut self, window: Duration) -> Self {
+        let ns = window.as_nanos();
+        let ns = if ns < 1_000_000_000 {
+            1_000_000_000
+        } else if ns > 600_000_000_000 {
+            600_000_000_000
+        } else {
+            ns
+        };
+        #[allow(clippy::cast_possible_truncation, reason = "at most 6e11")]
+        {
+            self.half_ns = (ns / 2) as u64;
+        }
+        self
+    }
+
+    /// Like [`window`](Self::window), but outside 1 s to 10 min is an error.
+    pub const fn try_window(self, window: Duration) -> Result<Self, ConfigError> {
+        if window.as_secs() >= 1 && window.as_nanos() <= 600_000_000_000 {
+            Ok(self.window(window))
+        } else {
+            Err(ConfigError::InvalidHedging(
+                "the window of an adaptive hedge must be between 1 s and 10 min",
+            ))
+        }
+    }
+
+    /// The latencies in the window before the first hedge (default 20; 0 is 1).
+    #[must_use]
+    pub const fn warmup(mut self, calls: u32) -> Self {
+        self.warmup = if calls == 0 { 1 } else { calls };
+        self
+    }
+
+    /// The shortest delay (default 1 ms): a percentile below it is raised to it.
+    #[must_use]
+    pub const fn floor(mut self, floor: Duration) -> Self {
+        self.floor_ns = saturating_nanos(floor);
+        self
+    }
+
+    /// The longest trackable delay (default 2 s): a percentile at or above it stops hedging
+    /// until it falls back below (an outage).
+    #[must_use]
+    pub const fn ceiling(mut self, ceiling: Duration) -> Self {
+        self.ceiling_ns = saturating_nanos(ceiling);
+        self
+    }
+
+    /// Like setting [`floor`](Self::floor) and [`ceiling`](Self::ceiling), but a floor above
+    /// the ceiling, or a ceiling beyond the histogram's 68 s, is an error.
+    pub const fn try_bounds(self, floor: Duration, ceiling: Duration) -> Result<Self, ConfigError> {
+        if saturating_nanos(floor) < saturating_nanos(ceiling) && ceiling.as_secs() <= 68 {
+            Ok(self.floor(floor).ceiling(ceiling))
+        } else {
+            Err(ConfigError::InvalidHedging(
+                "the floor of an adaptive hedge must be below its ceiling, and the ceiling at most 68 s",
+            ))
+        }
+    }
+
+    /// The extra load it is set for.
+    #[must_use]
+    pub fn get_max_extra_load(&self) -> f64 {
+        f64::from(1_000_000 - self.quantile_ppm) / 1_000_000.0
+    }
+
+    /// The hedge delay now: `None` while warming up or while the percentile is at or above the
+    /// ceiling. For dashboards (Finagle's `send_backup_after_ms`) and tests.
+    #[must_use]
+    pub fn delay(&self) -> Option<Duration> {
+        match self.delay.load(Ordering::Relaxed) {
+            NONE => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// The latencies counted in the window now.
+    #[must_use]
+    pub fn samples(&self) -> u64 {
+        self.halves
+            .iter()
+            .map(|h| u64::from(h.count.load(Ordering::Relaxed)))
+            .sum()
+    }
+
+    /// Records one latency, ended at `now_ns` on the crate's clock.
+    #[inline]
+    pub(crate) fn record(&self, latency_ns: u64, now_ns: u64) {
+        let epoch = now_ns / self.half_ns;
+        let seen = self.epoch.load(Ordering::Relaxed);
+        if epoch != seen {
+            self.rotate(seen, epoch);
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "the parity")]
+        let half = &self.halves[(epoch & 1) as usize];
+        half.buckets[bucket(latency_ns >> UNIT_BITS)].fetch_add(1, Ordering::Relaxed);
+        half.count.fetch_add(1, Ordering::Relaxed);
+        let since = SINCE_REFRESH.with(|c| {
+            let n = c.get() + 1;
+            c.set(if n >= REFRESH_EVERY { 0 } else { n });
+            n
+        });
+        // Every 32nd record of a thread, and at once while warming up (the first hedge need
+        // not wait for 32 more calls).
+        if since >= REFRESH_EVERY
+            || (self.delay.load(Ordering::Relaxed) == NONE
+                && self.samples() <= u64::from(self.warmup))
+        {
+            self.refresh();
+        }
+    }
+
+    /// A new half-window began: the thread that moves the epoch clears the half it reuses (both,
+    /// after a whole window without a record).
+    #[cold]
+    fn rotate(&self, seen: u64, epoch: u64) {
+        if epoch < seen
+            || self
+                .epoch
+                .compare_exchange(seen, epoch, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "the parity")]
+        self.halves[(epoch & 1) as usize].clear();
+        if epoch > seen + 1 {
+            #[allow(clippy::cast_possible_truncation, reason = "the parity")]
+            self.halves[((epoch + 1) & 1) as usize].clear();
+        }
+        self.refresh();
+    }
+
+    /// Recomputes the delay from both halves.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self) {
+        let count = |b: usize| {
+            u64::from(self.halves[0].buckets[b].load(Ordering::Relaxed))
+                + u64::from(self.halves[1].buckets[b].load(Ordering::Relaxed))
+        };
+        let total: u64 = (0..BUCKETS).map(count).sum();
+        if total < u64::from(self.warmup) {
+            self.delay.store(NONE, Ordering::Relaxed);
+            return;
+        }
+        // The rank of the percentile among `total` latencies, in millionths.
+        let rank = u128::from(total) * u128::from(self.quantile_ppm);
+        let mut below = 0u64;
+        let mut delay = NONE;
+        for b in 0..BUCKETS {
+            let n = count(b);
+            if n == 0 {
+                continue;
+            }
+            if u128::from(below + n) * 1_000_000 >= rank {
+                let (low, width) = bounds(b);
+                // Linear inside the bucket: the share of its latencies below the rank.
+                let into = (rank - u128::from(below) * 1_000_000) as f64 / (n as f64 * 1e6);
+                let units = low as f64 + into * width as f64;
+                delay = (units * f64::from(1u32 << UNIT_BITS)) as u64;
+                break;
+            }
+            below += n;
+        }
+        let delay = if delay >= self.ceiling_ns {
+            NONE
+        } else {
+            delay.max(self.floor_ns)
+        };
+        self.delay.store(delay, Ordering::Relaxed);
+    }
+}
+
+const fn saturating_nanos(d: Duration) -> u64 {
+    let ns = d.as_nanos();
+    if ns > u64::MAX as u128 - 1 {
+        u64::MAX - 1
+    } else {
+        ns as u64
+    }
+}
+
+impl fmt::Debug for HedgeEstimator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HedgeEstimator")
+            .field("max_extra_load", &self.get_max_extra_load())
+            .field("window", &Duration::from_nanos(self.half_ns * 2))
+            .field("warmup", &self.warmup)
+            .field("floor", &Duration::from_nanos(self.floor_ns))
+            .field("ceiling", &Duration::from_nanos(self.ceiling_ns))
+            .field("delay", &self.delay())
+            .field("samples", &self.samples())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_the_range_in_order_within_a_sixteenth() {
+        let mut last = 0;
+        for units in (0..1u64 << 26)
+            .step_by(997)
+            .chain([1 << 26, u64::MAX >> 10])
+        {
+            let b = bucket(units);
+            assert!(b >= last, "monotonic at {units}");
+            last = b;
+            let (low, width) = bounds(b);
+            if b < BUCKETS - 1 {
+                assert!(
+                    low <= units && units < low + width,
+                    "{units} in {b}: {low}+{width}"
+                );
+                assert!(width * 16 <= low.max(16), "a sixteenth at {units}");
+            }
+        }
+        assert_eq!(bucket(u64::MAX >> 10), BUCKETS - 1);
+    }
+
+    #[test]
+    fn the_delay_is_the_percentile_after_the_warmup() {
+        let e = HedgeEstimator::new()
+            .max_extra_load(0.1)
+            .warmup(100)
+            .floor(Duration::ZERO);
+        // Latencies 1..=1000 µs, one of each: p90 is 900 µs.
+        for i in 1..=1000u64 {
+            e.record(i * 1000, 1);
+            if i < 100 {
+                assert_eq!(e.delay(), None, "warming up at {i}");
+            }
+        }
+        e.refresh();
+        let d = e.delay().expect("warm").as_secs_f64() * 1e6;
+        assert!(
+            (d - 900.0).abs() < 900.0 / 16.0,
+            "p90 of 1..=1000 µs: {d} µs"
+        );
+    }
+
+    #[test]
+    fn the_floor_raises_and_the_ceiling_stops_hedging() {
+        let e = HedgeEstimator::new()
+            .warmup(1)
+            .floor(Duration::from_millis(5));
+        for _ in 0..100 {
+            e.record(10_000, 1); // 10 µs
+        }
+        assert_eq!(e.delay(), Some(Duration::from_millis(5)));
+        let e = HedgeEstimator::new()
+            .warmup(1)
+            .ceiling(Duration::from_millis(100));
+        for _ in 0..100 {
+            e.record(500_000_000, 1); // 0.5 s: an outage
+        }
+        assert_eq!(e.delay(), None);
+    }
+
+    #[test]
+    fn a_window_later_the_old_latencies_are_gone() {
+        let e = HedgeEstimator::new()
+            .warmup(10)
+            .window(Duration::from_secs(2))
+            .floor(Duration::ZERO);
+        for _ in 0..100 {
+            e.record(50_000_000, 0); // 50 ms, at t = 0
+        }
+        assert!(e.delay().expect("warm") > Duration::from_millis(45));
+        // Half a window on: both halves count; a whole window on, only the new ones.
+        for _ in 0..100 {
+            e.record(1_000_000, 1_000_000_000);
+        }
+        assert!(
+            e.delay().expect("warm") > Duration::from_millis(45),
+            "p95 of both"
+        );
+        for _ in 0..100 {
+            e.record(1_000_000, 2_000_000_000);
+        }
+        let d = e.delay().expect("warm");
+        assert!(
+            d < Duration::from_millis(2),
+            "the 50 ms are forgotten: {d:?}"
+        );
+        assert_eq!(e.samples(), 200);
+        // After a silence longer than the window, nothing is left but the newest.
+        e.record(1_000_000, 60_000_000_000);
+        assert_eq!(e.samples(), 1);
+        assert_eq!(e.delay(), None, "warming up again");
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
+        let e = HedgeEstimator::new();
+        for load in [0.0, -0.1, 0.6, f64::NAN, f64::INFINITY] {
+            assert!(
+                HedgeEstimator::new().try_max_extra_load(load).is_err(),
+                "{load}"
+            );
+        }
+        assert!(HedgeEstimator::new().try_window(Duration::ZERO).is_err());
+        assert!(
+            HedgeEstimator::new()
+                .try_window(Duration::from_secs(3600))
+                .is_err()
+        );
+        assert!(
+            HedgeEstimator::new()
+                .try_bounds(Duration::from_secs(1), Duration::from_millis(1))
+                .is_err()
+        );
+        assert!(
+            HedgeEstimator::new()
+                .try_bounds(Duration::ZERO, Duration::from_secs(100))
+                .is_err()
+        );
+        assert!((e.max_extra_load(f64::NAN).get_max_extra_load() - 0.05).abs() < 1e-12);
+        assert!(
+            (HedgeEstimator::new()
+                .max_extra_load(0.075)
+                .get_max_extra_load()
+                - 0.075)
+                .abs()
+                < 1e-9
+        );
+    }
+}
