@@ -7,7 +7,7 @@
 //!
 //! It prints Markdown. Options, after `--`: `--quick` (fewer rounds), `--instructions` (adds
 //! instructions per call, counted by valgrind's cachegrind: slow, but repeatable where times are
-//! not). `--layers` prints the tower layer's tables alone. `--gate FILE [--update]` is the
+//! not). `--layers` prints the tower layer's tables alone, `--hedging` the hedged calls'. `--gate FILE [--update]` is the
 //! instruction-count gate of `.ci/run` ([`gate`]).
 //! `--count ID FAILURES N [--listening]` is internal: it runs one contender `N` times, under
 //! valgrind (with `--listening`, with the subscriber and the recorder of the instrumented table).
@@ -19,7 +19,7 @@
 //!
 //! One module per section of the report, in the order it prints: [`happy`] and [`retry`] (the
 //! happy and the retry path, sync and async), [`sizes`], [`concurrency`], [`storm`] and
-//! [`budgets`], [`instrumented`], [`layers`] (the tower layer), and [`bars`] last; [`gate`] is
+//! [`budgets`], [`instrumented`], [`layers`] (the tower layer), [`hedging`], and [`bars`] last; [`gate`] is
 //! the gate's. The rest is shared: [`contender`] (what a
 //! contender is and how it runs), [`measure`] (times, allocations, instructions) and [`table`] (a
 //! table's rows and its Markdown); [`by_id`], here, finds the contender of any table by its id.
@@ -30,6 +30,7 @@ mod concurrency;
 mod contender;
 mod gate;
 mod happy;
+mod hedging;
 mod instrumented;
 mod layers;
 mod measure;
@@ -63,6 +64,7 @@ fn all() -> impl Iterator<Item = &'static Contender> {
         RETRY_ASYNC,
         layers::HAPPY_LAYERS,
         layers::RETRY_LAYERS,
+        hedging::HAPPY_HEDGED,
         gate::GATE_ONLY,
     ]
     .into_iter()
@@ -129,6 +131,17 @@ fn main() {
         bars.print();
         return;
     }
+    if args.iter().any(|a| a == "--hedging") {
+        let cfg = Config {
+            rounds: 7,
+            sample: Duration::from_millis(3),
+            instructions: args.iter().any(|a| a == "--instructions"),
+        };
+        let mut bars = Bars::default();
+        hedging::hedging(&s::current_thread_runtime(), &cfg, &mut bars);
+        bars.print();
+        return;
+    }
     if args.iter().any(|a| a == "--storm") {
         println!("## Retry storms and budgets\n");
         storm();
@@ -178,6 +191,8 @@ fn main() {
     instrumented(&rt, &cfg, &rs, &ra, &mut bars);
 
     layers::layers(&rt, &cfg, &mut bars);
+
+    hedging::hedging(&rt, &cfg, &mut bars);
 
     println!("## The bars\n");
     bars.print();

@@ -64,6 +64,14 @@ pub trait Sleeper {
 
     /// Sleeps `wait` (never zero: a zero wait yields instead).
     fn sleep(&self, wait: Duration) -> Self::Sleep;
+
+    /// The timer of a hedge ([`crate::hedge`]): by default [`sleep`](Self::sleep). A hedge's
+    /// timer is nearly always dropped before it is due, and one that fires late delays only
+    /// the hedge: the [`DefaultSleeper`] on a current-thread tokio runtime does not have it
+    /// watched from another thread, as it does a retry's wait (5 µs a timer, measured).
+    fn hedge_timer(&self, wait: Duration) -> Self::Sleep {
+        self.sleep(wait)
+    }
 }
 
 impl<F, Fut> Sleeper for F
@@ -163,6 +171,16 @@ impl Sleeper for FuturesTimerSleeper {
 impl Sleeper for DefaultSleeper {
     type Sleep = DefaultSleep;
 
+    fn hedge_timer(&self, wait: Duration) -> DefaultSleep {
+        #[cfg(feature = "tokio")]
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return DefaultSleep::TokioUnwatched {
+                sleep: tokio::time::sleep(wait),
+            };
+        }
+        self.sleep(wait)
+    }
+
     fn sleep(&self, wait: Duration) -> DefaultSleep {
         #[cfg(feature = "tokio")]
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -245,6 +263,8 @@ pin_project_lite::pin_project! {
     pub enum DefaultSleep {
         /// tokio's timer (watched on a current-thread runtime).
         Tokio { #[pin] sleep: TokioSleep },
+        /// tokio's timer, not watched: a hedge's.
+        TokioUnwatched { #[pin] sleep: TokioSleep },
         /// async-io's timer.
         AsyncIo { #[pin] sleep: AsyncIoSleep },
         /// futures-timer's helper thread.
@@ -258,6 +278,7 @@ impl Future for DefaultSleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project() {
             DefaultSleepProj::Tokio { sleep } => poll_tokio(sleep, cx),
+            DefaultSleepProj::TokioUnwatched { sleep } => sleep.poll(cx),
             DefaultSleepProj::AsyncIo { sleep } => sleep.poll(cx),
             DefaultSleepProj::FuturesTimer { sleep } => sleep.poll(cx),
         }

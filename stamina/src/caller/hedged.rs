@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use super::RetryingCaller;
 use super::calls::{Failure, classify};
+use crate::budget::RetryBudget;
 use crate::clock::{Stamp, quick_nanos};
 use crate::decision::Decision;
 use crate::hedge::{HedgeEstimator, Hedging};
 use crate::instrumentation::{Cause, ErrorView, HedgeDetails, HedgeReason, label, run_hedge};
 use crate::nesting::Published;
 use crate::on_ok::OnOk;
-use crate::policy::TimeoutMode;
+use crate::policy::{RetryPolicy, TimeoutMode};
 use crate::retrying::{RetryState, first_try_success};
 use crate::scope::clock::{TestClock, VirtualSleep};
 use crate::scope::switches::Switches;
@@ -55,13 +56,25 @@ impl<S: Future<Output = ()>> Future for Timer<S> {
 struct Race<'a, S> {
     sleeper: &'a S,
     hedging: Hedging,
+    policy: &'a RetryPolicy,
+    /// When the call's first attempt began, if it measures time.
+    start: Option<Stamp>,
     /// The attempt's number, from 1.
     attempt: u32,
+    /// An adaptive delay's estimator, if this attempt's primary is a sampled one.
+    estimator: Option<&'static HedgeEstimator>,
+    /// When the primary was sent, if read.
+    sent_at: Option<u64>,
+}
+
+/// What a race reads once its primary has had to wait: nothing of it is needed by a primary
+/// that answers at once.
+struct Waiting {
     /// Whether hedges may be sent (not in testing mode, not inactive).
     hedge: bool,
     /// The call's start and its timeout, in deadline mode: no hedge past it.
     deadline: Option<(Stamp, Duration)>,
-    budget: Option<&'static crate::budget::RetryBudget>,
+    budget: Option<&'static RetryBudget>,
     clock: Option<TestClock>,
 }
 
@@ -118,24 +131,42 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     {
         async move {
             let start = self.start(false);
-            let mut state: Option<RetryState<'_, Option<Stamp>>> = None;
             let name = || self.label(type_name::<F>());
-            loop {
-                let switches = Switches::current();
-                let race = Race {
-                    sleeper: &self.sleeper,
-                    hedging,
-                    attempt: state.as_ref().map_or(1, RetryState::attempt_num),
-                    hedge: switches.is_active() && switches.testing_mode().is_none(),
-                    deadline: (self.policy.timeout_mode == TimeoutMode::Deadline)
-                        .then_some(start.zip(self.policy.timeout))
-                        .flatten(),
-                    budget: self.policy.budget.get(),
-                    clock: crate::scope::clock(),
+            // The first attempt's primary is polled once before anything of the race is set up:
+            // one that answers at once costs what `call_async` costs, and an adaptive delay's
+            // sample.
+            let mut estimator = hedging.get_estimator().filter(|_| HedgeEstimator::sample());
+            let mut sent_at = estimator.map(|_| quick_nanos());
+            let mut primary = pin!(Some(op()));
+            let first = poll_fn(|cx| {
+                Poll::Ready(match primary.as_mut().as_pin_mut() {
+                    Some(future) => future.poll(cx),
+                    None => Poll::Pending,
+                })
+            })
+            .await;
+            let mut early = None;
+            if let Poll::Ready(outcome) = first {
+                primary.set(None);
+                match classify(&self.on_ok, outcome) {
+                    Ok(value) => {
+                        record(estimator, sent_at);
+                        first_try_success(&self.policy);
+                        return Ok(value);
+                    }
+                    Err(failure) => early = Some(failure),
+                }
+            }
+            let mut judge = |seen| {
+                let failure = match seen {
+                    Seen::Outcome(outcome) => match classify(&self.on_ok, outcome) {
+                        Ok(value) => return Verdict::Won(value),
+                        Err(failure) => failure,
+                    },
+                    Seen::Failed(failure) => failure,
                 };
-                let judge = |outcome| match classify(&self.on_ok, outcome) {
-                    Ok(value) => Verdict::Won(value),
-                    Err(Failure::Error(error)) => {
+                match failure {
+                    Failure::Error(error) => {
                         let decision = on(&error).into();
                         if decision.is_retry() {
                             Verdict::Retry(Failure::Error(error), decision)
@@ -143,11 +174,26 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                             Verdict::Fatal(error)
                         }
                     }
-                    Err(Failure::Value(value, decision)) => {
+                    Failure::Value(value, decision) => {
                         Verdict::Retry(Failure::Value(value, decision), decision)
                     }
+                }
+            };
+            let mut state: Option<RetryState<'_, Option<Stamp>>> = None;
+            loop {
+                let race = Race {
+                    sleeper: &self.sleeper,
+                    hedging,
+                    policy: &self.policy,
+                    start,
+                    attempt: state.as_ref().map_or(1, RetryState::attempt_num),
+                    estimator,
+                    sent_at,
                 };
-                let (failure, decision) = match race.run(&mut op, judge, &name).await {
+                let end = race
+                    .run(primary.as_mut(), early.take(), &mut op, &mut judge, &name)
+                    .await;
+                let (failure, decision) = match end {
                     End::Won(value) => {
                         match &state {
                             None => first_try_success(&self.policy),
@@ -178,9 +224,20 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                     }
                     Err(done) => return done,
                 }
+                // The next attempt's primary.
+                estimator = hedging.get_estimator().filter(|_| HedgeEstimator::sample());
+                sent_at = estimator.map(|_| quick_nanos());
+                primary.set(Some(op()));
             }
         }
     }
+}
+
+/// What the race judges: a try's outcome, or a failure already classified (the first
+/// primary's, polled before the race).
+enum Seen<T, E> {
+    Outcome(Result<T, E>),
+    Failed(Failure<T, E>),
 }
 
 /// What a try's outcome means for the race.
@@ -199,20 +256,24 @@ impl<S: Sleeper> Race<'_, S> {
     )]
     async fn run<'n, T, E, F, Fut>(
         self,
+        mut primary: Pin<&mut Option<Fut>>,
+        mut early: Option<Failure<T, E>>,
         op: &mut F,
-        mut judge: impl FnMut(Result<T, E>) -> Verdict<T, E>,
+        judge: &mut impl FnMut(Seen<T, E>) -> Verdict<T, E>,
         name: &impl Fn() -> &'n str,
     ) -> End<T, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let estimator = self.hedging.get_estimator();
-        // When the primary was sent: read at once for an adaptive delay, which records its
+        let estimator = self.estimator;
+        // When the primary was sent: read at once for a sampled call, which records its
         // latency; else only once it has had to wait.
-        let mut sent_at = estimator.map(|_| quick_nanos());
+        let mut sent_at = self.sent_at;
+        let mut waiting: Option<Waiting> = None;
         let published = self.attempt > 1;
-        let mut primary = pin!(Some(op()));
+        // The first attempt's primary was polled just before, and is still running.
+        let mut polled_before = !published && early.is_none() && primary.is_some();
         // The hedges in flight, their numbers and why they were sent: allocated at the first.
         let mut hedges: Vec<(u32, HedgeReason, Pin<Box<Fut>>)> = Vec::new();
         let mut timer = pin!(None::<Timer<S::Sleep>>);
@@ -224,15 +285,33 @@ impl<S: Sleeper> Race<'_, S> {
         poll_fn(|cx| {
             loop {
                 let mut to_send = due_now.take();
-                // The primary.
-                if let Some(future) = primary.as_mut().as_pin_mut() {
+                // The first primary's failure, seen before the race.
+                if let Some(failure) = early.take() {
+                    match judge(Seen::Failed(failure)) {
+                        Verdict::Won(value) => return Poll::Ready(End::Won(value)),
+                        Verdict::Fatal(error) => {
+                            return Poll::Ready(End::Failed(
+                                Failure::Error(error),
+                                Decision::NoRetry,
+                            ));
+                        }
+                        Verdict::Retry(failure, decision) => {
+                            self.failed_try(&mut last, failure, decision);
+                            to_send = Some(HedgeReason::Failure);
+                        }
+                    }
+                }
+                // The primary (not again at once after the poll before the race: a future
+                // that yields once, as tokio's `yield_now`, would not have yielded).
+                let fresh = std::mem::take(&mut polled_before);
+                if let Some(future) = primary.as_mut().as_pin_mut().filter(|_| !fresh) {
                     let polled = {
                         let _published = published.then(Published::enter);
                         future.poll(cx)
                     };
                     if let Poll::Ready(outcome) = polled {
                         primary.set(None);
-                        match judge(outcome) {
+                        match judge(Seen::Outcome(outcome)) {
                             Verdict::Won(value) => {
                                 record(estimator, sent_at);
                                 return Poll::Ready(End::Won(value));
@@ -262,7 +341,7 @@ impl<S: Sleeper> Race<'_, S> {
                         continue;
                     };
                     let (num, reason, _) = hedges.swap_remove(i);
-                    match judge(outcome) {
+                    match judge(Seen::Outcome(outcome)) {
                         Verdict::Won(value) => {
                             // The primary, still running, is censored at this time.
                             if primary.is_some() {
@@ -288,11 +367,12 @@ impl<S: Sleeper> Race<'_, S> {
                     first_poll = false;
                     if primary.is_some() {
                         sent_at.get_or_insert_with(quick_nanos);
-                        match self.next_delay() {
+                        let w = waiting.insert(self.waiting());
+                        match next_delay(w, &self.hedging) {
                             Some(delay) if delay.is_zero() => {
                                 to_send = to_send.or(Some(HedgeReason::Delay));
                             }
-                            Some(delay) => timer.set(Some(self.timer(delay))),
+                            Some(delay) => timer.set(Some(self.timer(w, delay))),
                             None => {}
                         }
                     }
@@ -303,17 +383,21 @@ impl<S: Sleeper> Race<'_, S> {
                         to_send = to_send.or(Some(HedgeReason::Delay));
                     }
                 }
-                if let Some(reason) = to_send {
-                    if sent < u32::from(self.hedging.get_hedges()) && self.may_send() {
+                if to_send.is_some() && waiting.is_none() {
+                    waiting = Some(self.waiting());
+                }
+                if let (Some(reason), Some(w)) = (to_send, &waiting) {
+                    if sent < u32::from(self.hedging.get_hedges()) && self.may_send(w) {
                         sent += 1;
                         hedges.push((sent, reason, Box::pin(op())));
+                        sent_at.get_or_insert_with(quick_nanos);
                         self.report(name, sent, sent_at, reason, false);
                         // The next hedge one delay after this one (none after the last).
                         timer.set(None);
                         if sent < u32::from(self.hedging.get_hedges()) {
-                            match self.next_delay() {
+                            match next_delay(w, &self.hedging) {
                                 Some(delay) if delay.is_zero() => due_now = Some(reason),
-                                Some(delay) => timer.set(Some(self.timer(delay))),
+                                Some(delay) => timer.set(Some(self.timer(w, delay))),
                                 None => {}
                             }
                         }
@@ -340,44 +424,49 @@ impl<S: Sleeper> Race<'_, S> {
         decision: Decision,
     ) {
         if last.replace((failure, decision)).is_some() {
-            if let Some(budget) = self.budget {
+            if let Some(budget) = self.policy.budget.get() {
                 budget.failed_unretried();
             }
         }
     }
 
-    /// The delay before the next hedge, if hedging is on and one is known.
-    fn next_delay(&self) -> Option<Duration> {
-        if self.hedge {
-            self.hedging.delay()
-        } else {
-            None
+    /// What the race reads once its primary has had to wait.
+    #[cold]
+    fn waiting(&self) -> Waiting {
+        let switches = Switches::current();
+        Waiting {
+            hedge: switches.is_active() && switches.testing_mode().is_none(),
+            deadline: (self.policy.timeout_mode == TimeoutMode::Deadline)
+                .then_some(self.start.zip(self.policy.timeout))
+                .flatten(),
+            budget: self.policy.budget.get(),
+            clock: crate::scope::clock(),
         }
     }
 
     /// Whether a hedge may be sent now: hedging on with a delay known, the deadline not passed,
     /// and the budget granting it (asked last, so that a hedge refused for another reason
     /// spends nothing).
-    fn may_send(&self) -> bool {
-        if self.next_delay().is_none() {
+    fn may_send(&self, w: &Waiting) -> bool {
+        if next_delay(w, &self.hedging).is_none() {
             return false;
         }
-        if let Some((start, timeout)) = self.deadline {
+        if let Some((start, timeout)) = w.deadline {
             if start.elapsed() >= timeout {
                 return false;
             }
         }
-        self.budget
+        w.budget
             .is_none_or(|budget| budget.withdraw_hedge().is_some())
     }
 
-    fn timer(&self, delay: Duration) -> Timer<S::Sleep> {
-        match &self.clock {
+    fn timer(&self, w: &Waiting, delay: Duration) -> Timer<S::Sleep> {
+        match &w.clock {
             Some(clock) => Timer::Virtual {
                 sleep: clock.sleep(delay),
             },
             None => Timer::Sleeper {
-                sleep: self.sleeper.sleep(delay),
+                sleep: self.sleeper.hedge_timer(delay),
             },
         }
     }
@@ -410,12 +499,17 @@ impl<S: Sleeper> Race<'_, S> {
     }
 }
 
+/// The delay before the next hedge, if hedging is on and one is known.
+fn next_delay(w: &Waiting, hedging: &Hedging) -> Option<Duration> {
+    if w.hedge { hedging.delay() } else { None }
+}
+
 /// Records the primary's latency (or the time it had run when a hedge won) with an adaptive
 /// delay's estimator.
 #[inline]
 fn record(estimator: Option<&'static HedgeEstimator>, sent_at: Option<u64>) {
     if let (Some(estimator), Some(at)) = (estimator, sent_at) {
         let now = quick_nanos();
-        estimator.record(now.saturating_sub(at), now);
+        estimator.record_at(now.saturating_sub(at), now);
     }
 }

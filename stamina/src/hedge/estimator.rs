@@ -3,9 +3,12 @@
 //! Latencies go into a log-linear histogram (16 buckets per power of two: each within 6.25% of
 //! its value, read with linear interpolation inside the bucket), from about 1 µs to 68 s, in two
 //! halves of the window that take turns: the percentile reads both, so it covers between one
-//! half and the whole window, and a latency older than the window is forgotten. A record is one
-//! relaxed `fetch_add` on its bucket (and on its half's count); every 32nd record of a thread
-//! recomputes the delay, which the hot path reads with one load.
+//! half and the whole window, and a latency older than the window is forgotten.
+//!
+//! One call in [`SAMPLE_EVERY`] of each thread is recorded (a thread-local count picks it, so
+//! the sample does not depend on the latency and the percentile is unbiased): the calls not
+//! picked read no clock. A record is one relaxed `fetch_add` on its bucket; every 8th record of
+//! a thread recomputes the delay, which the hot path reads with one load. No lock anywhere.
 
 use std::cell::Cell;
 use std::fmt;
@@ -24,8 +27,10 @@ const LEVELS: usize = 27 - SUB_BITS as usize;
 const BUCKETS: usize = SUB + LEVELS * SUB;
 /// No delay: hedging is off (warming up, or the percentile is out of range).
 const NONE: u64 = u64::MAX;
-/// Records per thread between two recomputations of the delay.
-const REFRESH_EVERY: u32 = 32;
+/// Records per thread between two recomputations of the delay (every 32nd call).
+const REFRESH_EVERY: u32 = 8;
+/// One call in this many is recorded, per thread.
+pub const SAMPLE_EVERY: u32 = 4;
 
 /// The bucket of a latency of `units`.
 #[inline]
@@ -91,20 +96,17 @@ pub struct HedgeEstimator {
 }
 
 struct Half {
-    count: AtomicU32,
     buckets: [AtomicU32; BUCKETS],
 }
 
 impl Half {
     const fn new() -> Self {
         Half {
-            count: AtomicU32::new(0),
             buckets: [const { AtomicU32::new(0) }; BUCKETS],
         }
     }
 
     fn clear(&self) {
-        self.count.store(0, Ordering::Relaxed);
         for b in &self.buckets {
             b.store(0, Ordering::Relaxed);
         }
@@ -118,8 +120,9 @@ impl Default for HedgeEstimator {
 }
 
 thread_local! {
-    /// Records since this thread last recomputed a delay (no destructor).
-    static SINCE_REFRESH: Cell<u32> = const { Cell::new(0) };
+    /// Calls of this thread since its last sample, and samples since it last recomputed a
+    /// delay (no destructor).
+    static COUNTS: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
 }
 
 impl HedgeEstimator {
@@ -256,18 +259,47 @@ impl HedgeEstimator {
         }
     }
 
-    /// The latencies counted in the window now.
+    /// The latencies counted in the window now (the sampled ones: one call in
+    /// [`SAMPLE_EVERY`]).
     #[must_use]
     pub fn samples(&self) -> u64 {
         self.halves
             .iter()
-            .map(|h| u64::from(h.count.load(Ordering::Relaxed)))
+            .flat_map(|h| &h.buckets)
+            .map(|b| u64::from(b.load(Ordering::Relaxed)))
             .sum()
+    }
+
+    /// Counts one call of this thread, and says whether its latency is one to record: one call
+    /// in [`SAMPLE_EVERY`].
+    #[inline]
+    pub(crate) fn sample() -> bool {
+        COUNTS.with(|c| {
+            let (calls, samples) = c.get();
+            if calls + 1 >= SAMPLE_EVERY {
+                c.set((0, samples));
+                true
+            } else {
+                c.set((calls + 1, samples));
+                false
+            }
+        })
+    }
+
+    /// Counts the latency of one call that ended now, for latencies measured elsewhere (a tower
+    /// layer of one's own, a client's metrics), as a hedged call counts its primary's: one call
+    /// in [`SAMPLE_EVERY`] of each thread is recorded, and only those read the clock.
+    #[inline]
+    pub fn record(&self, latency: Duration) {
+        if Self::sample() {
+            let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+            self.record_at(ns, crate::clock::quick_nanos());
+        }
     }
 
     /// Records one latency, ended at `now_ns` on the crate's clock.
     #[inline]
-    pub(crate) fn record(&self, latency_ns: u64, now_ns: u64) {
+    pub(crate) fn record_at(&self, latency_ns: u64, now_ns: u64) {
         let epoch = now_ns / self.half_ns;
         let seen = self.epoch.load(Ordering::Relaxed);
         if epoch != seen {
@@ -276,18 +308,15 @@ impl HedgeEstimator {
         #[allow(clippy::cast_possible_truncation, reason = "the parity")]
         let half = &self.halves[(epoch & 1) as usize];
         half.buckets[bucket(latency_ns >> UNIT_BITS)].fetch_add(1, Ordering::Relaxed);
-        half.count.fetch_add(1, Ordering::Relaxed);
-        let since = SINCE_REFRESH.with(|c| {
-            let n = c.get() + 1;
-            c.set(if n >= REFRESH_EVERY { 0 } else { n });
-            n
+        let since = COUNTS.with(|c| {
+            let (calls, samples) = c.get();
+            let samples = samples + 1;
+            c.set((calls, if samples >= REFRESH_EVERY { 0 } else { samples }));
+            samples
         });
-        // Every 32nd record of a thread, and at once while warming up (the first hedge need
-        // not wait for 32 more calls).
-        if since >= REFRESH_EVERY
-            || (self.delay.load(Ordering::Relaxed) == NONE
-                && self.samples() <= u64::from(self.warmup))
-        {
+        // Every 8th record of a thread; while there is no delay (warming up, or past the
+        // ceiling), at every record, so that the first hedge need not wait for 8 more.
+        if since >= REFRESH_EVERY || self.delay.load(Ordering::Relaxed) == NONE {
             self.refresh();
         }
     }
@@ -411,7 +440,7 @@ mod tests {
             .floor(Duration::ZERO);
         // Latencies 1..=1000 µs, one of each: p90 is 900 µs.
         for i in 1..=1000u64 {
-            e.record(i * 1000, 1);
+            e.record_at(i * 1000, 1);
             if i < 100 {
                 assert_eq!(e.delay(), None, "warming up at {i}");
             }
@@ -430,14 +459,14 @@ mod tests {
             .warmup(1)
             .floor(Duration::from_millis(5));
         for _ in 0..100 {
-            e.record(10_000, 1); // 10 µs
+            e.record_at(10_000, 1); // 10 µs
         }
         assert_eq!(e.delay(), Some(Duration::from_millis(5)));
         let e = HedgeEstimator::new()
             .warmup(1)
             .ceiling(Duration::from_millis(100));
         for _ in 0..100 {
-            e.record(500_000_000, 1); // 0.5 s: an outage
+            e.record_at(500_000_000, 1); // 0.5 s: an outage
         }
         assert_eq!(e.delay(), None);
     }
@@ -449,19 +478,19 @@ mod tests {
             .window(Duration::from_secs(2))
             .floor(Duration::ZERO);
         for _ in 0..100 {
-            e.record(50_000_000, 0); // 50 ms, at t = 0
+            e.record_at(50_000_000, 0); // 50 ms, at t = 0
         }
         assert!(e.delay().expect("warm") > Duration::from_millis(45));
         // Half a window on: both halves count; a whole window on, only the new ones.
         for _ in 0..100 {
-            e.record(1_000_000, 1_000_000_000);
+            e.record_at(1_000_000, 1_000_000_000);
         }
         assert!(
             e.delay().expect("warm") > Duration::from_millis(45),
             "p95 of both"
         );
         for _ in 0..100 {
-            e.record(1_000_000, 2_000_000_000);
+            e.record_at(1_000_000, 2_000_000_000);
         }
         let d = e.delay().expect("warm");
         assert!(
@@ -470,7 +499,7 @@ mod tests {
         );
         assert_eq!(e.samples(), 200);
         // After a silence longer than the window, nothing is left but the newest.
-        e.record(1_000_000, 60_000_000_000);
+        e.record_at(1_000_000, 60_000_000_000);
         assert_eq!(e.samples(), 1);
         assert_eq!(e.delay(), None, "warming up again");
     }

@@ -93,7 +93,7 @@ use crate::error::ConfigError;
 
 mod estimator;
 
-pub use self::estimator::HedgeEstimator;
+pub use self::estimator::{HedgeEstimator, SAMPLE_EVERY};
 
 /// The most hedges a call sends per attempt beyond its primary: gRPC A6 caps `maxAttempts` at
 /// 5, the primary included.
