@@ -68,7 +68,7 @@ fn simulate_tower(percentile: f32) -> Simulated {
                 if now > began.get() {
                     delays.borrow_mut().push(now - began.get());
                 }
-                let latency = latencies.borrow_mut().next();
+                let latency = latencies.borrow_mut().draw();
                 async move {
                     tokio::time::sleep(latency).await;
                     Ok::<(), BoxError>(())
@@ -104,7 +104,7 @@ fn simulate_stamina_on_tokio(hedging: Hedging) -> Simulated {
             let start = tokio::time::Instant::now();
             let op = || {
                 tries.set(tries.get() + 1);
-                let sleep = tokio::time::sleep(latencies.borrow_mut().next());
+                let sleep = tokio::time::sleep(latencies.borrow_mut().draw());
                 async move {
                     sleep.await;
                     Ok::<(), ()>(())

@@ -91,7 +91,7 @@ impl Latencies {
     }
 
     /// One latency.
-    pub fn next(&mut self) -> Duration {
+    pub fn draw(&mut self) -> Duration {
         const SIGMA: f64 = 0.4;
         let mu = 5f64.ln() - SIGMA * SIGMA / 2.0;
         // Box-Muller.
@@ -158,7 +158,7 @@ pub fn simulate_stamina(hedging: Option<Hedging>, calls: usize, seed: u64) -> Si
         let began = clock.elapsed();
         let op = || {
             tries.set(tries.get() + 1);
-            let sleep = clock.sleep(latencies.borrow_mut().next());
+            let sleep = clock.sleep(latencies.borrow_mut().draw());
             async move {
                 sleep.await;
                 Ok::<(), OpError>(())
@@ -169,7 +169,7 @@ pub fn simulate_stamina(hedging: Option<Hedging>, calls: usize, seed: u64) -> Si
             None => clock.block_on(caller.call_async(retry_all, op)),
         };
         result.expect("no failures");
-        observed.push(clock.elapsed() - began);
+        observed.push(clock.elapsed().saturating_sub(began));
     }
     summarise(observed, tries.get(), hedging.and_then(|h| h.delay()))
 }
