@@ -32,6 +32,16 @@ pub(crate) struct Plan {
     /// The fn's error type may not be `'static` (see [`types::may_borrow`]): hooks see it
     /// through the probe that does not require it.
     pub(crate) local_errors: bool,
+    /// `hedge = ..` and `hedges = ..`: the `async fn`'s attempts are hedged.
+    pub(crate) hedge: Option<Hedge>,
+}
+
+/// `hedge = ..` (a duration literal's text, or an expression) and `hedges = ..`.
+pub(crate) struct Hedge {
+    pub(crate) delay: Value,
+    pub(crate) span: Span,
+    /// The count, and where it is written.
+    pub(crate) hedges: Option<(Value, Span)>,
 }
 
 /// `policy = expr`.
@@ -57,6 +67,10 @@ impl Errors {
 }
 
 /// Checks the arguments against each other and against the fn.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one match over the arguments, then one call per rule"
+)]
 pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut errors = Errors::default();
     check_fn(item, &mut errors);
@@ -72,8 +86,10 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut on_ok = None;
     let mut budget = None;
     let mut config = Vec::new();
+    let mut hedging = Vec::new();
     for arg in args.list {
         match arg.value {
+            _ if arg.spec.name.starts_with("hedge") => hedging.push(arg),
             Value::On(value) => on = Some((value, arg.key)),
             Value::Runtime(expr) if arg.spec.name == "sleeper" => {
                 check_sleeper(item, shape.as_ref(), arg.key, &mut errors);
@@ -137,6 +153,13 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
             &mut errors,
         );
     }
+    let hedge = check_hedge(
+        item,
+        shape.as_ref(),
+        hedging,
+        (&attempt, &on_ok),
+        &mut errors,
+    );
     if let Some(error) = errors.0 {
         return Err(error);
     }
@@ -154,8 +177,72 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         attempt,
         name,
         local_errors,
+        hedge,
     };
     Ok((plan, shape))
+}
+
+/// `hedge` is for an `async fn` whose tries can run at once; `hedges` needs a `hedge`.
+fn check_hedge(
+    item: &RetryFn,
+    shape: Option<&Shape>,
+    args: Vec<Arg>,
+    (attempt, on_ok): (&Option<syn::Ident>, &Option<Expr>),
+    errors: &mut Errors,
+) -> Option<Hedge> {
+    let mut hedge = None;
+    let mut hedges = None;
+    for arg in args {
+        match (arg.spec.name, arg.value) {
+            ("hedge", value) => hedge = Some((value, arg.key)),
+            (_, Value::None) => errors.push(Error::new(
+                arg.key,
+                "`hedges` cannot be `None`; it takes the number of hedges beyond the first try, 1 to 4 (no hedging: remove `hedge`)",
+            )),
+            (_, value) => hedges = Some((value, arg.key, arg.span)),
+        }
+    }
+    let Some((delay, span)) = hedge else {
+        if let Some((_, key, _)) = hedges {
+            errors.push(Error::new(
+                key,
+                "`hedges` without `hedge` would do nothing: add the delay before a hedge, like `hedge = 50ms`",
+            ));
+        }
+        return None;
+    };
+    match shape {
+        Some(Shape::Async { .. }) if item.sig.asyncness.is_some() => {}
+        Some(Shape::Stream { .. }) => errors.push(Error::new(
+            span,
+            "`hedge` is for an `async fn`: a stream or an iterator is not hedged, its items come one at a time",
+        )),
+        Some(Shape::AsyncTrait(_)) => errors.push(Error::new(
+            span,
+            "`hedge` is for an `async fn` written as one: an `#[async_trait]` method is not hedged; hedge its calls with `RetryingCaller::call_hedged`",
+        )),
+        _ => errors.push(Error::new(
+            span,
+            "`hedge` is for an `async fn`: a hedged call runs several tries at once, which a sync fn cannot",
+        )),
+    }
+    if let Some(attempt) = attempt {
+        errors.push(Error::new(
+            attempt.span(),
+            "`attempt` with `hedge`: several tries run at once, and none is the attempt under way; read the time with `RetryingCaller::call_hedged` instead",
+        ));
+    }
+    if let Some(on_ok) = on_ok {
+        errors.push(Error::new(
+            syn::spanned::Spanned::span(on_ok),
+            "`on_ok` with `hedge` is not supported: hedge a closure with `RetryingCaller::call_hedged` and `.on_ok(..)`",
+        ));
+    }
+    Some(Hedge {
+        delay,
+        span,
+        hedges: hedges.map(|(value, _, span)| (value, span)),
+    })
 }
 
 /// `sleeper` is for what waits asynchronously: an `async fn` or a stream fn.

@@ -120,6 +120,94 @@ pub const fn heal_after(time: Duration) -> Duration {
     or_panic(time, check_heal_after(time))
 }
 
+/// `hedges = ..`, checked at compile time: 1 to [`MAX_HEDGES`](crate::hedge::MAX_HEDGES).
+#[track_caller]
+#[must_use]
+pub const fn hedges(hedges: u32) -> u8 {
+    assert!(
+        hedges != 0 && hedges <= crate::hedge::MAX_HEDGES as u32,
+        "`hedges` must be 1 to 4: the hedges sent beyond the first try, gRPC's cap being 5 tries in all"
+    );
+    #[allow(clippy::cast_possible_truncation, reason = "checked just above")]
+    {
+        hedges as u8
+    }
+}
+
+/// What `hedge = ..` takes: a duration (a fixed delay), a [`Hedging`](crate::hedge::Hedging),
+/// or a `static` [`HedgeEstimator`](crate::hedge::HedgeEstimator) (an adaptive delay).
+#[diagnostic::on_unimplemented(
+    message = "`hedge = ..` takes a delay, a `Hedging` or a `static` `HedgeEstimator`, not `{Self}`",
+    label = "the hedge delay",
+    note = "`hedge = 50ms`, `hedge = LOOKUP` (a `const LOOKUP: Hedging`), `hedge = SEARCH` (a `static SEARCH: HedgeEstimator`)"
+)]
+pub trait IntoHedging {
+    /// The hedging it stands for.
+    fn into_hedging(self) -> crate::hedge::Hedging;
+}
+
+impl IntoHedging for Duration {
+    fn into_hedging(self) -> crate::hedge::Hedging {
+        crate::hedge::Hedging::fixed(self)
+    }
+}
+
+impl IntoHedging for &Duration {
+    fn into_hedging(self) -> crate::hedge::Hedging {
+        crate::hedge::Hedging::fixed(*self)
+    }
+}
+
+impl IntoHedging for crate::hedge::Hedging {
+    fn into_hedging(self) -> crate::hedge::Hedging {
+        self
+    }
+}
+
+impl IntoHedging for &crate::hedge::Hedging {
+    fn into_hedging(self) -> crate::hedge::Hedging {
+        *self
+    }
+}
+
+impl IntoHedging for &'static crate::hedge::HedgeEstimator {
+    fn into_hedging(self) -> crate::hedge::Hedging {
+        crate::hedge::Hedging::adaptive(self)
+    }
+}
+
+/// `hedge = ..` and `hedges = ..` (`None`: the hedging's own count).
+#[inline]
+pub fn hedging(hedge: impl IntoHedging, hedges: Option<u8>) -> crate::hedge::Hedging {
+    let hedging = hedge.into_hedging();
+    match hedges {
+        Some(n) => hedging.hedges(n),
+        None => hedging,
+    }
+}
+
+/// Every argument of a hedged `async fn` is used by several tries at once, each with its own
+/// copy: it must be `Copy` (a reference, a number, `&self`).
+#[diagnostic::on_unimplemented(
+    message = "a hedged fn's argument of type `{Self}` would be used by several tries at once",
+    label = "each try of a hedged call gets its own copy of every argument, so each must be `Copy`",
+    note = "take a reference (`&str` for `String`, `&self` for `&mut self`), or hedge a closure with `RetryingCaller::call_hedged`"
+)]
+pub trait HedgeArg {}
+
+impl<T: Copy> HedgeArg for T {}
+
+/// A hedged fn's `on`, its argument typed as the error of the fn's return type `R`, so that
+/// `on = SomeType` can probe it where the closure is written.
+#[inline]
+pub fn hedged_on<R: IsResult, F: FnMut(&R::Err) -> Decision>(on: F) -> F {
+    on
+}
+
+/// Requires a hedged fn's argument to be [`HedgeArg`].
+#[inline]
+pub fn hedge_arg<T: HedgeArg>(_: &T) {}
+
 /// `wait_exp_base = ..`, checked at compile time.
 #[track_caller]
 #[must_use]

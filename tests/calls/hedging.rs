@@ -6,6 +6,7 @@
 //! run in parallel.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ struct Script {
     clock: TestClock,
     tries: Mutex<VecDeque<(Duration, Outcome)>>,
     log: Mutex<Vec<String>>,
+    made: AtomicUsize,
 }
 
 impl Script {
@@ -30,6 +32,7 @@ impl Script {
             clock: clock.clone(),
             tries: Mutex::new(tries.into_iter().map(|(t, o)| (ms(t), o)).collect()),
             log: Mutex::new(Vec::new()),
+            made: AtomicUsize::new(0),
         })
     }
 
@@ -38,25 +41,26 @@ impl Script {
         self: &Arc<Self>,
     ) -> impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = Outcome>>> + use<> {
         let script = Arc::clone(self);
-        let mut n = 0;
-        move || {
-            let script = Arc::clone(&script);
-            let i = n;
-            n += 1;
-            Box::pin(async move {
-                let (latency, outcome) = lock(&script.tries).pop_front().expect("a scripted try");
-                script.note(&format!("sent {i}"));
-                let mut done = Done {
-                    script: &script,
-                    i,
-                    finished: false,
-                };
-                script.clock.sleep(latency).await;
-                done.finished = true;
-                script.note(&format!("done {i}"));
-                outcome
-            })
-        }
+        move || script.next_try()
+    }
+
+    /// The next scripted try, numbered in the order the tries were made.
+    fn next_try(self: &Arc<Self>) -> std::pin::Pin<Box<dyn Future<Output = Outcome>>> {
+        let script = Arc::clone(self);
+        let i = self.made.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            let (latency, outcome) = lock(&script.tries).pop_front().expect("a scripted try");
+            script.note(&format!("sent {i}"));
+            let mut done = Done {
+                script: &script,
+                i,
+                finished: false,
+            };
+            script.clock.sleep(latency).await;
+            done.finished = true;
+            script.note(&format!("done {i}"));
+            outcome
+        })
     }
 
     fn note(&self, what: &str) {
@@ -390,4 +394,100 @@ fn an_adaptive_delay_hedges_the_slowest_calls_after_its_warmup() {
             .count(),
         hedged as usize
     );
+}
+
+// The attribute's door: the same hedged call, written on the fn.
+
+#[stamina::retry(on = on, hedge = 10ms, attempts = 2, wait_initial = 0, wait_jitter = 0, name = "hedge::attribute")]
+async fn fetch(script: &Arc<Script>) -> Outcome {
+    script.next_try().await
+}
+
+static LOOKUP: Hedging = Hedging::fixed(Duration::from_millis(10)).hedges(1);
+const TWO: u32 = 2;
+
+struct Client {
+    script: Arc<Script>,
+}
+
+impl Client {
+    #[stamina::retry(on = on, hedge = LOOKUP, hedges = TWO, name = "hedge::method")]
+    async fn get(&self, offset: u32) -> Outcome {
+        self.script.next_try().await.map(|n| n + offset)
+    }
+}
+
+static ESTIMATOR: HedgeEstimator = HedgeEstimator::new();
+
+#[stamina::retry(on = on, hedge = ESTIMATOR, name = "hedge::adaptive-attribute")]
+async fn adaptive(script: &Arc<Script>) -> Outcome {
+    script.next_try().await
+}
+
+#[test]
+fn the_attribute_hedges_an_async_fn() {
+    record_hook_calls();
+    let clock = TestClock::new();
+    let script = Script::new(&clock, [(50, Ok(0)), (5, Ok(1))]);
+    assert_eq!(clock.block_on(fetch(&script)), Ok(1));
+    assert_eq!(clock.elapsed(), ms(15));
+    assert_eq!(
+        script.log().last().map(String::as_str),
+        Some("cancelled 0 at 15ms")
+    );
+    assert_eq!(
+        hook_calls("hedge::attribute"),
+        ["hedge 1 (delay) at 10ms", "won 1"]
+    );
+}
+
+#[test]
+fn the_attribute_retries_an_attempt_whose_tries_all_failed() {
+    let clock = TestClock::new();
+    let script = Script::new(
+        &clock,
+        [
+            (20, Err("a")),
+            (20, Err("b")),
+            (20, Err("c")),
+            (20, Err("d")),
+        ],
+    );
+    // `attempts = 2`: two attempts of a primary and a hedge each.
+    assert_eq!(
+        clock.block_on(fetch(&script)),
+        Err("d"),
+        "the last error, unchanged"
+    );
+    assert!(lock(&script.tries).is_empty());
+}
+
+#[test]
+fn a_method_takes_a_hedging_constant_and_a_count() {
+    record_hook_calls();
+    let clock = TestClock::new();
+    let script = Script::new(&clock, [(100, Ok(0)), (100, Ok(1)), (5, Ok(2))]);
+    let client = Client { script };
+    assert_eq!(
+        clock.block_on(client.get(40)),
+        Ok(42),
+        "the second hedge's answer"
+    );
+    assert_eq!(
+        hook_calls("hedge::method"),
+        [
+            "hedge 1 (delay) at 10ms",
+            "hedge 2 (delay) at 20ms",
+            "won 2"
+        ]
+    );
+}
+
+#[test]
+fn the_attribute_takes_a_static_estimator() {
+    let clock = TestClock::new();
+    // Warming up: no hedge, whatever the latency.
+    let script = Script::new(&clock, [(500, Ok(0))]);
+    assert_eq!(clock.block_on(adaptive(&script)), Ok(0));
+    assert_eq!(ESTIMATOR.delay(), None);
 }

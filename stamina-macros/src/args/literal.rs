@@ -70,7 +70,11 @@ impl<'a> Literal<'a> {
 
     /// The literal's text for the runtime's duration grammar: a number, not a string.
     pub(super) fn duration(&self, name: &str) -> syn::Result<String> {
-        let what = "a duration: seconds (`45`, `0.5`), a literal with a unit (`250ms`), or a `Duration` expression";
+        let what = if name == "hedge" {
+            "a delay (`50ms`), a `Hedging` (`hedge = LOOKUP`) or a `static` `HedgeEstimator` (`hedge = SEARCH`, an adaptive delay)"
+        } else {
+            "a duration: seconds (`45`, `0.5`), a literal with a unit (`250ms`), or a `Duration` expression"
+        };
         let text = match self.lit {
             Lit::Int(int) => int.to_string(),
             Lit::Float(float) => float.to_string(),

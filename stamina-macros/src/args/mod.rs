@@ -181,6 +181,20 @@ pub(crate) const ARGS: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "hedge",
+        kind: Kind::Duration { none: None },
+        example: "hedge = 50ms",
+        setter: None,
+        check: None,
+    },
+    Spec {
+        name: "hedges",
+        kind: Kind::Count { none: "" },
+        example: "hedges = 2",
+        setter: None,
+        check: None,
+    },
+    Spec {
         name: "attempt",
         kind: Kind::Binding,
         example: "attempt = attempt",

@@ -7,7 +7,7 @@ use syn::{Generics, Type};
 
 use super::probe::{cause_of, decision, name};
 use super::{Mode, Names, call_at, is_closure, located_at};
-use crate::args::On;
+use crate::args::{On, Value};
 use crate::item::Body;
 use crate::types;
 use crate::validate::Plan;
@@ -297,5 +297,97 @@ pub(super) fn sleep(plan: &Plan, names: &Names) -> TokenStream {
         )
     } else {
         quote!(#krate::__private::sleep(#krate::__private::DefaultTimer, #wait))
+    }
+}
+
+/// A hedged `async fn` (`hedge = ..`): its body is the op of a caller's hedged call, made from
+/// the fn's policy, name and sleeper; every argument is copied into each try, so each must be
+/// `Copy` (the runtime's `HedgeArg`, whose error names why).
+pub(super) fn hedged(
+    plan: &Plan,
+    names: &Names,
+    policy: &TokenStream,
+    ret: &Type,
+    body: &Body,
+    sig: &syn::Signature,
+) -> TokenStream {
+    let krate = &plan.krate;
+    let Some(hedge) = &plan.hedge else {
+        return TokenStream::new();
+    };
+    let Some(on) = &plan.on else {
+        // `validate` rejects `on_ok` alone with `hedge`.
+        return quote!(::core::compile_error!("`hedge` needs `on`"));
+    };
+    // Constant items, not `const` blocks: an item is evaluated by `cargo check` too, so that a
+    // bad literal or count is an error there.
+    let mut items = TokenStream::new();
+    let delay = match &hedge.delay {
+        Value::Duration(text) => {
+            let read = call_at(
+                quote!(#krate::__private::duration),
+                quote!(#text),
+                hedge.span,
+            );
+            let item = Ident::new("__STAMINA_HEDGE_DELAY", Span::mixed_site());
+            items.extend(quote!(const #item: ::core::time::Duration = #read;));
+            quote!(#item)
+        }
+        // A `static` estimator (or a `const`) by reference, anything else by value.
+        Value::Const(expr @ syn::Expr::Path(_)) => quote_spanned!(expr.span()=> &#expr),
+        Value::Const(expr) => expr.to_token_stream(),
+        _ => quote!(::core::compile_error!("`hedge` takes a delay")),
+    };
+    let count = match &hedge.hedges {
+        Some((Value::Count(n), span)) => Some((
+            proc_macro2::Literal::u32_unsuffixed(*n).into_token_stream(),
+            *span,
+        )),
+        Some((Value::Const(expr), span)) => Some((expr.to_token_stream(), *span)),
+        _ => None,
+    };
+    let hedges = if let Some((count, span)) = count {
+        let item = Ident::new("__STAMINA_HEDGES", Span::mixed_site());
+        let checked = call_at(quote!(#krate::__private::hedges), count, span);
+        items.extend(quote!(const #item: u8 = #checked;));
+        quote!(::core::option::Option::Some(#item))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let hedging = call_at(
+        quote!(#krate::__private::hedging),
+        quote!(#delay, #hedges),
+        hedge.span,
+    );
+    let copies = sig.inputs.iter().filter_map(|input| match input {
+        syn::FnArg::Receiver(r) => {
+            Some(quote_spanned!(r.span()=> #krate::__private::hedge_arg(&self);))
+        }
+        syn::FnArg::Typed(t) => match &*t.pat {
+            syn::Pat::Ident(p) => {
+                let ident = &p.ident;
+                Some(quote_spanned!(t.span()=> #krate::__private::hedge_arg(&#ident);))
+            }
+            _ => None,
+        },
+    });
+    let name = name(plan, names);
+    let sleeper = plan.sleeper.as_ref().map(|_| {
+        let var = &names.sleeper;
+        quote!(.sleeper(#var))
+    });
+    let decision = decision(plan, names, on);
+    let decision = quote!(#krate::__private::hedged_on::<#ret, _>(#decision));
+    let body_span = body.brace.span.join();
+    let op = quote_spanned!(body_span=>
+        move || #krate::__private::attempt::<#ret, _>(async move #body));
+    quote! {
+        #items
+        #(#copies)*
+        #krate::RetryingCaller::from_policy(*#policy)
+            .name((#name)())
+            #sleeper
+            .call_hedged(#hedging, #decision, #op)
+            .await
     }
 }

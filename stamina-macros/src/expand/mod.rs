@@ -45,7 +45,7 @@ mod body;
 mod policy;
 mod probe;
 
-use self::body::{retry_loop, stream};
+use self::body::{hedged, retry_loop, stream};
 use self::policy::{policy, state_policy};
 
 /// The fn with its body replaced by the retry loop.
@@ -59,7 +59,12 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
     } = item;
     let names = Names::new();
     let (mut setup, policy) = policy(plan, &names, &sig.generics);
-    let state_policy = state_policy(plan, &names, &policy, &sig.generics, &mut setup);
+    // A hedged fn's caller holds the policy: no state of its own.
+    let state_policy = if plan.hedge.is_some() {
+        TokenStream::new()
+    } else {
+        state_policy(plan, &names, &policy, &sig.generics, &mut setup)
+    };
     if let Some(sleeper) = &plan.sleeper {
         let var = &names.sleeper;
         setup.extend(quote_spanned!(sleeper.span()=> let #var = #sleeper;));
@@ -85,6 +90,10 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
                 Mode::Sync
             };
             let body = body.expect("checked by the guard");
+            if plan.hedge.is_some() {
+                let run = hedged(plan, &names, &policy, &ret, &body, &sig);
+                return finish(&attrs, &vis, &sig, brace, quote!(#setup #probe #run));
+            }
             let run = retry_loop(
                 plan,
                 &names,
@@ -127,6 +136,17 @@ pub(crate) fn expand(plan: &Plan, shape: Shape, item: RetryFn) -> TokenStream {
             unreachable!("`validate` rejects fns without a body")
         }
     };
+    finish(&attrs, &vis, &sig, brace, inner)
+}
+
+/// The fn with its new body, in the braces of the one written.
+fn finish(
+    attrs: &[syn::Attribute],
+    vis: &syn::Visibility,
+    sig: &syn::Signature,
+    brace: Option<Span>,
+    inner: TokenStream,
+) -> TokenStream {
     let mut new_body = Group::new(Delimiter::Brace, inner);
     if let Some(span) = brace {
         new_body.set_span(span);

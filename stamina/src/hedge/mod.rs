@@ -11,7 +11,6 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use std::time::Duration;
 //! use stamina::hedge::{HedgeEstimator, Hedging};
 //! use stamina::RetryingCaller;
 //!
