@@ -54,13 +54,22 @@
 //! Every clone of the service shares the layer's state, as tower clones a service per request:
 //! a [`budget`](RetryLayer::budget) is split per authority (`host:port`), each with stamina's
 //! exact arithmetic; [`budget_for_all`](RetryLayer::budget_for_all) shares one.
+//!
+//! # Hedging
+//!
+//! A [`HedgeLayer`] below the retry layer hedges idempotent requests without a body
+//! ([`crate::hedge`]): a second `GET` after the delay, the first answer the classifier accepts
+//! winning. Give it the retry layer's budget (`budget_for_all`) for one bound on retries and
+//! hedges together.
 
 mod body;
 mod classify;
 mod future;
+mod hedge;
 mod service;
 
 pub use self::body::{BoxError, DEFAULT_BODY_CAP, ReplayBody, Superseded};
 pub use self::classify::{Classify, GrpcClassify, GrpcCode, HttpClassify};
 pub use self::future::ResponseFuture;
+pub use self::hedge::{Hedge, HedgeFuture, HedgeLayer};
 pub use self::service::{Error, MapBody, Retry, RetryLayer, Unmapped};
