@@ -1,7 +1,8 @@
 //! Hedged calls against a slow dependency: a local HTTP server whose answers take a lognormal
 //! time (5 ms on average) and, one time in twenty, ten times as long (a straggler: a GC pause,
 //! a slow replica). The same calls, through hyper-util's client, without hedging, with a fixed
-//! delay, and with an adaptive one (the slowest 5% of calls get a second try); the table shows
+//! delay, with an adaptive one (the slowest 5% of calls get a second try), and with the adaptive
+//! one as stamina's `HedgeLayer` (feature `tower`) in front of the client; the table shows
 //! the median and the 99th percentile of what callers waited, and the extra load the server
 //! took.
 //!
@@ -27,7 +28,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use stamina::RetryingCaller;
 use stamina::hedge::{HedgeEstimator, Hedging};
+use stamina::tower::HedgeLayer;
 use tokio::net::TcpListener;
+use tower::{Layer, ServiceExt};
 
 /// The slow dependency: counts the requests it answers.
 #[derive(Debug, Default)]
@@ -116,22 +119,33 @@ struct Run {
     failed: usize,
 }
 
-/// `calls` calls, `concurrency` at a time, each one `GET` through hyper-util's client,
-/// hedged as `hedging` says (`None`: not at all).
-async fn run(
-    server: &Server,
-    addr: SocketAddr,
-    hedging: Option<Hedging>,
-    calls: usize,
-    concurrency: usize,
-) -> Run {
+/// How the calls are made.
+#[derive(Clone, Copy)]
+enum Via {
+    /// `RetryingCaller::call_async` (`None`) or `call_hedged`.
+    Caller(Option<Hedging>),
+    /// stamina's `HedgeLayer` in front of the client, as a tower service.
+    Layer(Hedging),
+}
+
+/// `calls` calls, `concurrency` at a time, each one `GET` through hyper-util's client, made
+/// as `via` says.
+async fn run(server: &Server, addr: SocketAddr, via: Via, calls: usize, concurrency: usize) -> Run {
     let client: Client<HttpConnector, Empty<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let caller = RetryingCaller::new().attempts(3).name("example::hedge");
+    let layered = match via {
+        Via::Layer(hedging) => Some(
+            HedgeLayer::new(hedging)
+                .name("example::hedge-layer")
+                .layer(client.clone()),
+        ),
+        Via::Caller(_) => None,
+    };
     let uri: http::Uri = format!("http://{addr}/").parse().expect("a URI");
     let before = server.requests.load(Ordering::Relaxed);
     let worker = |n: usize| {
-        let (client, caller, uri) = (&client, &caller, &uri);
+        let (client, caller, uri, layered) = (&client, &caller, &uri, &layered);
         async move {
             let mut waited = Vec::with_capacity(n);
             let mut failed = 0;
@@ -144,9 +158,23 @@ async fn run(
                 // Every failure is worth another try: the server only answers late.
                 let on = |_: &Failed| true;
                 let start = Instant::now();
-                let outcome = match hedging {
-                    Some(hedging) => caller.call_hedged(hedging, on, get).await,
-                    None => caller.call_async(on, get).await,
+                let outcome = match (via, layered) {
+                    (Via::Caller(Some(hedging)), _) => caller.call_hedged(hedging, on, get).await,
+                    (Via::Layer(_), Some(service)) => {
+                        let request = Request::get(uri.clone())
+                            .body(Empty::new())
+                            .expect("a request");
+                        match service.clone().oneshot(request).await {
+                            Ok(response) => response
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(drop)
+                                .map_err(Failed::from),
+                            Err(e) => Err(Failed::from(e)),
+                        }
+                    }
+                    _ => caller.call_async(on, get).await,
                 };
                 waited.push(start.elapsed());
                 failed += usize::from(outcome.is_err());
@@ -173,21 +201,26 @@ async fn run(
 /// The three runs, printed as a table.
 async fn compare(calls: usize) -> Vec<(&'static str, Run)> {
     static ADAPTIVE: HedgeEstimator = HedgeEstimator::new().max_extra_load(0.05);
+    static ADAPTIVE_LAYER: HedgeEstimator = HedgeEstimator::new().max_extra_load(0.05);
     let server = Arc::new(Server::default());
     let addr = Arc::clone(&server).start().await.expect("a local server");
     let mut runs = Vec::new();
-    for (label, hedging) in [
-        ("no hedging", None),
+    for (label, via) in [
+        ("no hedging", Via::Caller(None)),
         (
             "fixed delay, 15 ms",
-            Some(Hedging::fixed(Duration::from_millis(15))),
+            Via::Caller(Some(Hedging::fixed(Duration::from_millis(15)))),
         ),
         (
             "adaptive delay, at most 5% extra load",
-            Some(Hedging::adaptive(&ADAPTIVE)),
+            Via::Caller(Some(Hedging::adaptive(&ADAPTIVE))),
+        ),
+        (
+            "the same, as a `HedgeLayer` in front of the client",
+            Via::Layer(Hedging::adaptive(&ADAPTIVE_LAYER)),
         ),
     ] {
-        runs.push((label, run(&server, addr, hedging, calls, 10).await));
+        runs.push((label, run(&server, addr, via, calls, 10).await));
     }
     println!("| {calls} calls, 10 at a time | p50 | p99 | extra load | failed |");
     println!("|---|--:|--:|--:|--:|");

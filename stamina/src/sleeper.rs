@@ -65,12 +65,14 @@ pub trait Sleeper {
     /// Sleeps `wait` (never zero: a zero wait yields instead).
     fn sleep(&self, wait: Duration) -> Self::Sleep;
 
-    /// The timer of a hedge ([`crate::hedge`]): by default [`sleep`](Self::sleep). A hedge's
+    /// Whether a hedge's timer ([`crate::hedge`]) may be tokio's own, inside a tokio runtime,
+    /// rather than [`sleep`](Self::sleep)'s: `true` for the [`DefaultSleeper`] only. A hedge's
     /// timer is nearly always dropped before it is due, and one that fires late delays only
-    /// the hedge: the [`DefaultSleeper`] on a current-thread tokio runtime does not have it
-    /// watched from another thread, as it does a retry's wait (5 µs a timer, measured).
-    fn hedge_timer(&self, wait: Duration) -> Self::Sleep {
-        self.sleep(wait)
+    /// the hedge, so it need not be watched from another thread on a current-thread runtime as
+    /// a retry's wait is (4 µs a timer, measured). Not for sleepers of one's own.
+    #[doc(hidden)]
+    fn hedge_on_tokio(&self) -> bool {
+        false
     }
 }
 
@@ -171,14 +173,8 @@ impl Sleeper for FuturesTimerSleeper {
 impl Sleeper for DefaultSleeper {
     type Sleep = DefaultSleep;
 
-    fn hedge_timer(&self, wait: Duration) -> DefaultSleep {
-        #[cfg(feature = "tokio")]
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return DefaultSleep::TokioUnwatched {
-                sleep: tokio::time::sleep(wait),
-            };
-        }
-        self.sleep(wait)
+    fn hedge_on_tokio(&self) -> bool {
+        true
     }
 
     fn sleep(&self, wait: Duration) -> DefaultSleep {
@@ -263,8 +259,6 @@ pin_project_lite::pin_project! {
     pub enum DefaultSleep {
         /// tokio's timer (watched on a current-thread runtime).
         Tokio { #[pin] sleep: TokioSleep },
-        /// tokio's timer, not watched: a hedge's.
-        TokioUnwatched { #[pin] sleep: TokioSleep },
         /// async-io's timer.
         AsyncIo { #[pin] sleep: AsyncIoSleep },
         /// futures-timer's helper thread.
@@ -278,7 +272,6 @@ impl Future for DefaultSleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project() {
             DefaultSleepProj::Tokio { sleep } => poll_tokio(sleep, cx),
-            DefaultSleepProj::TokioUnwatched { sleep } => sleep.poll(cx),
             DefaultSleepProj::AsyncIo { sleep } => sleep.poll(cx),
             DefaultSleepProj::FuturesTimer { sleep } => sleep.poll(cx),
         }

@@ -32,11 +32,18 @@ enum End<T, E> {
     Failed(Failure<T, E>, Decision),
 }
 
+#[cfg(feature = "tokio")]
+type TokioSleep = tokio::time::Sleep;
+#[cfg(not(feature = "tokio"))]
+type TokioSleep = crate::sleeper::Absent;
+
 pin_project_lite::pin_project! {
-    /// The timer of the next hedge: the sleeper's, or a test clock's virtual one.
+    /// The timer of the next hedge: the sleeper's, tokio's own for the default sleeper in a
+    /// tokio runtime (see [`Sleeper::hedge_on_tokio`]), or a test clock's virtual one.
     #[project = TimerProj]
     enum Timer<S> {
         Sleeper { #[pin] sleep: S },
+        Tokio { #[pin] sleep: TokioSleep },
         Virtual { #[pin] sleep: VirtualSleep },
     }
 }
@@ -47,6 +54,7 @@ impl<S: Future<Output = ()>> Future for Timer<S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project() {
             TimerProj::Sleeper { sleep } => sleep.poll(cx),
+            TimerProj::Tokio { sleep } => sleep.poll(cx),
             TimerProj::Virtual { sleep } => sleep.poll(cx),
         }
     }
@@ -465,8 +473,16 @@ impl<S: Sleeper> Race<'_, S> {
             Some(clock) => Timer::Virtual {
                 sleep: clock.sleep(delay),
             },
+            #[cfg(feature = "tokio")]
+            None if self.sleeper.hedge_on_tokio()
+                && tokio::runtime::Handle::try_current().is_ok() =>
+            {
+                Timer::Tokio {
+                    sleep: tokio::time::sleep(delay),
+                }
+            }
             None => Timer::Sleeper {
-                sleep: self.sleeper.hedge_timer(delay),
+                sleep: self.sleeper.sleep(delay),
             },
         }
     }
