@@ -403,6 +403,12 @@ async fn fetch(script: &Arc<Script>) -> Outcome {
     script.next_try().await
 }
 
+// The same, under a name of its own: the tests run in parallel, each reading its own calls.
+#[stamina::retry(on = on, hedge = 10ms, attempts = 2, wait_initial = 0, wait_jitter = 0, name = "hedge::attribute-retries")]
+async fn fetch_again(script: &Arc<Script>) -> Outcome {
+    script.next_try().await
+}
+
 static LOOKUP: Hedging = Hedging::fixed(Duration::from_millis(10)).hedges(1);
 const TWO: u32 = 2;
 
@@ -443,6 +449,7 @@ fn the_attribute_hedges_an_async_fn() {
 
 #[test]
 fn the_attribute_retries_an_attempt_whose_tries_all_failed() {
+    record_hook_calls();
     let clock = TestClock::new();
     let script = Script::new(
         &clock,
@@ -455,11 +462,19 @@ fn the_attribute_retries_an_attempt_whose_tries_all_failed() {
     );
     // `attempts = 2`: two attempts of a primary and a hedge each.
     assert_eq!(
-        clock.block_on(fetch(&script)),
+        clock.block_on(fetch_again(&script)),
         Err("d"),
         "the last error, unchanged"
     );
     assert!(lock(&script.tries).is_empty());
+    assert_eq!(
+        hook_calls("hedge::attribute-retries"),
+        [
+            "hedge 1 (delay) at 10ms",
+            "retry 1",
+            "hedge 1 (delay) at 10ms"
+        ]
+    );
 }
 
 #[test]

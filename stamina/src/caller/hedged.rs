@@ -295,18 +295,10 @@ impl<S: Sleeper> Race<'_, S> {
                 let mut to_send = due_now.take();
                 // The first primary's failure, seen before the race.
                 if let Some(failure) = early.take() {
-                    match judge(Seen::Failed(failure)) {
-                        Verdict::Won(value) => return Poll::Ready(End::Won(value)),
-                        Verdict::Fatal(error) => {
-                            return Poll::Ready(End::Failed(
-                                Failure::Error(error),
-                                Decision::NoRetry,
-                            ));
-                        }
-                        Verdict::Retry(failure, decision) => {
-                            self.failed_try(&mut last, failure, decision);
-                            to_send = Some(HedgeReason::Failure);
-                        }
+                    match self.settle(judge(Seen::Failed(failure)), &mut last, &mut to_send) {
+                        Ok(Some(value)) => return Poll::Ready(End::Won(value)),
+                        Ok(None) => {}
+                        Err(end) => return Poll::Ready(end),
                     }
                 }
                 // The primary (not again at once after the poll before the race: a future
@@ -319,21 +311,14 @@ impl<S: Sleeper> Race<'_, S> {
                     };
                     if let Poll::Ready(outcome) = polled {
                         primary.set(None);
-                        match judge(Seen::Outcome(outcome)) {
-                            Verdict::Won(value) => {
+                        let verdict = judge(Seen::Outcome(outcome));
+                        match self.settle(verdict, &mut last, &mut to_send) {
+                            Ok(Some(value)) => {
                                 record(estimator, sent_at);
                                 return Poll::Ready(End::Won(value));
                             }
-                            Verdict::Fatal(error) => {
-                                return Poll::Ready(End::Failed(
-                                    Failure::Error(error),
-                                    Decision::NoRetry,
-                                ));
-                            }
-                            Verdict::Retry(failure, decision) => {
-                                self.failed_try(&mut last, failure, decision);
-                                to_send = Some(HedgeReason::Failure);
-                            }
+                            Ok(None) => {}
+                            Err(end) => return Poll::Ready(end),
                         }
                     }
                 }
@@ -349,8 +334,9 @@ impl<S: Sleeper> Race<'_, S> {
                         continue;
                     };
                     let (num, reason, _) = hedges.swap_remove(i);
-                    match judge(Seen::Outcome(outcome)) {
-                        Verdict::Won(value) => {
+                    let verdict = judge(Seen::Outcome(outcome));
+                    match self.settle(verdict, &mut last, &mut to_send) {
+                        Ok(Some(value)) => {
                             // The primary, still running, is censored at this time.
                             if primary.is_some() {
                                 record(estimator, sent_at);
@@ -358,16 +344,8 @@ impl<S: Sleeper> Race<'_, S> {
                             self.report(name, num, sent_at, reason, true);
                             return Poll::Ready(End::Won(value));
                         }
-                        Verdict::Fatal(error) => {
-                            return Poll::Ready(End::Failed(
-                                Failure::Error(error),
-                                Decision::NoRetry,
-                            ));
-                        }
-                        Verdict::Retry(failure, decision) => {
-                            self.failed_try(&mut last, failure, decision);
-                            to_send = Some(HedgeReason::Failure);
-                        }
+                        Ok(None) => {}
+                        Err(end) => return Poll::Ready(end),
                     }
                 }
                 // The timer, set once the primary has had to wait.
@@ -423,17 +401,27 @@ impl<S: Sleeper> Race<'_, S> {
         .await
     }
 
-    /// A try failed with a failure that `on` retries: it becomes the attempt's last, and one
-    /// before it (never seen by the policy) still counts for gRPC throttling.
-    fn failed_try<T, E>(
+    /// What a try's verdict does to the attempt: a win is the value; an error that `on`
+    /// declines ends the attempt with it; a failure that `on` retries becomes the attempt's last
+    /// and makes the next hedge due at once (one it replaces, never seen by the policy, still
+    /// counts for gRPC throttling).
+    fn settle<T, E>(
         &self,
+        verdict: Verdict<T, E>,
         last: &mut Option<(Failure<T, E>, Decision)>,
-        failure: Failure<T, E>,
-        decision: Decision,
-    ) {
-        if last.replace((failure, decision)).is_some() {
-            if let Some(budget) = self.policy.budget.get() {
-                budget.failed_unretried();
+        to_send: &mut Option<HedgeReason>,
+    ) -> Result<Option<T>, End<T, E>> {
+        match verdict {
+            Verdict::Won(value) => Ok(Some(value)),
+            Verdict::Fatal(error) => Err(End::Failed(Failure::Error(error), Decision::NoRetry)),
+            Verdict::Retry(failure, decision) => {
+                if last.replace((failure, decision)).is_some() {
+                    if let Some(budget) = self.policy.budget.get() {
+                        budget.failed_unretried();
+                    }
+                }
+                *to_send = Some(HedgeReason::Failure);
+                Ok(None)
             }
         }
     }
