@@ -358,6 +358,21 @@ fn in_deadline_mode_no_hedge_goes_past_the_timeout() {
 }
 
 #[test]
+fn no_hedge_goes_past_the_timeout_in_stamina_s_mode_either() {
+    let clock = TestClock::new();
+    let script = Script::new(&clock, [(50, Ok(0)), (100, Ok(1)), (100, Ok(2))]);
+    let (caller, name) = caller("hedge::timeout");
+    let caller = caller.timeout(ms(15));
+    let result = clock.block_on(caller.call_hedged(AFTER_10MS.hedges(2), on, script.op()));
+    assert_eq!(result, Ok(0));
+    assert_eq!(
+        hook_calls(&name),
+        ["hedge 1 (delay) at 10ms"],
+        "none at 20 ms, past 15 ms"
+    );
+}
+
+#[test]
 fn an_adaptive_delay_hedges_the_slowest_calls_after_its_warmup() {
     static ESTIMATOR: HedgeEstimator = HedgeEstimator::new()
         .max_extra_load(0.1)

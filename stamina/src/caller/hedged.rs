@@ -17,7 +17,7 @@ use crate::hedge::{HedgeEstimator, Hedging};
 use crate::instrumentation::{Cause, ErrorView, HedgeDetails, HedgeReason, label, run_hedge};
 use crate::nesting::Published;
 use crate::on_ok::OnOk;
-use crate::policy::{RetryPolicy, TimeoutMode};
+use crate::policy::RetryPolicy;
 use crate::retrying::{RetryState, first_try_success};
 use crate::scope::clock::{TestClock, VirtualSleep};
 use crate::scope::switches::Switches;
@@ -80,7 +80,7 @@ struct Race<'a, S> {
 struct Waiting {
     /// Whether hedges may be sent (not in testing mode, not inactive).
     hedge: bool,
-    /// The call's start and its timeout, in deadline mode: no hedge past it.
+    /// The call's start and its timeout: no hedge past it.
     deadline: Option<(Stamp, Duration)>,
     budget: Option<&'static RetryBudget>,
     clock: Option<TestClock>,
@@ -432,9 +432,9 @@ impl<S: Sleeper> Race<'_, S> {
         let switches = Switches::current();
         Waiting {
             hedge: switches.is_active() && switches.testing_mode().is_none(),
-            deadline: (self.policy.timeout_mode == TimeoutMode::Deadline)
-                .then_some(self.start.zip(self.policy.timeout))
-                .flatten(),
+            // In either timeout mode: a hedge is not a failure for stamina's rule to check after,
+            // so the timeout bounds it when it would be sent.
+            deadline: self.start.zip(self.policy.timeout),
             budget: self.policy.budget.get(),
             clock: crate::scope::clock(),
         }

@@ -127,8 +127,8 @@ thread_local! {
 
 impl HedgeEstimator {
     /// Finagle's defaults, with bhope/hedge's warm-up: at most 5% extra load (the p95 of
-    /// latency), a 30 s window, 20 calls before the first hedge, a 1 ms floor and a 2 s
-    /// ceiling.
+    /// latency), a 30 s window, 20 sampled latencies (about 80 calls) before the first hedge, a
+    /// 1 ms floor and a 2 s ceiling.
     #[must_use]
     pub const fn new() -> Self {
         HedgeEstimator {
@@ -209,7 +209,8 @@ impl HedgeEstimator {
         }
     }
 
-    /// The latencies in the window before the first hedge (default 20; 0 is 1).
+    /// The latencies in the window before the first hedge (default 20; 0 is 1): sampled ones,
+    /// one call in [`SAMPLE_EVERY`] of each thread.
     #[must_use]
     pub const fn warmup(mut self, calls: u32) -> Self {
         self.warmup = if calls == 0 { 1 } else { calls };

@@ -41,9 +41,11 @@
 //!   in Finagle (gRPC forbids a method both), and are bounded by `attempts * (1 + hedges)`
 //!   tries in all; a budget bounds them together (below). When the call gives up, the last
 //!   error (or value) comes back unchanged.
-//! - **The timeout or deadline spans the whole chain**, hedges included: no hedge is sent once
-//!   the policy's timeout has passed, and no retry after it, as without hedging. stamina never
-//!   interrupts a try.
+//! - **The timeout spans the whole chain**, hedges included: no hedge is sent once the policy's
+//!   timeout has passed (in either [`TimeoutMode`](crate::TimeoutMode)), and no retry after it,
+//!   as without hedging. stamina never interrupts a try. (A caller's per-call
+//!   [`with_deadline`](crate::RetryingCaller::with_deadline) bounds the retries, not the
+//!   hedges within an attempt.)
 //! - **One budget for retries and hedges**: a hedge withdraws from the policy's
 //!   [`RetryBudget`](crate::RetryBudget) as a retry does (gRPC's throttling kind,
 //!   [`RetryBudget::grpc_throttling`](crate::RetryBudget::grpc_throttling), only asks that more
@@ -81,10 +83,12 @@
 //! # Cost
 //!
 //! A call whose primary answers at once reads no clock for a fixed delay and allocates
-//! nothing; an adaptive delay reads the clock twice (the TSC where it can) to record the
-//! primary's latency. A primary that has to wait also starts the hedge timer (the sleeper's,
-//! tokio's by default). Each hedge sent allocates its future (the primary's lives in the
-//! call's own future). Figures: `BENCHMARKS.md`.
+//! nothing (1.9× a plain `call_async` of an op that is ready at once, a few nanoseconds); with
+//! an adaptive delay, one call in [`SAMPLE_EVERY`] reads the clock twice (the TSC where it can)
+//! and records the primary's latency. A primary that has to wait also sets the hedge timer (for
+//! the default sleeper in a tokio runtime, tokio's own `Sleep`, not watched from another
+//! thread), which it drops unfired when it answers in time. Each hedge sent allocates its
+//! future (the primary's lives in the call's own future). Figures: `BENCHMARKS.md`.
 
 use std::time::Duration;
 

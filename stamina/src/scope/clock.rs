@@ -20,6 +20,12 @@ use super::{ScopeGuard, Scoped, Setting};
 /// [`decide`](crate::RetryContext::decide) returns zero for the loop to sleep. A zero wait still
 /// yields once in `async` code, as outside a test clock.
 ///
+/// Operations and hedges can take virtual time too: [`sleep`](Self::sleep) is a future that
+/// completes when virtual time reaches it, a hedged call's hedge timers are such sleeps, and
+/// [`block_on`](Self::block_on) runs a future in the clock's scope, jumping virtual time to the
+/// next due sleep whenever nothing else can run: a test asserts when each hedge was sent, to the
+/// nanosecond (retry waits are still recorded and skipped, as above).
+///
 /// With [`seeded`](Self::seeded), the jitter of the calls in its scope comes from a generator
 /// seeded with the given seed: reproducible, run after run. Outside a seeded scope, jitter is
 /// seeded from the OS, never from a constant.

@@ -14,7 +14,9 @@
 //!
 //! Beyond stamina, [`TestClock`] keeps the production configuration as it is: in its scope
 //! (a thread or a task, like the switches) no wait is slept; each is recorded, and virtual time
-//! moves past it, so a test asserts the exact backoff of a real policy in microseconds.
+//! moves past it, so a test asserts the exact backoff of a real policy in microseconds. Its
+//! [`sleep`](TestClock::sleep) and [`block_on`](TestClock::block_on) put operations and hedged
+//! calls on the same virtual time.
 //!
 //! ```
 //! use std::{io, time::Duration};
