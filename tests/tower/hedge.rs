@@ -149,3 +149,53 @@ fn a_request_with_a_body_or_a_post_is_sent_once() {
     assert_eq!(inner.arrivals(), [ms(0), ms(50)], "one try each");
     assert!(hook_calls(&name).is_empty());
 }
+
+#[test]
+fn testing_mode_sends_one_try_and_never_retries() {
+    let _testing = stamina::testing::set_testing(true, 5, false);
+    let clock = TestClock::new();
+    let inner = Slow::new(&clock, &[(50, 503), (5, 200)]);
+    let name = unique_name("tower::hedge-testing");
+    let service = layer(&name).layer(inner.clone());
+    let response = clock.block_on(service.oneshot(get())).expect("a response");
+    assert_eq!(
+        response.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the one try's answer"
+    );
+    assert_eq!(inner.arrivals(), [ms(0)]);
+    assert!(hook_calls(&name).is_empty());
+}
+
+#[test]
+fn a_shared_budget_is_counted_by_the_retry_layer_an_own_one_by_this_one() {
+    // A hedge per call counted: with a shared budget, the retry layer above counts the calls,
+    // so this layer alone counts none and no hedge is granted; with its own, the first call
+    // counted grants the second call's hedge.
+    static SHARED: stamina::RetryBudget = stamina::RetryBudget::new().ratio(1.0).min_per_sec(0);
+    static OWN: stamina::RetryBudget = stamina::RetryBudget::new().ratio(1.0).min_per_sec(0);
+    let clock = TestClock::new();
+    for (budget_of_its_own, hedges) in [(false, 0), (true, 1)] {
+        let inner = Slow::new(&clock, &[(50, 200), (50, 200), (5, 200)]);
+        let name = unique_name("tower::hedge-budget");
+        let layer = layer(&name);
+        let layer = if budget_of_its_own {
+            layer.own_budget(&OWN)
+        } else {
+            layer.budget(&SHARED)
+        };
+        let mut service = layer.layer(inner.clone());
+        for _ in 0..2 {
+            let call = async { service.ready().await?.call(get()).await };
+            assert_eq!(
+                clock.block_on(call).expect("a response").status(),
+                StatusCode::OK
+            );
+        }
+        assert_eq!(
+            inner.arrivals().len(),
+            2 + hedges,
+            "own budget: {budget_of_its_own}"
+        );
+    }
+}

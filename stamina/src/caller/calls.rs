@@ -160,7 +160,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// What a failed attempt leads to: the wait before the next one (the hooks have run), or
     /// the result to return, the failure unchanged. Inlined into the out-of-line retry loops.
     #[inline]
-    fn decide<T, E, D, W, M>(
+    pub(super) fn decide<T, E, D, W, M>(
         &self,
         state: &mut RetryState<'_, Option<Stamp>>,
         failure: Failure<T, E>,

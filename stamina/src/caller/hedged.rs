@@ -14,7 +14,7 @@ use crate::budget::RetryBudget;
 use crate::clock::{Stamp, quick_nanos};
 use crate::decision::Decision;
 use crate::hedge::{HedgeEstimator, Hedging};
-use crate::instrumentation::{Cause, ErrorView, HedgeDetails, HedgeReason, label, run_hedge};
+use crate::instrumentation::{ErrorView, HedgeDetails, HedgeReason, run_hedge};
 use crate::nesting::Published;
 use crate::on_ok::OnOk;
 use crate::policy::RetryPolicy;
@@ -56,6 +56,45 @@ impl<S: Future<Output = ()>> Future for Timer<S> {
             TimerProj::Sleeper { sleep } => sleep.poll(cx),
             TimerProj::Tokio { sleep } => sleep.poll(cx),
             TimerProj::Virtual { sleep } => sleep.poll(cx),
+        }
+    }
+}
+
+/// How much of a call a hedged call is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// The whole call: attempts retried by the policy, the call counted by its budget.
+    Call,
+    /// One attempt, never retried (testing mode included), for a layer below a retry layer
+    /// (the tower hedge layer). `counted`: the call is counted by the budget here; else the
+    /// retry layer above counts it. Hedges withdraw from the budget either way.
+    Attempt { counted: bool },
+}
+
+impl Scope {
+    /// Whether the call is counted by the budget here.
+    fn counts(self) -> bool {
+        matches!(self, Scope::Call | Scope::Attempt { counted: true })
+    }
+
+    /// A one-attempt call failed: counted by the budget if it is here (the call, and its last
+    /// failure for gRPC throttling), and given back unchanged.
+    #[cold]
+    fn failed<T, E>(
+        self,
+        policy: &RetryPolicy,
+        failure: Failure<T, E>,
+        decision: Decision,
+    ) -> Result<T, E> {
+        if let Some(budget) = policy.budget.get().filter(|_| self.counts()) {
+            budget.first_failure();
+            if decision.is_retry() {
+                budget.failed_unretried();
+            }
+        }
+        match failure {
+            Failure::Error(error) => Err(error),
+            Failure::Value(value, _) => Ok(value),
         }
     }
 }
@@ -118,15 +157,36 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// assert_eq!(tries.load(Ordering::Relaxed), 2, "the primary and one hedge");
     /// # }
     /// ```
+    pub fn call_hedged<T, E, D, F, Fut, M>(
+        &self,
+        hedging: Hedging,
+        on: impl FnMut(&E) -> D,
+        op: F,
+    ) -> impl Future<Output = Result<T, E>>
+    where
+        S: Sleeper,
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: fmt::Debug,
+        D: Into<Decision>,
+    {
+        self.hedged(hedging, on, op, Scope::Call)
+    }
+
+    /// The whole call, as [`call_hedged`](Self::call_hedged), or one hedged attempt and no
+    /// retry (the tower hedge layer's; see [`Scope`]).
     #[allow(
         clippy::manual_async_fn,
         reason = "an `async fn` would copy its arguments into locals, as for `call_async`"
     )]
-    pub fn call_hedged<T, E, D, F, Fut, M>(
+    pub(crate) fn hedged<T, E, D, F, Fut, M>(
         &self,
         hedging: Hedging,
         mut on: impl FnMut(&E) -> D,
         mut op: F,
+        scope: Scope,
     ) -> impl Future<Output = Result<T, E>>
     where
         S: Sleeper,
@@ -159,7 +219,9 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                 match classify(&self.on_ok, outcome) {
                     Ok(value) => {
                         record(estimator, sent_at);
-                        first_try_success(&self.policy);
+                        if scope.counts() {
+                            first_try_success(&self.policy);
+                        }
                         return Ok(value);
                     }
                     Err(failure) => early = Some(failure),
@@ -204,28 +266,23 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                 let (failure, decision) = match end {
                     End::Won(value) => {
                         match &state {
-                            None => first_try_success(&self.policy),
+                            None if scope.counts() => first_try_success(&self.policy),
+                            None => {}
                             Some(state) => state.succeeded(),
                         }
                         return Ok(value);
+                    }
+                    End::Failed(failure, decision) if scope != Scope::Call => {
+                        return scope.failed(&self.policy, failure, decision);
                     }
                     // A declined error goes through the policy too (which gives it back at
                     // once), so that a budget counts the call as it does without hedging.
                     End::Failed(failure, decision) => (failure, decision),
                 };
                 let state = state.get_or_insert_with(|| self.resume(start));
-                let wait = match failure {
-                    Failure::Error(error) => state
-                        .failed(error, |_| decision, |_| Cause::viewed::<V, M>(), name)
-                        .map_err(Err),
-                    Failure::Value(value, _) => {
-                        let show = |v: &T, f: &mut fmt::Formatter<'_>| self.on_ok.fmt_value(v, f);
-                        state
-                            .value_failed(value, decision, show, label::<T>, name)
-                            .map_err(Ok)
-                    }
-                };
-                match wait {
+                // The decision the race made of the failure, not `on` called again.
+                let decided = &mut |_: &E| decision;
+                match self.decide::<_, _, _, V, _>(state, failure, decided, type_name::<F>()) {
                     Ok(wait) => {
                         crate::sleep::backoff(&self.sleeper, wait).await;
                         state.release_guards();

@@ -57,6 +57,7 @@ mod hedged;
 mod streams;
 
 pub use self::bound::BoundRetryingCaller;
+pub(crate) use self::hedged::Scope;
 
 /// A reusable retry configuration that retries closures: stamina's `RetryingCaller` and
 /// `AsyncRetryingCaller` in one type.

@@ -17,6 +17,7 @@ use tower_service::Service;
 use super::classify::{Classify, HttpClassify};
 use crate::RetryingCaller;
 use crate::budget::RetryBudget;
+use crate::caller::Scope;
 use crate::decision::Decision;
 use crate::hedge::Hedging;
 use crate::on_ok::OnOk;
@@ -33,7 +34,10 @@ use crate::sleeper::{DefaultSleeper, Sleeper};
 /// copy of it at the same time, which the retry layer's replay buffer, built for one attempt
 /// after another, does not give). A response that the classifier retries (a 503), or an error
 /// it retries, sends the next hedge at once; when every try has failed, the last response comes
-/// back (or the last error). Hedges withdraw from a [`budget`](Self::budget), if any.
+/// back (or the last error), for the layer above to retry. Hedges withdraw from a
+/// [`budget`](Self::budget) (the retry layer's, which counts the calls) or an
+/// [`own_budget`](Self::own_budget) (which this layer counts them in). Testing mode sends one
+/// try, as it makes retries instant; the layer never retries.
 ///
 /// Below a [`RetryLayer`](super::RetryLayer), each retry is hedged in turn:
 ///
@@ -55,6 +59,8 @@ pub struct HedgeLayer<C = HttpClassify, Sl = DefaultSleeper> {
     sleeper: Sl,
     name: Option<Cow<'static, str>>,
     budget: Option<&'static RetryBudget>,
+    /// Whether the layer counts its calls in the budget (no retry layer above to do it).
+    counted: bool,
 }
 
 impl<C: Clone, Sl: Clone> Clone for HedgeLayer<C, Sl> {
@@ -65,6 +71,7 @@ impl<C: Clone, Sl: Clone> Clone for HedgeLayer<C, Sl> {
             sleeper: self.sleeper.clone(),
             name: self.name.clone(),
             budget: self.budget,
+            counted: self.counted,
         }
     }
 }
@@ -88,6 +95,7 @@ impl HedgeLayer {
             sleeper: DefaultSleeper,
             name: None,
             budget: None,
+            counted: false,
         }
     }
 }
@@ -103,6 +111,7 @@ impl<C, Sl> HedgeLayer<C, Sl> {
             sleeper: self.sleeper,
             name: self.name,
             budget: self.budget,
+            counted: self.counted,
         }
     }
 
@@ -115,6 +124,7 @@ impl<C, Sl> HedgeLayer<C, Sl> {
             sleeper,
             name: self.name,
             budget: self.budget,
+            counted: self.counted,
         }
     }
 
@@ -125,10 +135,23 @@ impl<C, Sl> HedgeLayer<C, Sl> {
         self
     }
 
-    /// The budget hedges withdraw from: the one retries use, for one bound on both.
+    /// The budget hedges withdraw from: the one the retry layer above uses
+    /// ([`budget_for_all`](super::RetryLayer::budget_for_all)), for one bound on retries and
+    /// hedges together. That layer counts the calls; this one does not, so that no call is
+    /// counted twice.
     #[must_use]
     pub fn budget(mut self, budget: &'static RetryBudget) -> Self {
         self.budget = Some(budget);
+        self.counted = false;
+        self
+    }
+
+    /// A budget of the hedge layer's own, with no retry layer above: the layer counts its calls
+    /// in it, and its hedges withdraw from it.
+    #[must_use]
+    pub fn own_budget(mut self, budget: &'static RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self.counted = true;
         self
     }
 }
@@ -150,6 +173,9 @@ impl<S, C: Clone, Sl: Clone> Layer<S> for HedgeLayer<C, Sl> {
             inner,
             hedging: self.hedging,
             classify: self.classify.clone(),
+            scope: Scope::Attempt {
+                counted: self.counted,
+            },
             caller: RetryingCaller::from_policy(policy)
                 .name(name)
                 .sleeper(self.sleeper.clone()),
@@ -162,6 +188,7 @@ pub struct Hedge<S, C = HttpClassify, Sl = DefaultSleeper> {
     inner: S,
     hedging: Hedging,
     classify: C,
+    scope: Scope,
     caller: RetryingCaller<Sl>,
 }
 
@@ -171,6 +198,7 @@ impl<S: Clone, C: Clone, Sl: Clone> Clone for Hedge<S, C, Sl> {
             inner: self.inner.clone(),
             hedging: self.hedging,
             classify: self.classify.clone(),
+            scope: self.scope,
             caller: self.caller.clone(),
         }
     }
@@ -247,8 +275,8 @@ where
         let primary = self.inner.clone();
         let primary = std::mem::replace(&mut self.inner, primary);
         let inner = self.inner.clone();
-        let (hedging, classify, caller) =
-            (self.hedging, self.classify.clone(), self.caller.clone());
+        let (hedging, scope) = (self.hedging, self.scope);
+        let (classify, caller) = (self.classify.clone(), self.caller.clone());
         Box::pin(async move {
             let mut primary = Some((primary, body));
             let head = parts.clone();
@@ -272,7 +300,8 @@ where
                 error: PhantomData::<fn(&S::Error)>,
             };
             let on = |e: &S::Error| classify.classify_error(&parts, e);
-            caller.on_ok(on_ok).call_hedged(hedging, on, op).await
+            // One attempt: the retry layer above retries it, and counts the call in the budget.
+            caller.on_ok(on_ok).hedged(hedging, on, op, scope).await
         })
     }
 }
