@@ -262,6 +262,86 @@ impl SharedBudget for &'static crate::RetryBudget {
     }
 }
 
+/// `throttle = EXPR` read on each call: a `&'static Throttle`, such as a partition's.
+#[inline]
+#[must_use]
+pub fn throttle<T: SharedThrottle>(throttle: T) -> &'static crate::Throttle {
+    throttle.shared()
+}
+
+/// What `throttle = EXPR` takes: a throttle that the calls share, `&'static Throttle`.
+#[diagnostic::on_unimplemented(
+    message = "`throttle = ..` takes a throttle that the calls share, a `&'static Throttle`, not `{Self}`",
+    label = "not a shared throttle",
+    note = "a throttle counts the replies of one dependency: make it a `static` (`static DB: Throttle = Throttle::adaptive();`) and name it, `throttle = DB`, or per key: `throttle = BY_HOST.get(host)` with a `static BY_HOST: Partitioned<Throttle>`"
+)]
+pub trait SharedThrottle {
+    fn shared(self) -> &'static crate::Throttle;
+}
+
+impl SharedThrottle for &'static crate::Throttle {
+    #[inline]
+    fn shared(self) -> &'static crate::Throttle {
+        self
+    }
+}
+
+/// The policy with `throttle = ..`: a `const` fn, so that a constant policy keeps it.
+#[inline]
+#[must_use]
+pub const fn with_throttle(policy: RetryPolicy, throttle: &'static crate::Throttle) -> RetryPolicy {
+    policy.with_throttle(throttle)
+}
+
+/// `throttle = adaptive(k = ..)`, checked at compile time.
+#[track_caller]
+#[must_use]
+pub const fn throttle_k(k: f64) -> f64 {
+    or_panic(k, crate::throttle::check_k(k))
+}
+
+/// `throttle = adaptive(window = ..)`, checked at compile time.
+#[track_caller]
+#[must_use]
+pub const fn throttle_window(window: Duration) -> Duration {
+    or_panic(window, crate::throttle::check_window(window))
+}
+
+/// `throttle = adaptive(max_rejection = ..)`, checked at compile time.
+#[track_caller]
+#[must_use]
+pub const fn throttle_max_rejection(max: f64) -> f64 {
+    or_panic(max, crate::throttle::check_max_rejection(max))
+}
+
+/// The return type of a fn with `throttle = ..`: a `Result` whose error carries a
+/// [`Throttled`](crate::Throttled), which a call rejected before its first attempt returns.
+#[diagnostic::on_unimplemented(
+    message = "a fn with `throttle = ..` returns `Err(Throttled.into())` when the throttle rejects its call, and `{Self}` cannot carry a `stamina::Throttled`",
+    label = "the throttle's rejection must convert into this type's error",
+    note = "implement `From<stamina::Throttled>` for the fn's error type (a variant `Throttled(stamina::Throttled)` keeps it distinguishable)"
+)]
+pub trait FromThrottled {
+    fn throttled(throttled: crate::Throttled) -> Self;
+}
+
+impl<T, E: From<crate::Throttled>> FromThrottled for Result<T, E> {
+    #[inline]
+    fn throttled(throttled: crate::Throttled) -> Self {
+        Err(E::from(throttled))
+    }
+}
+
+/// Asks a fn's throttle whether the call's first attempt may be sent: `Ok(delay)` (zero: now),
+/// or the fn's return value for a rejected call. The time left is the policy's timeout.
+#[inline]
+pub fn admit<'n, R: FromThrottled>(
+    policy: &RetryPolicy,
+    name: impl FnOnce() -> &'n str,
+) -> Result<Duration, R> {
+    crate::retrying::admit_first(policy, || policy.get_timeout(), name).map_err(R::throttled)
+}
+
 /// How hooks see a value that a closure `on_ok` retried: its `Debug`.
 pub fn show_debug<T: core::fmt::Debug + ?Sized>(
     value: &T,
@@ -325,7 +405,7 @@ pub fn succeeded<'p, D: crate::clock::PerCallDeadline, P: PolicySource<'p>>(
     policy: &RetryPolicy,
     state: &RetryState<'p, D, P>,
 ) {
-    if !policy.get_budget_may_have() {
+    if !policy.get_budget_may_have() && policy.get_throttle().is_none() {
         return;
     }
     if state.attempt_num() == 1 {

@@ -36,6 +36,9 @@ pub enum ConfigError {
     /// A hedging setting was out of range (a count of hedges, a delay, an extra load); the
     /// text says which.
     InvalidHedging(&'static str),
+    /// A [`Throttle`](crate::Throttle) setting was out of range (its `k`, its window, its
+    /// rejection cap, NaN anywhere); the text says which.
+    InvalidThrottle(&'static str),
 }
 
 /// Where a configuration was written, which decides how its errors spell the fix.
@@ -95,7 +98,8 @@ impl ConfigError {
             (
                 ConfigError::InvalidBudget(message)
                 | ConfigError::InvalidLayer(message)
-                | ConfigError::InvalidHedging(message),
+                | ConfigError::InvalidHedging(message)
+                | ConfigError::InvalidThrottle(message),
                 _,
             ) => message,
             (ConfigError::ZeroHealAfter, Attribute) => {
@@ -146,7 +150,8 @@ impl PartialEq for ConfigError {
             }
             (ConfigError::InvalidBudget(a), ConfigError::InvalidBudget(b))
             | (ConfigError::InvalidLayer(a), ConfigError::InvalidLayer(b))
-            | (ConfigError::InvalidHedging(a), ConfigError::InvalidHedging(b)) => a == b,
+            | (ConfigError::InvalidHedging(a), ConfigError::InvalidHedging(b))
+            | (ConfigError::InvalidThrottle(a), ConfigError::InvalidThrottle(b)) => a == b,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }

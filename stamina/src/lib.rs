@@ -107,6 +107,7 @@ mod sleep;
 pub mod sleeper;
 pub mod stream;
 pub mod testing;
+pub mod throttle;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
@@ -118,7 +119,7 @@ pub mod __private;
 
 pub use attempt::Attempt;
 pub use budget::RetryBudget;
-pub use caller::{BoundRetryingCaller, RetryingCaller};
+pub use caller::{BoundRetryingCaller, RetryingCaller, ThrottledCaller};
 pub use context::RetryContext;
 pub use decision::Decision;
 pub use error::ConfigError;
@@ -128,6 +129,7 @@ pub use policy::RetryPolicy;
 pub use policy::TimeoutMode;
 pub use scope::switches::{Switches, is_active, is_testing, set_active, set_nested, set_testing};
 pub use sleeper::Sleeper;
+pub use throttle::{Throttle, Throttled};
 
 #[cfg(feature = "macros")]
 #[doc = include_str!("retry.md")]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::budget::{BudgetChoice, RetryBudget};
 use crate::error::ConfigError;
 use crate::nesting::Nesting;
+use crate::throttle::{Throttle, ThrottleChoice};
 
 #[cfg(feature = "serde")]
 mod file;
@@ -67,6 +68,10 @@ macro_rules! policy_fields {
             /// The budget is code, not configuration: no file names one.
             #[serde(skip)]
             budget: BudgetChoice = BudgetChoice::Process;
+            /// The throttle is code too, and a call with one needs an error type that carries a
+            /// `Throttled`: only the attribute and `RetryingCaller::throttle` set it.
+            #[serde(skip)]
+            throttle: ThrottleChoice = ThrottleChoice::Off;
             /// `None`: the switches' policy.
             #[serde(skip_serializing_if = "Option::is_none")]
             nested: Option<Nesting> = None;
@@ -318,6 +323,22 @@ impl RetryPolicy {
     pub const fn no_budget(mut self) -> Self {
         self.budget = BudgetChoice::Off;
         self
+    }
+
+    /// Consults `throttle` before each attempt: for the attribute (`throttle = ..`) and
+    /// [`RetryingCaller::throttle`](crate::RetryingCaller::throttle), which make sure the
+    /// call's error type carries a [`Throttled`](crate::Throttled).
+    #[must_use]
+    pub(crate) const fn with_throttle(mut self, throttle: &'static Throttle) -> Self {
+        self.throttle = ThrottleChoice::Use(throttle);
+        self
+    }
+
+    /// The throttle the policy names, if any (see [`crate::throttle`]).
+    #[inline]
+    #[must_use]
+    pub const fn get_throttle(&self) -> Option<&'static Throttle> {
+        self.throttle.get()
     }
 
     /// What the call does when it runs inside another retrying call's attempt (see

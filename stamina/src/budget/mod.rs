@@ -100,7 +100,8 @@ mod ratio;
 mod tests;
 mod tokens;
 
-pub use self::partitioned::Partitioned;
+pub(crate) use self::partitioned::sealed;
+pub use self::partitioned::{Partition, Partitioned};
 use self::quota::Quota;
 use self::ratio::{Decimal, Ratio, SLOTS, ZERO, clamp_window, now_epoch};
 use self::tokens::Tokens;

@@ -1,4 +1,4 @@
-//! [`Partitioned`]: a budget per key.
+//! [`Partitioned`]: a budget (or a throttle) per key.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -6,7 +6,30 @@ use std::sync::{PoisonError, RwLock};
 
 use super::RetryBudget;
 
-/// A budget per key: per host, as reqwest scopes its budget, or per region, as smithy-rs's
+/// What [`Partitioned`] holds one of per key: a [`RetryBudget`] or a
+/// [`Throttle`](crate::Throttle).
+pub trait Partition: Sync + 'static + Sealed {
+    /// The same configuration with nothing counted.
+    #[must_use]
+    fn fresh(&self) -> Self;
+}
+
+/// Only stamina's types partition (the throttle implements it in its own module).
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+use self::sealed::Sealed;
+
+impl Sealed for RetryBudget {}
+
+impl Partition for RetryBudget {
+    fn fresh(&self) -> Self {
+        RetryBudget::fresh(self)
+    }
+}
+
+/// A budget (or a [`Throttle`](crate::Throttle)) per key: per host, as reqwest scopes its budget, or per region, as smithy-rs's
 /// `RetryPartition` does. Each key gets a fresh budget of the template's configuration the first
 /// time it is asked for, kept for the life of the process: keys should be a bounded set.
 ///
@@ -26,25 +49,35 @@ use super::RetryBudget;
 /// assert!(!std::ptr::eq(BY_HOST.get("a.example"), BY_HOST.get("b.example")));
 /// ```
 ///
+/// A throttle per key is the same type, `Partitioned<Throttle>`:
+///
+/// ```
+/// use stamina::Throttle;
+/// use stamina::throttle::Partitioned;
+///
+/// static BY_REGION: Partitioned<Throttle> = Partitioned::new(Throttle::adaptive());
+/// assert!(std::ptr::eq(BY_REGION.get("eu-west-1"), BY_REGION.get("eu-west-1")));
+/// ```
+///
 /// A lookup takes a read lock and hashes the key: a call under a partitioned budget pays that
 /// on its happy path, on top of the budget's own deposit.
-pub struct Partitioned {
-    template: RetryBudget,
-    budgets: RwLock<Option<HashMap<Box<str>, &'static RetryBudget>>>,
+pub struct Partitioned<T: Partition = RetryBudget> {
+    template: T,
+    budgets: RwLock<Option<HashMap<Box<str>, &'static T>>>,
 }
 
-impl Partitioned {
+impl<T: Partition> Partitioned<T> {
     /// Partitions with `template`'s configuration.
     #[must_use]
-    pub const fn new(template: RetryBudget) -> Self {
+    pub const fn new(template: T) -> Self {
         Partitioned {
             template,
             budgets: RwLock::new(None),
         }
     }
 
-    /// The budget of `key`, made on first use.
-    pub fn get(&self, key: &str) -> &'static RetryBudget {
+    /// The budget (or throttle) of `key`, made on first use.
+    pub fn get(&self, key: &str) -> &'static T {
         let known = self
             .budgets
             .read()
@@ -62,7 +95,7 @@ impl Partitioned {
     }
 }
 
-impl fmt::Debug for Partitioned {
+impl<T: Partition + fmt::Debug> fmt::Debug for Partitioned<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let keys = self
             .budgets

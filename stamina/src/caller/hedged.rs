@@ -68,6 +68,10 @@ pub(crate) enum Scope {
     /// One attempt, never retried (testing mode included), for a layer below a retry layer
     /// (the tower hedge layer). `counted`: the call is counted by the budget here; else the
     /// retry layer above counts it. Hedges withdraw from the budget either way.
+    #[cfg_attr(
+        not(feature = "tower"),
+        allow(dead_code, reason = "the tower hedge layer's")
+    )]
     Attempt { counted: bool },
 }
 

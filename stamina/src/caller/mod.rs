@@ -1,6 +1,7 @@
 //! Retrying closures without the attribute: [`RetryingCaller`] (its configuration, here), its
-//! call forms (`calls.rs`), its streams and iterators (`streams.rs`), and the
-//! [`BoundRetryingCaller`] (`bound.rs`).
+//! call forms (`calls.rs`), its hedged calls (`hedged.rs`), its streams and iterators
+//! (`streams.rs`), the [`BoundRetryingCaller`] (`bound.rs`) and the [`ThrottledCaller`]
+//! (`throttled.rs`).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -55,9 +56,12 @@ mod bound;
 mod calls;
 mod hedged;
 mod streams;
+mod throttled;
 
 pub use self::bound::BoundRetryingCaller;
+#[cfg(feature = "tower")]
 pub(crate) use self::hedged::Scope;
+pub use self::throttled::ThrottledCaller;
 
 /// A reusable retry configuration that retries closures: stamina's `RetryingCaller` and
 /// `AsyncRetryingCaller` in one type.

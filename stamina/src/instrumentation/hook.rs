@@ -80,16 +80,21 @@ pub enum DenyReason {
     /// The request cannot be sent again: its body outgrew the buffer that replays it (the
     /// `tower` layer's `body_cap`, feature `tower`), or failed.
     Body,
+    /// The call's [`Throttle`](crate::Throttle) rejected the retry, or its rate limiter's delay
+    /// would pass the call's timeout or deadline.
+    Throttle,
 }
 
 impl DenyReason {
-    /// `budget`, `nested` or `body`: the `reason` label and field of the default hooks.
+    /// `budget`, `nested`, `body` or `throttle`: the `reason` label and field of the default
+    /// hooks.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             DenyReason::Budget => "budget",
             DenyReason::Nested => "nested",
             DenyReason::Body => "body",
+            DenyReason::Throttle => "throttle",
         }
     }
 }
@@ -169,6 +174,44 @@ pub struct HedgeDetails<'a> {
     pub reason: HedgeReason,
 }
 
+/// What a [`Throttle`](crate::Throttle) did to a call's first attempt: see
+/// [`ThrottleDetails`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ThrottleAction {
+    /// The call was not sent: it returns a [`Throttled`](crate::Throttled).
+    Rejected,
+    /// The call waits for the rate limiter before its first attempt.
+    Delayed,
+}
+
+impl ThrottleAction {
+    /// `rejected` or `delayed`: the `action` label and field of the default hooks.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ThrottleAction::Rejected => "rejected",
+            ThrottleAction::Delayed => "delayed",
+        }
+    }
+}
+
+/// What a hook learns about a call that its [`Throttle`](crate::Throttle) rejected or delayed
+/// before its first attempt (see [`crate::throttle`]). A retry that the throttle rejects is a
+/// denial ([`DenyReason::Throttle`]), and a retry it delays has the delay in its wait.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct ThrottleDetails<'a> {
+    /// The `callable` label, as in [`RetryDetails::name`].
+    pub name: &'a str,
+    /// What the throttle did.
+    pub action: ThrottleAction,
+    /// The adaptive throttle's rejection probability in force (0 for the rate limiter).
+    pub probability: f64,
+    /// The rate limiter's delay (zero for a rejection).
+    pub delay: Duration,
+}
+
 /// A value kept alive across the backoff sleep of one retry, then dropped exactly once: see the
 /// [module docs](super#guards).
 pub struct RetryGuard(#[allow(dead_code, reason = "held for its drop")] Held);
@@ -228,8 +271,8 @@ impl IntoRetryGuard for Option<RetryGuard> {
 }
 
 /// Called for each scheduled retry, after the decision to retry and before the sleep, and
-/// (optionally) for each retry denied by a budget, the nesting guard or a body that cannot be
-/// sent again.
+/// (optionally) for each retry denied by a budget, the nesting guard, a throttle or a body that
+/// cannot be sent again, each hedge, and each call a throttle rejects or delays.
 ///
 /// Closures `Fn(&RetryDetails<'_>)` returning `()`, a [`RetryGuard`] or an `Option<RetryGuard>`
 /// are hooks (of scheduled retries only).
@@ -253,6 +296,13 @@ pub trait RetryHook: Send + Sync + 'static {
     /// Called when a hedge, not the primary, gave a hedged call its result: by default
     /// nothing. The default metrics hook counts `stamina_hedges_won_total`.
     fn on_hedge_won(&self, details: &HedgeDetails<'_>) {
+        let _ = details;
+    }
+
+    /// Called when a call's [`Throttle`](crate::Throttle) rejects or delays its first attempt
+    /// ([`crate::throttle`]): by default nothing. The default hooks emit a
+    /// `stamina.call_throttled` event and count `stamina_calls_throttled_total`.
+    fn on_throttled(&self, details: &ThrottleDetails<'_>) {
         let _ = details;
     }
 }

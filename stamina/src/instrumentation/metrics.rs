@@ -5,16 +5,19 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use metrics::{Counter, Key, KeyName, Label, Metadata, Recorder, SharedString};
 
-use super::hook::{DeniedDetails, DenyReason, HedgeDetails, RetryDetails, RetryGuard, RetryHook};
+use super::hook::{
+    DeniedDetails, DenyReason, HedgeDetails, RetryDetails, RetryGuard, RetryHook, ThrottleDetails,
+};
 use super::redact;
 
 const RETRIES: &str = "stamina_retries_total";
 const RETRIES_HELP: &str = "Total number of retries.";
 const DENIED: &str = "stamina_retries_denied_total";
-const DENIED_HELP: &str = "Total number of retries denied: by a retry budget, the nested-retry guard, or a body that cannot be sent again.";
+const DENIED_HELP: &str = "Total number of retries denied: by a retry budget, the nested-retry guard, a throttle, or a body that cannot be sent again.";
 
 const HEDGES: &str = "stamina_hedges_total";
 const HEDGES_WON: &str = "stamina_hedges_won_total";
+const THROTTLED: &str = "stamina_calls_throttled_total";
 
 /// The `retry_num` label of [`MetricsOnRetryHook`] takes this many values: `1` to `9`, then
 /// `10+` for every later retry.
@@ -31,15 +34,19 @@ fn retry_num_slot(retry_num: u32) -> usize {
 /// Counts every scheduled retry in the counter `stamina_retries_total`, with the labels
 /// `callable`, `retry_num` and `error_type`, through the `metrics` crate: any recorder renders it,
 /// `metrics-exporter-prometheus` included, as stamina's Prometheus hook does. Retries denied by
-/// a budget, the nesting guard or a body that cannot be sent again go to
-/// `stamina_retries_denied_total`, with the same labels and `reason` (`budget`, `nested` or
-/// `body`).
+/// a budget, the nesting guard, a throttle or a body that cannot be sent again go to
+/// `stamina_retries_denied_total`, with the same labels and `reason` (`budget`, `nested`,
+/// `throttle` or `body`).
 ///
 /// A hedged call ([`crate::hedge`]) counts each hedge it sends in `stamina_hedges_total`
 /// (labels `callable` and `reason`, `delay` or `failure`) and each hedge that gave the call its
 /// result in `stamina_hedges_won_total` (label `callable`): their ratio is how often hedging
 /// paid. These register their counter with the recorder at each hedge (one allocation for the
 /// label): a hedge is a slow call's, not the happy path's.
+///
+/// A call that its throttle ([`crate::throttle`]) rejected or delayed before its first attempt
+/// counts in `stamina_calls_throttled_total` (labels `callable` and `action`, `rejected` or
+/// `delayed`), registered at each such call, as the hedges are.
 ///
 /// A [redactor](super::set_redactor) rewrites the `callable` label.
 ///
@@ -313,6 +320,13 @@ impl RetryHook for MetricsOnRetryHook {
         let redactor = redact::current();
         let callable = redact::callable(redactor.as_deref(), details.name).into_owned();
         metrics::counter!(HEDGES_WON, "callable" => callable).increment(1);
+    }
+
+    fn on_throttled(&self, details: &ThrottleDetails<'_>) {
+        let redactor = redact::current();
+        let callable = redact::callable(redactor.as_deref(), details.name).into_owned();
+        metrics::counter!(THROTTLED, "callable" => callable, "action" => details.action.as_str())
+            .increment(1);
     }
 }
 

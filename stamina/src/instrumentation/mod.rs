@@ -128,14 +128,14 @@ pub(crate) use self::cause::{enclosing_fn, label, site_label};
 pub(crate) use self::guards::Guards;
 pub use self::hook::{
     DeniedDetails, DenyReason, HedgeDetails, HedgeReason, Hook, IntoRetryGuard, RetryDetails,
-    RetryGuard, RetryHook, RetryHookFactory,
+    RetryGuard, RetryHook, RetryHookFactory, ThrottleAction, ThrottleDetails,
 };
 #[cfg(feature = "log")]
 pub use self::log::LogOnRetryHook;
 #[cfg(feature = "metrics")]
 pub use self::metrics::{MetricsOnRetryHook, RETRY_NUM_LABEL_MAX};
 pub use self::redact::{Redact, reset_redactor, set_redactor};
-pub(crate) use self::registry::{any_hooks, run_denied, run_hedge, run_hooks};
+pub(crate) use self::registry::{any_hooks, run_denied, run_hedge, run_hooks, run_throttled};
 pub use self::registry::{get_on_retry_hooks, reset_on_retry_hooks, set_on_retry_hooks};
 #[cfg(feature = "tracing")]
 pub use self::tracing::TracingOnRetryHook;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::guards::Guards;
-use super::hook::{DeniedDetails, HedgeDetails, Hook, RetryDetails, RetryHook};
+use super::hook::{DeniedDetails, HedgeDetails, Hook, RetryDetails, RetryHook, ThrottleDetails};
 
 struct Registry {
     hooks: Vec<Hook>,
@@ -192,6 +192,18 @@ pub(crate) fn run_hedge(details: &HedgeDetails<'_>, won: bool) {
             } else {
                 hook.on_hedge(details);
             }
+        }
+    });
+}
+
+/// Tells every hook about a call that a throttle rejected or delayed.
+pub(crate) fn run_throttled(details: &ThrottleDetails<'_>) {
+    if EMPTY.load(Ordering::Acquire) {
+        return;
+    }
+    with_registry(|registry| {
+        for hook in registry.hooks() {
+            hook.on_throttled(details);
         }
     });
 }

@@ -1,6 +1,8 @@
 //! The default `tracing` hook.
 
-use super::hook::{DeniedDetails, HedgeDetails, RetryDetails, RetryGuard, RetryHook};
+use super::hook::{
+    DeniedDetails, HedgeDetails, RetryDetails, RetryGuard, RetryHook, ThrottleDetails,
+};
 use super::redact::{self, Emitted};
 
 /// Emits one `tracing` event per scheduled retry, as stamina's structlog and logging hooks do.
@@ -25,10 +27,12 @@ use super::redact::{self, Emitted};
 ///
 /// A denied retry (a budget, the nesting guard, a body that cannot be sent again) is an event
 /// too: message `stamina.retry_denied`, level `WARN`, fields `callable`, `retry_num`,
-/// `caused_by` and `reason` (`budget`, `nested` or `body`). So is a hedge sent by a hedged
-/// call ([`crate::hedge`]): message `stamina.hedge_scheduled`, level `INFO`, fields `callable`,
-/// `hedge_num`, `attempt_num`, `after` and `delay` (seconds) and `reason` (`delay` or
-/// `failure`).
+/// `caused_by` and `reason` (`budget`, `nested`, `throttle` or `body`). So is a hedge sent by
+/// a hedged call ([`crate::hedge`]): message `stamina.hedge_scheduled`, level `INFO`, fields
+/// `callable`, `hedge_num`, `attempt_num`, `after` and `delay` (seconds) and `reason` (`delay`
+/// or `failure`). And a call that its throttle ([`crate::throttle`]) rejected or delayed:
+/// message `stamina.call_throttled`, level `WARN` (a rejection) or `INFO` (a delay), fields
+/// `callable`, `action` (`rejected` or `delayed`), `probability` and `delay` (seconds).
 ///
 /// Beyond stamina, it opens a `stamina.backoff` span (target `stamina`, level `DEBUG`, fields
 /// `callable` and `retry_num`) that lives exactly as long as the backoff sleep, as a guard: a
@@ -109,5 +113,29 @@ impl RetryHook for TracingOnRetryHook {
             reason = details.reason.as_str(),
             "stamina.hedge_scheduled",
         );
+    }
+
+    fn on_throttled(&self, details: &ThrottleDetails<'_>) {
+        let redactor = redact::current();
+        let callable = redact::callable(redactor.as_deref(), details.name);
+        if details.action == super::ThrottleAction::Rejected {
+            tracing::warn!(
+                target: "stamina",
+                callable = &*callable,
+                action = details.action.as_str(),
+                probability = details.probability,
+                delay = details.delay.as_secs_f64(),
+                "stamina.call_throttled",
+            );
+        } else {
+            tracing::info!(
+                target: "stamina",
+                callable = &*callable,
+                action = details.action.as_str(),
+                probability = details.probability,
+                delay = details.delay.as_secs_f64(),
+                "stamina.call_throttled",
+            );
+        }
     }
 }

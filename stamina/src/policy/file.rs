@@ -14,6 +14,7 @@ use crate::budget::BudgetChoice;
 use crate::duration::{self, Human};
 use crate::error::Spelling;
 use crate::nesting::Nesting;
+use crate::throttle::ThrottleChoice;
 
 /// The file form of a policy, from the policy's own rows ([`policy_fields`]): a field of each
 /// one's form in a file, and the conversions both ways.
@@ -153,6 +154,16 @@ impl InFile for BudgetChoice {
     }
     fn from_form(Skipped: Skipped) -> Self {
         BudgetChoice::Process
+    }
+}
+
+impl InFile for ThrottleChoice {
+    type Form = Skipped;
+    fn to_form(&self) -> Skipped {
+        Skipped
+    }
+    fn from_form(Skipped: Skipped) -> Self {
+        ThrottleChoice::Off
     }
 }
 

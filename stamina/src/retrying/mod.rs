@@ -5,8 +5,10 @@
 //! up), the `on` predicate (or the result predicate), the attempt limit, the timeout, the wait,
 //! the deadline (which needs the wait), the nested-retry guard, the retry budget (last, so that
 //! a retry refused for any other reason spends nothing), the hooks (`report.rs`), and then the
-//! driver sleeps. Before the first failure nothing runs but, for a call that measures time, one
-//! read of the clock, and the budget's deposit when the call succeeds.
+//! driver sleeps. A throttle (`throttle.rs`) is asked before the first attempt and, for a
+//! retry, just before the budget; it hears of every reply. Before the first failure nothing
+//! runs but, for a call that measures time, one read of the clock, and the budget's deposit
+//! (and the throttle's count) when the call succeeds.
 
 use std::fmt;
 use std::time::Duration;
@@ -24,8 +26,11 @@ use crate::rng;
 use crate::scope::switches::Switches;
 
 mod report;
+mod throttle;
 
 use self::report::Seen;
+pub(crate) use self::throttle::admit_first;
+use self::throttle::throttle_succeeded;
 
 /// Why a failure is not retried.
 #[derive(Clone, Copy, Debug)]
@@ -271,6 +276,7 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
             return Err(error);
         }
         let decision = on(&error);
+        self.throttle_failed(decision);
         let plan = self.plan(switches, decision, refused);
         let seen = || {
             let cause = cause(&error);
@@ -343,6 +349,7 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         if !switches.is_active() {
             return Err(value);
         }
+        self.throttle_failed(decision);
         let plan = self.plan(switches, decision, refused);
         let cause = ValueCause {
             value: &value,
@@ -442,9 +449,12 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         let wait = decision
             .wait()
             .unwrap_or_else(|| backoff::wait(self.policy(), n, jitter));
-        if deadline_mode
-            && left.is_some_and(|left| wait.saturating_add(self.policy().min_attempt_time) >= left)
-        {
+        let least = if deadline_mode {
+            self.policy().min_attempt_time
+        } else {
+            Duration::ZERO
+        };
+        if deadline_mode && left.is_some_and(|left| wait.saturating_add(least) >= left) {
             return Err(Stop::GiveUp);
         }
         // Denials come last: a retry is reported as denied only if every limit allowed it.
@@ -452,6 +462,12 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         if let Some(reason) = refused {
             return Err(Stop::Denied(reason));
         }
+        // The throttle before the budget, so that a retry it rejects spends no budget; its
+        // delay joins the wait, and both fit in the time left.
+        let wait = self.admit_retry(
+            wait,
+            left.map(|left| left.saturating_sub(wait.saturating_add(least))),
+        )?;
         if let Some(budget) = self.budget() {
             match budget.withdraw(decision) {
                 Some(cost) => self.lease = cost,
@@ -499,16 +515,17 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         }
     }
 
-    /// The call succeeded: at its first attempt, the budget counts it; after retrying, a quota
-    /// refunds the last retry. For the drivers, at each success.
+    /// The call succeeded: the throttle counts an accepted reply; at its first attempt, the
+    /// budget counts the call; after retrying, a quota refunds the last retry. For the drivers,
+    /// at each success.
     #[inline]
     pub fn succeeded(&self) {
-        if !self.policy().budget.may_have() {
-            return;
-        }
         if self.attempt == 1 {
             first_try_success(self.policy());
-        } else {
+            return;
+        }
+        throttle_succeeded(self.policy());
+        if self.policy().budget.may_have() {
             self.succeeded_after_retry();
         }
     }
@@ -596,6 +613,7 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
 /// `process-budget` feature).
 #[inline]
 pub(crate) fn first_try_success(policy: &RetryPolicy) {
+    throttle_succeeded(policy);
     if policy.budget.may_have() {
         if let Some(budget) = policy.budget.get() {
             budget.first_try_success();
