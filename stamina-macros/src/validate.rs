@@ -5,7 +5,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::{Error, Expr, FnArg, LitStr, Pat, Path, Type};
 
-use crate::args::{Arg, Args, On, Value};
+use crate::args::{Arg, Args, InlineThrottle, On, Value};
 use crate::item::{RetryFn, Shape, shape};
 
 /// What `expand` needs: the checked arguments and the shape of the fn.
@@ -34,6 +34,24 @@ pub(crate) struct Plan {
     pub(crate) local_errors: bool,
     /// `hedge = ..` and `hedges = ..`: the `async fn`'s attempts are hedged.
     pub(crate) hedge: Option<Hedge>,
+    /// `throttle = ..`: the throttle asked before each attempt.
+    pub(crate) throttle: Option<Throttling>,
+}
+
+/// `throttle = ..`, and where its key is written.
+pub(crate) struct Throttling {
+    pub(crate) arg: ThrottleArg,
+    pub(crate) key: Span,
+}
+
+/// What `throttle = ..` names.
+pub(crate) enum ThrottleArg {
+    /// `adaptive(..)`, `rate_limiter`: a `static` of the fn's own, in the constant policy.
+    Inline(InlineThrottle),
+    /// The path of a `static`: part of the constant policy.
+    Static(Expr),
+    /// An expression evaluated on each call (a partition's throttle, an argument).
+    PerCall(Expr),
 }
 
 /// `hedge = ..` (a duration literal's text, or an expression) and `hedges = ..`.
@@ -85,11 +103,29 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
     let mut sleeper = None;
     let mut on_ok = None;
     let mut budget = None;
+    let mut throttle = None;
     let mut config = Vec::new();
     let mut hedging = Vec::new();
     for arg in args.list {
+        let key = arg.key;
         match arg.value {
             _ if arg.spec.name.starts_with("hedge") => hedging.push(arg),
+            Value::Throttle(inline) => {
+                throttle = Some(Throttling {
+                    arg: ThrottleArg::Inline(inline),
+                    key,
+                });
+            }
+            Value::Const(expr) | Value::Runtime(expr) if arg.spec.name == "throttle" => {
+                let is_static = matches!(expr, Expr::Path(_))
+                    && first_mention(quote::ToTokens::to_token_stream(&expr), &params).is_none();
+                let arg = if is_static {
+                    ThrottleArg::Static(expr)
+                } else {
+                    ThrottleArg::PerCall(expr)
+                };
+                throttle = Some(Throttling { arg, key });
+            }
             Value::On(value) => on = Some((value, arg.key)),
             Value::Runtime(expr) if arg.spec.name == "sleeper" => {
                 check_sleeper(item, shape.as_ref(), arg.key, &mut errors);
@@ -153,6 +189,12 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
             &mut errors,
         );
     }
+    if let (Some(Shape::Stream { .. }), Some(throttle)) = (&shape, &throttle) {
+        errors.push(Error::new(
+            throttle.key,
+            "`throttle` does nothing on a stream or iterator fn: a throttle is asked before each call's attempts, and a stream's items come from one call (throttle the fn that makes the stream's calls instead)",
+        ));
+    }
     let hedge = check_hedge(
         item,
         shape.as_ref(),
@@ -178,6 +220,7 @@ pub(crate) fn check(args: Args, item: &RetryFn) -> syn::Result<(Plan, Shape)> {
         name,
         local_errors,
         hedge,
+        throttle,
     };
     Ok((plan, shape))
 }

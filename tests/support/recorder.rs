@@ -14,6 +14,7 @@ use std::time::Duration;
 use stamina::Decision;
 use stamina::instrumentation::{
     self, DeniedDetails, DenyReason, HedgeDetails, HedgeReason, RetryDetails, RetryGuard,
+    ThrottleAction, ThrottleDetails,
 };
 
 use crate::lock;
@@ -131,6 +132,32 @@ impl Hedge {
     }
 }
 
+/// An owned copy of one [`ThrottleDetails`]: a call's first attempt rejected or delayed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Throttled {
+    /// `ThrottleDetails::name`.
+    pub name: String,
+    /// `ThrottleDetails::action`.
+    pub action: ThrottleAction,
+    /// `ThrottleDetails::probability`.
+    pub probability: f64,
+    /// `ThrottleDetails::delay`.
+    pub delay: Duration,
+}
+
+impl Eq for Throttled {}
+
+impl From<&ThrottleDetails<'_>> for Throttled {
+    fn from(d: &ThrottleDetails<'_>) -> Self {
+        Throttled {
+            name: d.name.to_owned(),
+            action: d.action,
+            probability: d.probability,
+            delay: d.delay,
+        }
+    }
+}
+
 /// One hook call, as a [`Recorder`] keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HookCall {
@@ -140,6 +167,8 @@ pub enum HookCall {
     Denied(Denied),
     /// `RetryHook::on_hedge` or `on_hedge_won`.
     Hedge(Hedge),
+    /// `RetryHook::on_throttled`: a call rejected or delayed before its first attempt.
+    Throttled(Throttled),
 }
 
 impl HookCall {
@@ -150,11 +179,13 @@ impl HookCall {
             HookCall::Retry(r) => &r.name,
             HookCall::Denied(d) => &d.name,
             HookCall::Hedge(h) => &h.name,
+            HookCall::Throttled(t) => &t.name,
         }
     }
 
     /// `"retry 1"` for a scheduled retry, `"denied:budget 2"` or `"denied:nested 1"` for a
-    /// denied one, `"hedge 1 (delay) at 10ms"` for a hedge sent, `"won 1"` for a hedge that won.
+    /// denied one, `"hedge 1 (delay) at 10ms"` for a hedge sent, `"won 1"` for a hedge that won,
+    /// `"throttled:rejected"` or `"throttled:delayed 10ms"` for a call its throttle held back.
     #[must_use]
     pub fn summary(&self) -> String {
         match self {
@@ -167,6 +198,10 @@ impl HookCall {
                 h.reason.as_str(),
                 h.after
             ),
+            HookCall::Throttled(t) if t.delay.is_zero() => {
+                format!("throttled:{}", t.action.as_str())
+            }
+            HookCall::Throttled(t) => format!("throttled:{} {:?}", t.action.as_str(), t.delay),
         }
     }
 }
@@ -215,6 +250,12 @@ impl instrumentation::RetryHook for Routing {
 
     fn on_hedge_won(&self, details: &HedgeDetails<'_>) {
         Self::route(details.name, |r| r.record_hedge(details, true));
+    }
+
+    fn on_throttled(&self, details: &ThrottleDetails<'_>) {
+        Self::route(details.name, |r| {
+            lock(&r.calls).push(HookCall::Throttled(details.into()));
+        });
     }
 }
 
@@ -321,7 +362,7 @@ impl Recorder {
             .iter()
             .filter_map(|c| match c {
                 HookCall::Retry(r) => Some(r.clone()),
-                HookCall::Denied(_) | HookCall::Hedge(_) => None,
+                HookCall::Denied(_) | HookCall::Hedge(_) | HookCall::Throttled(_) => None,
             })
             .collect()
     }

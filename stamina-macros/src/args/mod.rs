@@ -65,6 +65,9 @@ pub(crate) enum Kind {
     /// A retry budget: the path of a `static` (part of the constant policy), `None` (no budget,
     /// not even the process's), or an expression evaluated on each call (a partition's budget).
     Budget,
+    /// A throttle: the fn's own (`adaptive`, `adaptive(k = 1.1, ..)`, `rate_limiter`), the path
+    /// of a `static`, or an expression evaluated on each call (a partition's throttle).
+    Throttle,
 }
 
 /// Every argument, in the order the docs list them.
@@ -158,6 +161,13 @@ pub(crate) const ARGS: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "throttle",
+        kind: Kind::Throttle,
+        example: "throttle = adaptive(k = 2)",
+        setter: None,
+        check: None,
+    },
+    Spec {
         name: "nested",
         kind: Kind::Variant { ty: "Nesting" },
         example: "nested = Once",
@@ -244,7 +254,41 @@ pub(crate) enum Value {
     Path(Path),
     /// A name to bind, or a bare variant of an enum.
     Ident(Ident),
+    /// `throttle = adaptive(..)` or `throttle = rate_limiter`: a throttle of the fn's own.
+    Throttle(InlineThrottle),
 }
+
+/// A throttle written in the attribute, for the fn alone.
+pub(crate) struct InlineThrottle {
+    /// `adaptive` or `rate_limiter`: the `Throttle` constructor.
+    pub(crate) kind: Ident,
+    /// The settings, each a `Throttle` setter by name, in the order given.
+    pub(crate) settings: Vec<Setting>,
+}
+
+/// One `key = value` of an [`InlineThrottle`].
+pub(crate) struct Setting {
+    pub(crate) key: Ident,
+    pub(crate) value: Value,
+    pub(crate) span: Span,
+}
+
+/// The settings of `throttle = adaptive(..)`: the setter, what it takes, and the `__private`
+/// const fn that applies the runtime's rule to it.
+const THROTTLE_SETTINGS: &[(&str, Kind, Option<&str>)] = &[
+    ("k", Kind::Number, Some("throttle_k")),
+    (
+        "window",
+        Kind::Duration { none: None },
+        Some("throttle_window"),
+    ),
+    (
+        "max_rejection",
+        Kind::Number,
+        Some("throttle_max_rejection"),
+    ),
+    ("min_requests", Kind::Count { none: "" }, None),
+];
 
 /// What `on` names: the errors to retry.
 pub(crate) enum On {
@@ -384,6 +428,7 @@ fn parse_value(input: ParseStream<'_>, spec: &'static Spec) -> syn::Result<Value
                 _ => Ok(Value::Runtime(expr)),
             }
         }
+        Kind::Throttle => parse_throttle(input.parse()?),
         Kind::Count { .. } => {
             let expr = unwrap_some(input.parse()?);
             if is_none(&expr) {
@@ -439,6 +484,108 @@ fn parse_value(input: ParseStream<'_>, spec: &'static Spec) -> syn::Result<Value
             }
         }
     }
+}
+
+/// `throttle = ..`: a throttle of the fn's own, a `static`, or an expression read per call.
+fn parse_throttle(expr: Expr) -> syn::Result<Value> {
+    const KINDS: &str = "`throttle` takes `adaptive`, `adaptive(k = 2, window = 2min, max_rejection = 0.9, min_requests = 20)`, `rate_limiter`, or a `static Throttle` (`throttle = MY_THROTTLE`)";
+    if is_none(&expr) {
+        return Err(Error::new_spanned(
+            &expr,
+            format!(
+                "`throttle` cannot be `None`: a call has no throttle unless it names one (remove it); {KINDS}"
+            ),
+        ));
+    }
+    let kind_of = |path: &Expr| match path {
+        Expr::Path(p) if p.qself.is_none() => p
+            .path
+            .get_ident()
+            .filter(|i| *i == "adaptive" || *i == "rate_limiter")
+            .cloned(),
+        _ => None,
+    };
+    if let Some(kind) = kind_of(&expr) {
+        return Ok(Value::Throttle(InlineThrottle {
+            kind,
+            settings: Vec::new(),
+        }));
+    }
+    let Expr::Call(call) = &expr else {
+        return Ok(match &expr {
+            Expr::Path(p) if p.qself.is_none() => Value::Const(expr),
+            _ => Value::Runtime(expr),
+        });
+    };
+    let Some(kind) = kind_of(&call.func) else {
+        return Ok(Value::Runtime(expr));
+    };
+    if kind == "rate_limiter" && !call.args.is_empty() {
+        return Err(Error::new_spanned(
+            &call.args,
+            "`rate_limiter` takes no settings: its constants are the AWS SDKs' (write `throttle = rate_limiter`)",
+        ));
+    }
+    let mut settings: Vec<Setting> = Vec::new();
+    for arg in &call.args {
+        let (key, value) = match arg {
+            Expr::Assign(assign) => match &*assign.left {
+                Expr::Path(p) if p.path.get_ident().is_some() => (
+                    p.path.get_ident().cloned().expect("checked"),
+                    &*assign.right,
+                ),
+                _ => {
+                    return Err(Error::new_spanned(
+                        &assign.left,
+                        "expected a setting's name, like `k`",
+                    ));
+                }
+            },
+            _ => {
+                return Err(Error::new_spanned(
+                    arg,
+                    "expected `key = value`, like `k = 1.1`: `adaptive` takes `k`, `window`, `max_rejection` and `min_requests`",
+                ));
+            }
+        };
+        let Some((name, kind, _)) = THROTTLE_SETTINGS.iter().find(|(name, ..)| key == name) else {
+            return Err(Error::new_spanned(
+                &key,
+                format!(
+                    "unknown setting `{key}` of `adaptive`: it takes `k`, `window`, `max_rejection` and `min_requests`"
+                ),
+            ));
+        };
+        if settings.iter().any(|s| s.key == key) {
+            return Err(Error::new_spanned(
+                &key,
+                format!("duplicate setting `{key}`; give each once"),
+            ));
+        }
+        let span = syn::spanned::Spanned::span(value);
+        let read = match Literal::of(value) {
+            Some(lit) => match kind {
+                Kind::Number => lit.number(name).map(Value::Number)?,
+                Kind::Duration { .. } => lit.duration(name).map(Value::Duration)?,
+                _ => lit.count(name).map(Value::Count)?,
+            },
+            None => Value::Const(value.clone()),
+        };
+        settings.push(Setting {
+            key,
+            value: read,
+            span,
+        });
+    }
+    Ok(Value::Throttle(InlineThrottle { kind, settings }))
+}
+
+/// The `__private` check of a setting of `throttle = adaptive(..)`, if it has one.
+pub(crate) fn throttle_check(key: &Ident) -> Option<&'static str> {
+    THROTTLE_SETTINGS
+        .iter()
+        .find(|(name, ..)| key == name)
+        .and_then(|(_, _, check)| *check)
 }
 
 /// `MODE`, `MY_MODE_2`: the name of a constant by Rust's naming convention.

@@ -103,13 +103,55 @@ pub(super) fn retry_loop(
         ),
         None => (quote!(new), TokenStream::new()),
     };
+    let admit = admit(plan, names, policy, ret, &name, kind);
     quote! {
+        #admit
         let mut #state = #krate::__private::RetryState::#new(#state_policy);
         loop {
             #bind
             let #outcome_var = #outcome;
             let (#error, #rebuild) = #split;
             #on_error
+        }
+    }
+}
+
+/// `throttle = ..`: the throttle's word on the call's first attempt, before it: a delay to wait
+/// (the rate limiter's), or the fn's return value for a rejected call, `Err(Throttled.into())`.
+/// Nothing without a throttle. (Each retry asks it in the state, with the backoff.)
+fn admit(
+    plan: &Plan,
+    names: &Names,
+    policy: &TokenStream,
+    ret: &Type,
+    name: &TokenStream,
+    kind: Mode,
+) -> TokenStream {
+    let Some(throttle) = &plan.throttle else {
+        return TokenStream::new();
+    };
+    let krate = &plan.krate;
+    let Names { wait, error, .. } = names;
+    // Located at `throttle`: an error type without `From<Throttled>` is an error there.
+    let admit = located_at(
+        quote!(#krate::__private::admit::<#ret>(#policy, #name)),
+        throttle.key,
+    );
+    let delay = match kind {
+        Mode::Sync => quote!(::std::thread::sleep(#wait)),
+        Mode::Async => {
+            let sleep = sleep(plan, names);
+            quote!(#sleep.await)
+        }
+    };
+    quote! {
+        match #admit {
+            ::core::result::Result::Ok(#wait) => {
+                if !#wait.is_zero() {
+                    #delay;
+                }
+            }
+            ::core::result::Result::Err(#error) => return #error,
         }
     }
 }
@@ -381,9 +423,11 @@ pub(super) fn hedged(
     let body_span = body.brace.span.join();
     let op = quote_spanned!(body_span=>
         move || #krate::__private::attempt::<#ret, _>(async move #body));
+    let admit = admit(plan, names, policy, ret, &name, Mode::Async);
     quote! {
         #items
         #(#copies)*
+        #admit
         #krate::RetryingCaller::from_policy(*#policy)
             .name((#name)())
             #sleeper

@@ -7,8 +7,8 @@ use syn::spanned::Spanned;
 use syn::{GenericParam, Generics, Path};
 
 use super::{Names, call_at, located_at};
-use crate::args::{Arg, Kind, Value};
-use crate::validate::Plan;
+use crate::args::{Arg, InlineThrottle, Kind, Value, throttle_check};
+use crate::validate::{Plan, ThrottleArg};
 
 /// What the state holds of the policy: for a constant policy, a zero-sized value that names it
 /// (whose type `setup` gets), not a reference.
@@ -19,7 +19,15 @@ pub(super) fn state_policy(
     generics: &Generics,
     setup: &mut TokenStream,
 ) -> TokenStream {
-    if plan.policy.is_some() || plan.budget.is_some() || mentions_generics(plan, generics) {
+    let per_call_throttle = matches!(
+        plan.throttle.as_ref().map(|t| &t.arg),
+        Some(ThrottleArg::PerCall(_))
+    );
+    if plan.policy.is_some()
+        || plan.budget.is_some()
+        || per_call_throttle
+        || mentions_generics(plan, generics)
+    {
         return policy.clone();
     }
     let krate = &plan.krate;
@@ -56,22 +64,92 @@ pub(super) fn policy(
     names: &Names,
     generics: &Generics,
 ) -> (TokenStream, TokenStream) {
-    let (mut setup, policy) = base_policy(plan, names, generics);
-    let Some(budget) = &plan.budget else {
-        return (setup, policy);
-    };
-    // `budget = EXPR` read on each call (a partition's budget): on a copy of the policy.
+    let (mut setup, mut policy) = base_policy(plan, names, generics);
     let krate = &plan.krate;
     let var = &names.policy;
-    let budget = call_at(
-        quote!(#krate::__private::budget),
-        budget.to_token_stream(),
-        budget.span(),
-    );
-    setup.extend(quote! {
-        let #var: #krate::RetryPolicy = (*#policy).budget(#budget);
-    });
-    (setup, quote!(&#var))
+    if let Some(budget) = &plan.budget {
+        // `budget = EXPR` read on each call (a partition's budget): on a copy of the policy.
+        let budget = call_at(
+            quote!(#krate::__private::budget),
+            budget.to_token_stream(),
+            budget.span(),
+        );
+        setup.extend(quote! {
+            let #var: #krate::RetryPolicy = (*#policy).budget(#budget);
+        });
+        policy = quote!(&#var);
+    }
+    if let Some(ThrottleArg::PerCall(expr)) = plan.throttle.as_ref().map(|t| &t.arg) {
+        // `throttle = EXPR` read on each call (a partition's throttle): likewise.
+        let throttle = call_at(
+            quote!(#krate::__private::throttle),
+            expr.to_token_stream(),
+            expr.span(),
+        );
+        setup.extend(quote! {
+            let #var: #krate::RetryPolicy = #krate::__private::with_throttle(*#policy, #throttle);
+        });
+        policy = quote!(&#var);
+    }
+    (setup, policy)
+}
+
+/// The throttle of the constant policy, if `throttle = ..` names one that is part of it: a
+/// `static` of the fn's own (`adaptive(..)`, `rate_limiter`) or the user's, borrowed through a
+/// `static` reference, as a budget is.
+fn constant_throttle(plan: &Plan) -> Option<TokenStream> {
+    let krate = &plan.krate;
+    let throttle = plan.throttle.as_ref()?;
+    let item = Ident::new("__STAMINA_THROTTLE", Span::mixed_site());
+    let span = throttle.key;
+    match &throttle.arg {
+        ThrottleArg::Static(expr) => Some(quote_spanned! {expr.span()=> {
+            static #item: &#krate::Throttle = &#expr;
+            #item
+        }}),
+        ThrottleArg::Inline(inline) => {
+            let made = inline_throttle(krate, inline);
+            Some(quote_spanned! {span=> {
+                static #item: #krate::Throttle = #made;
+                &#item
+            }})
+        }
+        ThrottleArg::PerCall(_) => None,
+    }
+}
+
+/// `Throttle::adaptive().k(check(2.0))..`: each setting through the runtime's const check of it.
+fn inline_throttle(krate: &Path, inline: &InlineThrottle) -> TokenStream {
+    let kind = &inline.kind;
+    let mut tokens = quote!(#krate::Throttle::#kind());
+    for setting in &inline.settings {
+        let key = &setting.key;
+        let mut value = match &setting.value {
+            Value::Duration(text) => {
+                let read = call_at(
+                    quote!(#krate::__private::duration),
+                    quote!(#text),
+                    setting.span,
+                );
+                quote!(const { #read })
+            }
+            Value::Count(n) => located_at(
+                Literal::u32_unsuffixed(*n).into_token_stream(),
+                setting.span,
+            ),
+            Value::Number(x) => {
+                located_at(Literal::f64_suffixed(*x).into_token_stream(), setting.span)
+            }
+            Value::Const(expr) => expr.to_token_stream(),
+            _ => quote!(::core::compile_error!("a setting takes a value")),
+        };
+        if let Some(check) = throttle_check(key) {
+            let check = Ident::new(check, Span::call_site());
+            value = call_at(quote!(#krate::__private::#check), value, setting.span);
+        }
+        tokens.extend(quote!(.#key(#value)));
+    }
+    tokens
 }
 
 /// [`policy`] without a budget read on each call.
@@ -99,7 +177,7 @@ pub(super) fn base_policy(
             let expr = &base.expr;
             // Located at the expression: a value of another type is an error there.
             let mut setup = quote_spanned!(expr.span()=> let #var: &#policy_ty = &(#expr););
-            if !plan.config.is_empty() {
+            if !plan.config.is_empty() || constant_throttle(plan).is_some() {
                 let checked = setters(plan, new, true);
                 setup.extend(if generic {
                     quote!(let _ = const { #checked };)
@@ -173,7 +251,10 @@ pub(super) fn setters(plan: &Plan, base: TokenStream, checked: bool) -> TokenStr
         }
         tokens.extend(quote!(.#setter(#value)));
     }
-    tokens
+    match constant_throttle(plan) {
+        Some(throttle) => quote!(#krate::__private::with_throttle(#tokens, #throttle)),
+        None => tokens,
+    }
 }
 
 /// A value argument's value as an expression.
@@ -195,7 +276,12 @@ pub(super) fn value_tokens(krate: &Path, arg: &Arg) -> TokenStream {
             let ty = Ident::new(ty, variant.span());
             return quote!(#krate::#ty::#variant);
         }
-        Value::None | Value::On(_) | Value::Runtime(_) | Value::Str(_) | Value::Path(_) => {
+        Value::None
+        | Value::On(_)
+        | Value::Runtime(_)
+        | Value::Str(_)
+        | Value::Path(_)
+        | Value::Throttle(_) => {
             unreachable!("not a value")
         }
     };
