@@ -36,9 +36,16 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     /// }
     ///
     /// let caller = RetryingCaller::new().attempts(3).throttle(&BACKEND);
-    /// let reply: Result<u32, Error> = caller.call(|e| matches!(e, Error::Busy), || Ok(7));
-    /// assert!(matches!(reply, Ok(7)));
-    /// assert_eq!(BACKEND.counts(), Some((1, 1))); // one request, one accepted
+    /// let mut busy = true;
+    /// let reply = caller.call(|e| matches!(e, Error::Busy), || {
+    ///     if std::mem::take(&mut busy) { Err(Error::Busy) } else { Ok(7) }
+    /// });
+    /// match reply {
+    ///     Ok(n) => assert_eq!(n, 7),
+    ///     Err(Error::Throttled(t)) => eprintln!("not sent: {t}"),
+    ///     Err(Error::Busy) => eprintln!("still busy after 3 attempts"),
+    /// }
+    /// assert_eq!(BACKEND.counts(), Some((2, 1))); // two requests, one accepted
     /// ```
     #[must_use]
     pub const fn throttle(mut self, throttle: &'static Throttle) -> ThrottledCaller<S, O, V> {

@@ -48,12 +48,16 @@
 //!     fn from(t: Throttled) -> Self { Error::Throttled(t) }
 //! }
 //!
-//! #[stamina::retry(on = std::io::Error, throttle = DB)]
+//! #[stamina::retry(on = |e| matches!(e, Error::Io(_)), throttle = DB)]
 //! fn load(path: &str) -> Result<String, Error> {
 //!     Ok(std::fs::read_to_string(path)?)
 //! }
 //! # let _off = stamina::testing::set_active(false);
-//! # assert!(matches!(load("/nonexistent"), Err(Error::Io(_))));
+//! match load("/etc/app.toml") {
+//!     Ok(text) => println!("{text}"),
+//!     Err(Error::Throttled(t)) => eprintln!("not sent: {t}"), // fail fast, or a fallback
+//!     Err(Error::Io(e)) => eprintln!("the database failed: {e}"),
+//! }
 //! assert_eq!(DB.rejection_probability(), 0.0);
 //! ```
 //!
