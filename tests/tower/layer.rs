@@ -1,8 +1,8 @@
 //! The `tower` layer (feature `tower`) against a scripted inner service: bodies replayed byte
 //! for byte and the cap's boundaries, Retry-After and the per-try timeout under a paused clock,
-//! the headers each attempt carries, budgets shared by clones and split per authority, a
-//! request dropped mid-wait, and every bad configuration as an error value. Against a real
-//! local server: a connection closed before and during a response.
+//! the headers each attempt carries, budgets and throttles shared by clones and split per
+//! authority, a request dropped mid-wait, and every bad configuration as an error value.
+//! Against a real local server: a connection closed before and during a response.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -16,8 +16,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
 use stamina::instrumentation::DenyReason;
+use stamina::testing::TestClock;
 use stamina::tower::{DEFAULT_BODY_CAP, Error, GrpcClassify, GrpcCode, ReplayBody, RetryLayer};
-use stamina::{ConfigError, RetryBudget, RetryPolicy};
+use stamina::{ConfigError, RetryBudget, RetryPolicy, Throttle};
 use stamina_tests::{HookCall, Recorder, lock, unique_name};
 use tower::{Layer, Service, ServiceExt};
 
@@ -428,6 +429,51 @@ async fn clones_share_one_budget_per_authority() {
         .unwrap();
     svc.clone().oneshot(other).await.unwrap();
     assert_eq!(summaries(&recorder).last().unwrap(), "retry 1");
+}
+
+#[tokio::test]
+async fn a_throttle_per_authority_stops_sending_what_its_authority_refuses() {
+    let name = unique_name("tower::throttle");
+    let recorder = Recorder::for_name(&name);
+    let inner = Scripted::new(&[Answer::Status(503, &[])]);
+    let svc = RetryLayer::new(instant(1))
+        .name(name.clone())
+        .throttle(Throttle::adaptive().min_requests(10))
+        .layer(inner.clone());
+    let clock = TestClock::new().seeded(9);
+    let (throttled, answered) = clock
+        .scope(async {
+            let (mut throttled, mut answered) = (0, 0);
+            for _ in 0..200 {
+                match svc.clone().oneshot(post("x")).await {
+                    Err(Error::Throttled(t)) => {
+                        assert!(t.to_string().starts_with("throttled locally"));
+                        throttled += 1;
+                    }
+                    Ok(response) => {
+                        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+                        answered += 1;
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            (throttled, answered)
+        })
+        .await;
+    // Every 503 is a request not accepted: once 10 are counted, about 90% are not sent.
+    assert_eq!(inner.attempts(), answered);
+    assert!(throttled > 150, "{throttled} of 200 throttled");
+    let rejected = summaries(&recorder)
+        .iter()
+        .filter(|s| *s == "throttled:rejected")
+        .count();
+    assert_eq!(rejected, throttled);
+    // Another authority has a throttle of its own, and it is not refusing.
+    let other = Request::post("http://other.test/")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = svc.clone().oneshot(other).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]

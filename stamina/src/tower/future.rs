@@ -20,9 +20,10 @@ use super::classify::{Classify, show_response};
 use super::service::{Error, MapBody, Shared};
 use crate::instrumentation::{Cause, DenyReason, label};
 use crate::policy::RetryPolicy;
-use crate::retrying::RetryState;
+use crate::retrying::{RetryState, admit_first};
 use crate::sleep::{Backoff, YieldNow, backoff_named};
 use crate::sleeper::Sleeper;
+use crate::throttle::Throttled;
 
 /// How much of a retried response's body is read before it is dropped, so that an HTTP/1
 /// connection goes back to the pool: 64 KiB (a longer body costs more to read than a new
@@ -67,6 +68,8 @@ pin_project_lite::pin_project! {
             drain: Option<RB>,
             drained: usize,
         },
+        /// The throttle did not send the request: the call ends with this.
+        Throttled { throttled: Throttled },
         /// The call has ended.
         Done,
     }
@@ -90,10 +93,23 @@ where
         mut replay: Replay<B>,
     ) -> Self {
         let retry = RetryState::new(policy);
-        let (request, timer) = attempt(&shared, &retry, &parts, &mut replay);
-        let future = service.call(request);
+        let name = || shared.name.as_deref().unwrap_or("");
+        let step = match admit_first(policy, || policy.get_timeout(), name) {
+            Ok(delay) if delay.is_zero() => {
+                let (request, timer) = attempt(&shared, &retry, &parts, &mut replay);
+                let future = service.call(request);
+                Step::Calling { future, timer }
+            }
+            // The rate limiter's delay: waited, then the service is made ready again.
+            Ok(delay) => Step::Waiting {
+                backoff: backoff_named(&shared.sleeper, delay),
+                drain: None,
+                drained: 0,
+            },
+            Err(throttled) => Step::Throttled { throttled },
+        };
         ResponseFuture {
-            step: Step::Calling { future, timer },
+            step,
             service,
             shared,
             retry,
@@ -154,6 +170,7 @@ fn error_cause<E>() -> Cause<Error<E>> {
         error_type: |e| match e {
             Error::Inner(_) => label::<E>(),
             Error::TimedOut => "timeout",
+            Error::Throttled(_) => "throttled",
         },
     }
 }
@@ -210,6 +227,11 @@ where
                     this.step.set(Step::Ready);
                     continue;
                 }
+                StepProj::Throttled { throttled } => {
+                    let throttled = *throttled;
+                    this.step.set(Step::Done);
+                    return Poll::Ready(Err(Error::Throttled(throttled)));
+                }
                 StepProj::Done => panic!("`ResponseFuture` polled after it completed"),
             };
             let shared = &**this.shared;
@@ -243,6 +265,8 @@ where
                     let on = |e: &Error<S::Error>| match e {
                         Error::Inner(e) => shared.classify.classify_error(parts, e),
                         Error::TimedOut => shared.classify.classify_timeout(parts),
+                        // Never an attempt's outcome: the throttle's ends the call before one.
+                        Error::Throttled(_) => crate::Decision::NoRetry,
                     };
                     match this
                         .retry

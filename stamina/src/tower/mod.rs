@@ -55,6 +55,15 @@
 //! a [`budget`](RetryLayer::budget) is split per authority (`host:port`), each with stamina's
 //! exact arithmetic; [`budget_for_all`](RetryLayer::budget_for_all) shares one.
 //!
+//! # Throttles
+//!
+//! A [`throttle`](RetryLayer::throttle) per authority (or one for all,
+//! [`throttle_for_all`](RetryLayer::throttle_for_all)) is asked before every attempt, the first
+//! included ([`crate::throttle`]): while an authority refuses most requests, the layer stops
+//! sending most of them and fails them at once with [`Error::Throttled`], and a throttled
+//! retry gives back the last response or error. The replies count as the classifier decides
+//! them: a retried status or error is not accepted, 429 and `RESOURCE_EXHAUSTED` are throttling.
+//!
 //! # Hedging
 //!
 //! A [`HedgeLayer`] below the retry layer hedges idempotent requests without a body

@@ -21,6 +21,7 @@ use crate::budget::{Partitioned, RetryBudget};
 use crate::error::ConfigError;
 use crate::policy::RetryPolicy;
 use crate::sleeper::{DefaultSleeper, Sleeper};
+use crate::throttle::{Throttle, Throttled};
 
 /// The error of a [`Retry`] service: the inner service's, unchanged, or a per-try timeout that
 /// ended the last attempt.
@@ -31,6 +32,10 @@ pub enum Error<E> {
     /// The last attempt outlived its [`per_try_timeout`](RetryLayer::per_try_timeout) (or the
     /// call's time left), and was dropped.
     TimedOut,
+    /// The layer's [`throttle`](RetryLayer::throttle) did not send the request: the
+    /// dependency has been refusing most requests (or the rate limiter's delay would pass the
+    /// call's timeout). Nothing was sent.
+    Throttled(Throttled),
 }
 
 impl<E: fmt::Display> fmt::Display for Error<E> {
@@ -38,6 +43,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
         match self {
             Error::Inner(e) => e.fmt(f),
             Error::TimedOut => f.write_str("the attempt timed out"),
+            Error::Throttled(t) => t.fmt(f),
         }
     }
 }
@@ -46,7 +52,7 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Inner(e) => e.source(),
-            Error::TimedOut => None,
+            Error::TimedOut | Error::Throttled(_) => None,
         }
     }
 }
@@ -82,13 +88,18 @@ where
     }
 }
 
-/// Where a call's budget comes from.
-#[derive(Debug)]
-enum Budgets {
-    /// The policy's own (none, the process's, or the one it names).
-    Policy,
-    /// One per authority, of this configuration.
-    PerAuthority(Box<Partitioned>),
+/// What a layer keeps per authority: a budget, a throttle, or both, each of its template's
+/// configuration. The policy's own apply where it has none.
+#[derive(Debug, Default)]
+struct PerAuthority {
+    budgets: Option<Box<Partitioned>>,
+    throttles: Option<Box<Partitioned<Throttle>>>,
+}
+
+impl PerAuthority {
+    fn is_empty(&self) -> bool {
+        self.budgets.is_none() && self.throttles.is_none()
+    }
 }
 
 /// What every clone of a [`Retry`] shares.
@@ -101,17 +112,17 @@ pub(super) struct Shared<C, Sl, Mb> {
     pub(super) body_cap: usize,
     pub(super) per_try: Option<Duration>,
     pub(super) attempt_header: Option<HeaderName>,
-    budgets: Budgets,
-    /// The policy of each authority, its budget in it.
+    per_authority: PerAuthority,
+    /// The policy of each authority, its budget and throttle in it.
     by_authority: RwLock<HashMap<Box<str>, &'static RetryPolicy>>,
 }
 
 impl<C, Sl, Mb> Shared<C, Sl, Mb> {
     /// The policy of a request to `authority`.
     pub(super) fn policy_for(&self, authority: Option<&str>) -> &'static RetryPolicy {
-        let Budgets::PerAuthority(budgets) = &self.budgets else {
+        if self.per_authority.is_empty() {
             return self.policy;
-        };
+        }
         let key = authority.unwrap_or("");
         let known = self
             .by_authority
@@ -122,7 +133,14 @@ impl<C, Sl, Mb> Shared<C, Sl, Mb> {
         if let Some(policy) = known {
             return policy;
         }
-        let policy = intern(self.policy.budget(budgets.get(key)));
+        let mut policy = *self.policy;
+        if let Some(budgets) = &self.per_authority.budgets {
+            policy = policy.budget(budgets.get(key));
+        }
+        if let Some(throttles) = &self.per_authority.throttles {
+            policy = policy.with_throttle(throttles.get(key));
+        }
+        let policy = intern(policy);
         self.by_authority
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -159,9 +177,10 @@ pub struct RetryLayer<C = HttpClassify, Sl = DefaultSleeper, Mb = Unmapped> {
     per_try: Option<Duration>,
     attempt_header: Option<HeaderName>,
     budget: Option<RetryBudget>,
+    throttle: Option<Throttle>,
 }
 
-/// A clone has the same configuration; the budgets it makes start afresh, as each service a
+/// A clone has the same configuration; the budgets and throttles it makes start afresh, as each service a
 /// layer makes has budgets of its own.
 impl<C: Clone, Sl: Clone, Mb: Clone> Clone for RetryLayer<C, Sl, Mb> {
     fn clone(&self) -> Self {
@@ -175,6 +194,7 @@ impl<C: Clone, Sl: Clone, Mb: Clone> Clone for RetryLayer<C, Sl, Mb> {
             per_try: self.per_try,
             attempt_header: self.attempt_header.clone(),
             budget: self.budget.as_ref().map(RetryBudget::fresh),
+            throttle: self.throttle.as_ref().map(Throttle::fresh),
         }
     }
 }
@@ -205,6 +225,7 @@ impl RetryLayer {
             per_try: None,
             attempt_header: None,
             budget: None,
+            throttle: None,
         }
     }
 
@@ -229,6 +250,7 @@ impl<C, Sl, Mb> RetryLayer<C, Sl, Mb> {
             per_try: self.per_try,
             attempt_header: self.attempt_header,
             budget: self.budget,
+            throttle: self.throttle,
         }
     }
 
@@ -245,6 +267,7 @@ impl<C, Sl, Mb> RetryLayer<C, Sl, Mb> {
             per_try: self.per_try,
             attempt_header: self.attempt_header,
             budget: self.budget,
+            throttle: self.throttle,
         }
     }
 
@@ -262,6 +285,7 @@ impl<C, Sl, Mb> RetryLayer<C, Sl, Mb> {
             per_try: self.per_try,
             attempt_header: self.attempt_header,
             budget: self.budget,
+            throttle: self.throttle,
         }
     }
 
@@ -326,6 +350,25 @@ impl<C, Sl, Mb> RetryLayer<C, Sl, Mb> {
         self
     }
 
+    /// Asks a [`Throttle`] per authority (`host:port`), each with `template`'s configuration,
+    /// before every attempt, the first included (see [`crate::throttle`]): a request it
+    /// rejects is not sent and fails at once with [`Error::Throttled`]; a retry it rejects is
+    /// not made, and the last response or error comes back. It counts the replies as the
+    /// classifier decides them (429 and `RESOURCE_EXHAUSTED` are throttling).
+    #[must_use]
+    pub fn throttle(mut self, template: Throttle) -> Self {
+        self.throttle = Some(template);
+        self
+    }
+
+    /// Asks one [`Throttle`] for every authority, shared with whatever else names it.
+    #[must_use]
+    pub fn throttle_for_all(mut self, throttle: &'static Throttle) -> Self {
+        self.throttle = None;
+        self.policy = self.policy.with_throttle(throttle);
+        self
+    }
+
     /// The policy.
     #[must_use]
     pub fn get_policy(&self) -> &RetryPolicy {
@@ -352,11 +395,15 @@ impl<S, C: Clone, Sl: Clone, Mb: Clone> Layer<S> for RetryLayer<C, Sl, Mb> {
                 body_cap: self.body_cap,
                 per_try: self.per_try,
                 attempt_header: self.attempt_header.clone(),
-                budgets: match &self.budget {
-                    Some(template) => {
-                        Budgets::PerAuthority(Box::new(Partitioned::new(template.fresh())))
-                    }
-                    None => Budgets::Policy,
+                per_authority: PerAuthority {
+                    budgets: self
+                        .budget
+                        .as_ref()
+                        .map(|template| Box::new(Partitioned::new(template.fresh()))),
+                    throttles: self
+                        .throttle
+                        .as_ref()
+                        .map(|template| Box::new(Partitioned::new(template.fresh()))),
                 },
                 by_authority: RwLock::new(HashMap::new()),
             }),
@@ -364,7 +411,8 @@ impl<S, C: Clone, Sl: Clone, Mb: Clone> Layer<S> for RetryLayer<C, Sl, Mb> {
     }
 }
 
-/// A service that retries requests: see [`RetryLayer`]. Clones share their budgets.
+/// A service that retries requests: see [`RetryLayer`]. Clones share their budgets and
+/// throttles.
 pub struct Retry<S, C = HttpClassify, Sl = DefaultSleeper, Mb = Unmapped> {
     inner: S,
     shared: Arc<Shared<C, Sl, Mb>>,
