@@ -258,3 +258,52 @@ fn metrics_counts_go_to_each_recorder_even_one_made_where_a_dropped_one_was() {
     // Not an assertion on the layout, only a note of whether the case was exercised.
     eprintln!("same address: {}", first_address == second_address);
 }
+
+/// An error that carries a throttle's rejection.
+#[derive(Debug)]
+enum Throttleable {
+    Failed,
+    Throttled(stamina::Throttled),
+}
+
+impl From<stamina::Throttled> for Throttleable {
+    fn from(t: stamina::Throttled) -> Self {
+        Throttleable::Throttled(t)
+    }
+}
+
+#[test]
+fn metrics_counts_calls_throttled_by_action() {
+    static REFUSING: stamina::Throttle = stamina::Throttle::adaptive();
+    for _ in 0..1000 {
+        REFUSING.record(stamina::throttle::Reply::Failed);
+    }
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let caller = caller("metrics_hook::throttled", 1).throttle(&REFUSING);
+    let clock = stamina::testing::TestClock::new().seeded(4);
+    let rejected = metrics::with_local_recorder(&recorder, || {
+        clock.run(|| {
+            (0..100)
+                .filter(|_| {
+                    let reply = caller.call(
+                        |e| matches!(e, Throttleable::Failed),
+                        || Err::<(), _>(Throttleable::Failed),
+                    );
+                    matches!(reply, Err(Throttleable::Throttled(_)))
+                })
+                .count()
+        })
+    });
+    assert!(rejected > 70, "{rejected} of 100");
+    let text = recorder.handle().render();
+    assert!(
+        text.contains("# TYPE stamina_calls_throttled_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "stamina_calls_throttled_total{{callable=\"metrics_hook::throttled\",action=\"rejected\"}} {rejected}\n"
+        )),
+        "{text}"
+    );
+}

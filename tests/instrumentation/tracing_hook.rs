@@ -259,3 +259,60 @@ fn a_retry_denied_by_a_budget_is_one_warn_event_stamina_retry_denied() {
     .collect();
     assert_eq!(denied.fields, expected);
 }
+
+/// An error that carries a throttle's rejection.
+#[derive(Debug)]
+enum Throttleable {
+    Failed,
+    Throttled(stamina::Throttled),
+}
+
+impl From<stamina::Throttled> for Throttleable {
+    fn from(t: stamina::Throttled) -> Self {
+        Throttleable::Throttled(t)
+    }
+}
+
+#[test]
+fn a_call_rejected_by_its_throttle_is_one_warn_event_stamina_call_throttled() {
+    static REFUSING: stamina::Throttle = stamina::Throttle::adaptive();
+    for _ in 0..1000 {
+        REFUSING.record(stamina::throttle::Reply::Failed);
+    }
+    let capture = Capture::default();
+    let caller = caller("tracing_hook::throttled", 1).throttle(&REFUSING);
+    let clock = stamina::testing::TestClock::new().seeded(2);
+    let rejected = capture.with_default(|| {
+        clock.run(|| {
+            loop {
+                let reply = caller.call(
+                    |e| matches!(e, Throttleable::Failed),
+                    || Err::<(), _>(Throttleable::Failed),
+                );
+                if let Err(Throttleable::Throttled(t)) = reply {
+                    break t;
+                }
+            }
+        })
+    });
+    assert!(
+        rejected.to_string().contains("rejection probability 90%"),
+        "{rejected}"
+    );
+    let events: Vec<Event> = stamina_events(&capture)
+        .into_iter()
+        .filter(|e| e.message.as_deref() == Some("stamina.call_throttled"))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].level, Level::WARN);
+    let expected = [
+        ("action", Value::Str("rejected".into())),
+        ("callable", Value::Str("tracing_hook::throttled".into())),
+        ("delay", Value::F64(0.0)),
+        ("probability", Value::F64(0.9)),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into_iter()
+    .collect();
+    assert_eq!(events[0].fields, expected);
+}

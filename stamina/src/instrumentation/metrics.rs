@@ -18,6 +18,8 @@ const DENIED_HELP: &str = "Total number of retries denied: by a retry budget, th
 const HEDGES: &str = "stamina_hedges_total";
 const HEDGES_WON: &str = "stamina_hedges_won_total";
 const THROTTLED: &str = "stamina_calls_throttled_total";
+const THROTTLED_HELP: &str =
+    "Total number of calls that a throttle rejected or delayed before their first attempt.";
 
 /// The `retry_num` label of [`MetricsOnRetryHook`] takes this many values: `1` to `9`, then
 /// `10+` for every later retry.
@@ -325,6 +327,7 @@ impl RetryHook for MetricsOnRetryHook {
     fn on_throttled(&self, details: &ThrottleDetails<'_>) {
         let redactor = redact::current();
         let callable = redact::callable(redactor.as_deref(), details.name).into_owned();
+        metrics::describe_counter!(THROTTLED, THROTTLED_HELP);
         metrics::counter!(THROTTLED, "callable" => callable, "action" => details.action.as_str())
             .increment(1);
     }
