@@ -1,15 +1,34 @@
 //! The SRE book's adaptive throttling: reject locally with probability
-//! `max(0, (requests - k * accepts) / (requests + 1))`, over a decaying window.
+//! `max(0, (requests - k * accepts) / (requests + 1))`, over a decaying window, with a short
+//! horizon beside it that reacts within seconds.
 //!
-//! Lock-free: requests and accepts are counted in a ring of [`SLOTS`] time slots per stripe,
-//! each slot one `u64` (a 24-bit tag of its slot's number, 20 bits of requests, 20 of
-//! accepts), updated by one compare-and-swap. Each thread counts in its own stripe (one of
-//! [`STRIPES`], each on its own cache lines), so threads do not contend on a counter. The
-//! probability is kept as one word, recomputed from every stripe's slots (16 cache lines) by
-//! the thread whose record starts a slot, by every failure, by every accept while the word is not
-//! zero, and otherwise every [`RECOMPUTE_EVERY`] records of a slot: the happy path (successes,
-//! nothing rejected) pays one CAS and one load per reply. The check before an attempt reads that
-//! word, and draws only when it is not zero.
+//! Lock-free: the replies are counted in a ring of [`SLOTS`] time slots per stripe, each slot
+//! one `u64` (a 24-bit tag of its slot's number, 20 bits of requests sent, 20 of accepts),
+//! updated by one compare-and-swap; the requests rejected locally in a second ring beside it
+//! (a tag, and 40 bits of count). Each thread counts in its own stripe (one of [`STRIPES`], each
+//! on its own cache lines), so threads do not contend on a counter. The probability is kept as
+//! one word, recomputed from every stripe's slots by the thread whose record starts a slot, by
+//! every failure and local rejection, by every accept while the word is not zero, and otherwise
+//! every [`RECOMPUTE_EVERY`] accepts of a slot: the happy path (successes, nothing rejected)
+//! pays one CAS and one load per reply. The check before an attempt reads that word, and draws
+//! only when it is not zero.
+//!
+//! # Two horizons
+//!
+//! The formula over the whole window alone is slow both ways, because the window remembers:
+//! an outage shorter than the window barely moves it (the successes before it dominate), and
+//! after a recovery the requests it rejected keep it rejecting (what it lets through is at most
+//! `k` times what was accepted, so the load it allows grows `k`-fold per window: about 1.4
+//! windows from the cap back to 0 for `k = 2`, and 12 for `k = 1.1`). So the formula is also
+//! taken over the [`HORIZON`] most recent slots (15 s of the default 2 minutes), and:
+//!
+//! - while that horizon shows the dependency refusing some of what is sent, the probability is
+//!   the larger of the two: the throttle engages within the horizon, and the window keeps
+//!   the memory of a sustained overload;
+//! - once every request sent in the horizon was accepted (the dependency has recovered), it is
+//!   the horizon's alone, with `k` at least [`RAMP`]: the requests rejected during the outage
+//!   stop counting as they age out of the horizon, the load let through at least doubles per
+//!   horizon (TCP's slow start), and it is back to full within seconds, not windows.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,6 +37,10 @@ use std::time::Duration;
 /// The slots of the window: a slot is `window / SLOTS` long (7.5 s of the default 2 minutes),
 /// and the window counts to within one slot.
 pub(super) const SLOTS: usize = 16;
+/// After a recovery, the load let through grows at least this many times per horizon.
+const RAMP: f64 = 2.0;
+/// The slots of the short horizon: the current one and the one before it.
+pub(super) const HORIZON: u64 = 2;
 /// The stripes that threads count in.
 const STRIPES: usize = 8;
 /// While nothing is rejected, a stripe recomputes the probability after this many accepts in
@@ -30,11 +53,16 @@ const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
 const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
 const REQUESTS_SHIFT: u32 = COUNT_BITS;
 const TAG_SHIFT: u32 = 2 * COUNT_BITS;
+/// A slot of the ring of local rejections: the tag, and the count below it.
+const REJECTED_MAX: u64 = (1 << TAG_SHIFT) - 1;
 
 /// One stripe's slots, on cache lines of its own.
 #[repr(align(128))]
 struct Stripe {
+    /// Requests sent, and accepted.
     slots: [AtomicU64; SLOTS],
+    /// Requests rejected locally.
+    rejected: [AtomicU64; SLOTS],
 }
 
 pub(super) struct Adaptive {
@@ -47,11 +75,28 @@ pub(super) struct Adaptive {
     stripes: [Stripe; STRIPES],
 }
 
-/// What one window holds, summed.
+/// The SRE book's two counts: the requests (sent, or rejected locally) and the accepts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Counts {
     pub(super) requests: u64,
     pub(super) accepts: u64,
+}
+
+/// What a span of slots holds, summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Span {
+    pub(super) sent: u64,
+    pub(super) accepts: u64,
+    pub(super) rejected: u64,
+}
+
+impl Span {
+    pub(super) const fn counts(self) -> Counts {
+        Counts {
+            requests: self.sent + self.rejected,
+            accepts: self.accepts,
+        }
+    }
 }
 
 const fn tag(word: u64) -> u64 {
@@ -105,6 +150,7 @@ impl Adaptive {
             stripes: [const {
                 Stripe {
                     slots: [const { AtomicU64::new(0) }; SLOTS],
+                    rejected: [const { AtomicU64::new(0) }; SLOTS],
                 }
             }; STRIPES],
         }
@@ -122,7 +168,30 @@ impl Adaptive {
         u64::try_from(u128::from(now) / width).unwrap_or(u64::MAX - 1) + 1
     }
 
-    /// Counts a request at `now` (nanoseconds), accepted or not, in this thread's stripe.
+    /// Counts a request rejected locally at `now` (nanoseconds), in this thread's stripe.
+    pub(super) fn reject(&self, now: u64) {
+        let slot = self.slot_of(now);
+        let cell = &self.stripes[stripe()].rejected[(slot % SLOTS as u64) as usize];
+        let mut old = cell.load(Ordering::Relaxed);
+        loop {
+            let new = if old >> TAG_SHIFT == slot & TAG_MASK {
+                if old & REJECTED_MAX == REJECTED_MAX {
+                    break;
+                }
+                old + 1
+            } else {
+                ((slot & TAG_MASK) << TAG_SHIFT) | 1
+            };
+            match cell.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => old = now,
+            }
+        }
+        self.recompute(slot);
+    }
+
+    /// Counts a request sent and answered at `now` (nanoseconds), accepted or not, in this
+    /// thread's stripe.
     pub(super) fn record(&self, now: u64, accepted: bool) {
         let slot = self.slot_of(now);
         let cell = &self.stripes[stripe()].slots[(slot % SLOTS as u64) as usize];
@@ -156,47 +225,75 @@ impl Adaptive {
         }
     }
 
-    /// The requests and accepts of the window that ends in slot `slot`.
-    pub(super) fn counts(&self, slot: u64) -> Counts {
-        let mut counts = Counts::default();
-        let oldest = slot.saturating_sub(SLOTS as u64 - 1);
+    /// The window that ends in slot `slot`, and its short horizon.
+    pub(super) fn spans(&self, slot: u64) -> (Span, Span) {
+        let (mut window, mut horizon) = (Span::default(), Span::default());
+        // How many slots back from `slot` a cell's tag is, if within the window.
+        let back = |word: u64| {
+            let back = (slot & TAG_MASK).wrapping_sub(word >> TAG_SHIFT) & TAG_MASK;
+            (word != 0 && back < SLOTS as u64 && back < slot).then_some(back)
+        };
         for stripe in &self.stripes {
-            for cell in &stripe.slots {
+            for (cell, rejected) in stripe.slots.iter().zip(&stripe.rejected) {
                 let word = cell.load(Ordering::Relaxed);
-                // The slot's number from its tag: the latest with that tag, at or before `slot`.
-                let back = (slot & TAG_MASK).wrapping_sub(tag(word)) & TAG_MASK;
-                if word != 0
-                    && slot
-                        .checked_sub(back)
-                        .is_some_and(|tagged| tagged >= oldest)
-                {
-                    counts.requests += requests(word);
-                    counts.accepts += accepts(word);
+                if let Some(back) = back(word) {
+                    let (sent, accepts) = (requests(word), accepts(word));
+                    window.sent += sent;
+                    window.accepts += accepts;
+                    if back < HORIZON {
+                        horizon.sent += sent;
+                        horizon.accepts += accepts;
+                    }
+                }
+                let word = rejected.load(Ordering::Relaxed);
+                if let Some(back) = back(word) {
+                    let count = word & REJECTED_MAX;
+                    window.rejected += count;
+                    if back < HORIZON {
+                        horizon.rejected += count;
+                    }
                 }
             }
         }
-        counts
+        (window, horizon)
     }
 
-    /// The counts of the window that ends now.
+    /// The SRE book's counts of the window that ends now.
     pub(super) fn counts_now(&self, now: u64) -> Counts {
-        self.counts(self.slot_of(now))
+        self.spans(self.slot_of(now)).0.counts()
     }
 
     /// The probability for the window that ends in slot `slot`, stored.
     fn recompute(&self, slot: u64) {
-        let p = self.probability_of(self.counts(slot));
+        let (window, horizon) = self.spans(slot);
+        let p = self.probability_in(window, horizon);
         self.probability.store(p.to_bits(), Ordering::Relaxed);
     }
 
+    /// The probability for a window and its horizon: see the module docs.
+    pub(super) fn probability_in(&self, window: Span, horizon: Span) -> f64 {
+        // Every request sent in the horizon accepted: the dependency has recovered, and the
+        // load let through at least doubles per horizon, whatever `k`.
+        if horizon.sent > 0 && horizon.accepts == horizon.sent {
+            return self.formula(horizon.counts(), self.k.max(RAMP));
+        }
+        let recent = self.probability_of(horizon.counts());
+        self.probability_of(window.counts()).max(recent)
+    }
+
     /// The SRE formula, capped, for `counts`: 0 below the minimum of requests.
-    #[allow(clippy::cast_precision_loss, reason = "counts of at most 2^27")]
     pub(super) fn probability_of(&self, counts: Counts) -> f64 {
+        self.formula(counts, self.k)
+    }
+
+    /// The SRE formula with this `k`, capped: 0 below the minimum of requests.
+    #[allow(clippy::cast_precision_loss, reason = "counts of at most 2^27")]
+    fn formula(&self, counts: Counts, k: f64) -> f64 {
         if counts.requests < u64::from(self.min_requests) {
             return 0.0;
         }
         let requests = counts.requests as f64;
-        let p = (requests - self.k * counts.accepts as f64) / (requests + 1.0);
+        let p = (requests - k * counts.accepts as f64) / (requests + 1.0);
         p.clamp(0.0, self.max_rejection)
     }
 }

@@ -12,10 +12,14 @@
 //!   were counted. `k` (default 2) is the load allowed per request accepted: with `k = 2`, a
 //!   dependency that accepts 100 requests a second gets about 200; `k = 1.1` is more
 //!   protective. Requests rejected locally count as requests, so the rejection rate rises until
-//!   what is sent is about `k` times what is accepted, and falls as soon as the dependency
-//!   accepts again: the window decays, so an outage is forgotten within one window of
-//!   recovery (where google-cloud-gax's counters never forget, and a day of success hides an
-//!   hour of outage).
+//!   what is sent is about `k` times what is accepted. Beyond the book, the formula is also
+//!   taken over a short horizon (the last two of the window's 16 slots: 15 s of the default 2
+//!   minutes), so that the throttle engages within seconds of an outage shorter than the
+//!   window, and, once everything it sent was accepted, lets the load back at least doubling
+//!   per horizon: a recovery is back to full within seconds, where the window alone takes more
+//!   than a window (1.4 windows for `k = 2`, 12 for `k = 1.1`) and google-cloud-gax's counters,
+//!   which never decay, take as long as the outage was long (and a day of success hides an
+//!   hour of outage). BENCHMARKS.md has the simulated outage, side by side.
 //! - **An adaptive rate limiter** ([`Throttle::rate_limiter`], the AWS SDKs' "adaptive" retry
 //!   mode, CUBIC): off until a throttling error is seen; then each attempt takes tokens from a
 //!   bucket (a first attempt 1, a retry 5) whose fill rate drops to 0.7 of the measured send
@@ -94,8 +98,9 @@
 //! The check before an attempt reads one word (the adaptive throttle's probability; the rate
 //! limiter's switch) and draws a random number only while the probability is above zero. Each
 //! reply is counted: a read of the clock and a compare-and-swap in the thread's own stripe of
-//! slots (the adaptive throttle, lock-free), or a short lock (the rate limiter, as smithy-rs).
-//! BENCHMARKS.md has the figures.
+//! slots (the adaptive throttle, lock-free; a failure, or any reply while it rejects, also
+//! sums the slots again: 32 cache lines), or a short lock (the rate limiter, as smithy-rs's,
+//! taken only once it is on). BENCHMARKS.md has the figures.
 
 use std::error::Error;
 use std::fmt;
@@ -527,7 +532,7 @@ impl Throttle {
         if draw >= p {
             return Admission::Now;
         }
-        a.record(crate::clock::quick_nanos(), false);
+        a.reject(crate::clock::quick_nanos());
         Admission::No(Throttled {
             reason: ThrottledReason::Rejected { probability: p },
         })
