@@ -7,8 +7,9 @@
 //!
 //! It prints Markdown. Options, after `--`: `--quick` (fewer rounds), `--instructions` (adds
 //! instructions per call, counted by valgrind's cachegrind: slow, but repeatable where times are
-//! not). `--layers` prints the tower layer's tables alone, `--hedging` the hedged calls'. `--gate FILE [--update]` is the
-//! instruction-count gate of `.ci/run` ([`gate`]).
+//! not). `--layers` prints the tower layer's tables alone, `--hedging` the hedged calls',
+//! `--throttles` the throttles'. `--gate FILE [--update]` is the instruction-count gate of
+//! `.ci/run` ([`gate`]).
 //! `--count ID FAILURES N [--listening]` is internal: it runs one contender `N` times, under
 //! valgrind (with `--listening`, with the subscriber and the recorder of the instrumented table).
 //!
@@ -19,8 +20,8 @@
 //!
 //! One module per section of the report, in the order it prints: [`happy`] and [`retry`] (the
 //! happy and the retry path, sync and async), [`sizes`], [`concurrency`], [`storm`] and
-//! [`budgets`], [`instrumented`], [`layers`] (the tower layer), [`hedging`], and [`bars`] last; [`gate`] is
-//! the gate's. The rest is shared: [`contender`] (what a
+//! [`budgets`], [`instrumented`], [`layers`] (the tower layer), [`hedging`], [`throttles`], and
+//! [`bars`] last; [`gate`] is the gate's. The rest is shared: [`contender`] (what a
 //! contender is and how it runs), [`measure`] (times, allocations, instructions) and [`table`] (a
 //! table's rows and its Markdown); [`by_id`], here, finds the contender of any table by its id.
 
@@ -38,6 +39,7 @@ mod retry;
 mod sizes;
 mod storm;
 mod table;
+mod throttles;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -142,6 +144,12 @@ fn main() {
         bars.print();
         return;
     }
+    if args.iter().any(|a| a == "--throttles") {
+        let mut bars = Bars::default();
+        throttles::throttles(&mut bars);
+        bars.print();
+        return;
+    }
     if args.iter().any(|a| a == "--storm") {
         println!("## Retry storms and budgets\n");
         storm();
@@ -193,6 +201,8 @@ fn main() {
     layers::layers(&rt, &cfg, &mut bars);
 
     hedging::hedging(&rt, &cfg, &mut bars);
+
+    throttles::throttles(&mut bars);
 
     println!("## The bars\n");
     bars.print();

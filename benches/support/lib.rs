@@ -31,6 +31,7 @@ mod hand;
 mod hedging;
 mod layers;
 mod storm;
+mod throttle;
 mod tokio_retry2;
 #[cfg(feature = "tryhard")]
 mod tryhard;
@@ -42,6 +43,7 @@ pub use self::hand::*;
 pub use self::hedging::*;
 pub use self::layers::*;
 pub use self::storm::*;
+pub use self::throttle::*;
 pub use self::tokio_retry2::*;
 #[cfg(feature = "tryhard")]
 pub use self::tryhard::*;

@@ -292,13 +292,13 @@ impl Throttle {
     #[must_use]
     pub const fn window(mut self, window: Duration) -> Self {
         if let Kind::Adaptive(a) = &mut self.kind {
-            a.window = if window.as_secs() < 1 {
+            a.set_window(if window.as_secs() < 1 {
                 Duration::from_secs(1)
             } else if window.as_secs() >= 3600 {
                 Duration::from_secs(3600)
             } else {
                 window
-            };
+            });
         }
         self
     }

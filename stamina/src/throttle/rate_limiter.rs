@@ -5,10 +5,11 @@
 //!
 //! Its state (ten numbers that each reply updates together) is behind a mutex, as in smithy-rs;
 //! unlike smithy-rs, the check before an attempt takes no lock until the first throttling
-//! error has turned the bucket on (one relaxed load).
+//! error has turned the bucket on (one relaxed load), and until then a success never waits for
+//! the lock (see [`RateLimiter::update`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 /// The least fill rate, tokens per second.
@@ -29,6 +30,9 @@ pub(super) const RETRY_COST: f64 = 5.0;
 pub(super) struct RateLimiter {
     /// On from the first throttling error: until then the check reads only this.
     enabled: AtomicBool,
+    /// Successes counted while the bucket is off without the state, which another reply held:
+    /// folded into the measured rate at the next reply that takes it.
+    unlocked: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -180,6 +184,7 @@ impl RateLimiter {
     pub(super) const fn new() -> Self {
         RateLimiter {
             enabled: AtomicBool::new(false),
+            unlocked: AtomicU64::new(0),
             state: Mutex::new(State::INITIAL),
         }
     }
@@ -202,9 +207,26 @@ impl RateLimiter {
         self.lock().acquire(now(), cost, limit)
     }
 
-    /// See [`State::update`].
+    /// See [`State::update`]. While the bucket is off, a success that finds the state held by
+    /// another reply does not wait for it: it is counted for the measured rate, which is all
+    /// that the first throttling error reads of it, and the next reply folds it in (alone, the
+    /// replies update the state one by one, as smithy-rs's do).
     pub(super) fn update(&self, now: f64, throttled: bool) {
-        let mut state = self.lock();
+        let mut state = if throttled || self.enabled.load(Ordering::Relaxed) {
+            self.lock()
+        } else {
+            match self.state.try_lock() {
+                Ok(state) => state,
+                Err(TryLockError::Poisoned(state)) => state.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    self.unlocked.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        };
+        if self.unlocked.load(Ordering::Relaxed) != 0 {
+            state.request_count += self.unlocked.swap(0, Ordering::Relaxed);
+        }
         state.update(now, throttled);
         if state.enabled {
             self.enabled.store(true, Ordering::Relaxed);
