@@ -93,6 +93,42 @@ where
         mut replay: Replay<B>,
     ) -> Self {
         let retry = RetryState::new(policy);
+        if policy.get_throttle().is_some() {
+            return Self::throttled(service, shared, policy, parts, replay, retry);
+        }
+        let (request, timer) = attempt(&shared, &retry, &parts, &mut replay);
+        let future = service.call(request);
+        ResponseFuture {
+            step: Step::Calling { future, timer },
+            service,
+            shared,
+            retry,
+            parts,
+            replay,
+        }
+    }
+}
+
+impl<S, B, RB, C, Sl, Mb> ResponseFuture<S, B, RB, C, Sl, Mb>
+where
+    S: Service<Request<Mb::Body>, Response = Response<RB>>,
+    Mb: MapBody<B>,
+    B: Body,
+    C: Classify<RB, S::Error>,
+    Sl: Sleeper,
+{
+    /// [`new`](Self::new) under a throttle, which first has its word on the first attempt:
+    /// out of line, so that a layer without one builds its future in place.
+    #[cold]
+    #[inline(never)]
+    fn throttled(
+        mut service: S,
+        shared: Arc<Shared<C, Sl, Mb>>,
+        policy: &'static RetryPolicy,
+        parts: Parts,
+        mut replay: Replay<B>,
+        retry: RetryState<'static>,
+    ) -> Self {
         let name = || shared.name.as_deref().unwrap_or("");
         let step = match admit_first(policy, || policy.get_timeout(), name) {
             Ok(delay) if delay.is_zero() => {
