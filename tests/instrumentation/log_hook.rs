@@ -1,7 +1,8 @@
 //! The `log` fallback, through a real `log` logger: a program without a `tracing` subscriber
 //! sees each retry as one `log` record (target `stamina`, level WARN, the fields in the message
 //! and as key-values); a subscriber that takes the event gets it instead; a logger that wants no
-//! warnings gets nothing; and `LogOnRetryHook` logs on its own.
+//! warnings gets nothing; a call its throttle rejects is one record too; and `LogOnRetryHook`
+//! logs on its own.
 //!
 //! The logger and the hooks are process-wide, and `tracing` caches whether a callsite is wanted
 //! for the whole process (tokio-rs/tracing#3611): the cases run in order, in one test.
@@ -58,6 +59,18 @@ impl log::Log for Keeper {
 
 static LOGGER: Keeper = Keeper(Mutex::new(Vec::new()));
 
+/// An error that carries a throttle's rejection.
+#[derive(Debug)]
+struct Throttleable(
+    #[allow(dead_code, reason = "carried, as a user's error would")] stamina::Throttled,
+);
+
+impl From<stamina::Throttled> for Throttleable {
+    fn from(t: stamina::Throttled) -> Self {
+        Throttleable(t)
+    }
+}
+
 fn taken() -> Vec<Logged> {
     std::mem::take(&mut *lock(&LOGGER.0))
 }
@@ -105,6 +118,33 @@ fn retries_are_logged_through_log_when_no_subscriber_takes_them() {
     assert_eq!(record.fields[0].1, "log_hook::fallback");
     assert_eq!(record.fields[1].1, "1");
     assert!(record.fields[2].1.starts_with("failure #"));
+
+    // A call that its throttle rejects: one WARN record too.
+    static REFUSING: stamina::Throttle = stamina::Throttle::adaptive();
+    for _ in 0..1000 {
+        REFUSING.record(stamina::throttle::Reply::Failed);
+    }
+    let caller = RetryingCaller::new()
+        .name("log_hook::throttled")
+        .throttle(&REFUSING);
+    let clock = stamina::testing::TestClock::new().seeded(8);
+    clock.run(|| {
+        while caller
+            .call(|_: &Throttleable| false, || Ok::<_, Throttleable>(()))
+            .is_ok()
+        {}
+    });
+    let logged = taken();
+    let throttled: Vec<_> = logged
+        .iter()
+        .filter(|r| r.message.starts_with("stamina.call_throttled"))
+        .collect();
+    assert_eq!(throttled.len(), 1, "{logged:#?}");
+    assert_eq!(throttled[0].level, log::Level::Warn);
+    assert_eq!(
+        throttled[0].message,
+        "stamina.call_throttled callable=log_hook::throttled action=rejected probability=0.9 delay=0"
+    );
 
     // A subscriber that takes the event gets it, and `log` gets nothing.
     let subscriber = tracing_subscriber::fmt()

@@ -340,3 +340,32 @@ async fn async_fns_and_callers_are_throttled_too() {
         .await;
     assert!(rejected > 30, "rejected {rejected} of 50");
 }
+
+static HEDGED: Throttle = Throttle::adaptive();
+
+#[retry(on = backend, attempts = 2, wait_initial = 0, wait_jitter = 0, hedge = 50ms, throttle = HEDGED, name = "throttle::hedged")]
+async fn hedged(flaky: &Flaky) -> Result<u32, Error> {
+    Ok(flaky.attempt()?)
+}
+
+#[tokio::test]
+async fn a_hedged_fn_asks_its_throttle_once_per_call() {
+    assert_eq!(hedged(&Flaky::never()).await, Ok(1));
+    assert_eq!(HEDGED.counts(), Some((1, 1)));
+    overloaded(&HEDGED, 1000);
+    let clock = TestClock::new().seeded(6);
+    let rejected = clock
+        .scope(async {
+            let mut rejected = 0;
+            for _ in 0..50 {
+                let flaky = Flaky::never();
+                if let Err(Error::Throttled(_)) = hedged(&flaky).await {
+                    assert_eq!(flaky.calls(), 0, "nothing sent");
+                    rejected += 1;
+                }
+            }
+            rejected
+        })
+        .await;
+    assert!(rejected > 30, "rejected {rejected} of 50");
+}

@@ -1,6 +1,8 @@
 //! The `log` hook, and the fallback of the `tracing` hook when no subscriber takes its event.
 
-use super::hook::{DeniedDetails, RetryDetails, RetryGuard, RetryHook};
+use super::hook::{
+    DeniedDetails, RetryDetails, RetryGuard, RetryHook, ThrottleAction, ThrottleDetails,
+};
 use super::redact::{self, Emitted};
 
 /// Logs one `WARN` record per scheduled retry through the `log` crate, as stamina's standard
@@ -12,6 +14,9 @@ use super::redact::{self, Emitted};
 /// fields as key-values (`callable`, `retry_num`, `caused_by`, `wait_for`, `waited_so_far`, in
 /// seconds) for structured ones. `caused_by` is
 /// [`RetryDetails::caused_by_text`]: one line, bounded. The fn's arguments are never logged.
+/// A denied retry is a `stamina.retry_denied` record (with `reason`), and a call that its
+/// throttle rejected or delayed a `stamina.call_throttled` one (`WARN` or `INFO`, with `action`,
+/// `probability` and `delay`).
 ///
 /// With the `log` feature, the [`TracingOnRetryHook`](super::TracingOnRetryHook) writes this
 /// record when no `tracing` subscriber takes its event, so that a program that logs through
@@ -38,6 +43,10 @@ impl RetryHook for LogOnRetryHook {
 
     fn on_denied(&self, details: &DeniedDetails<'_>) {
         emit_denied(details);
+    }
+
+    fn on_throttled(&self, details: &ThrottleDetails<'_>) {
+        emit_throttled(details);
     }
 }
 
@@ -90,5 +99,32 @@ pub(crate) fn emit_denied(details: &DeniedDetails<'_>) {
         reason = reason;
         "stamina.retry_denied callable={callable} retry_num={} reason={reason} caused_by={caused_by}",
         details.retry_num,
+    );
+}
+
+/// The record of a call that its throttle rejected (`WARN`) or delayed (`INFO`), if a logger
+/// wants it.
+pub(crate) fn emit_throttled(details: &ThrottleDetails<'_>) {
+    let level = match details.action {
+        ThrottleAction::Rejected => log::Level::Warn,
+        ThrottleAction::Delayed => log::Level::Info,
+    };
+    if !log::log_enabled!(target: "stamina", level) {
+        return;
+    }
+    let redactor = redact::current();
+    let callable = redact::callable(redactor.as_deref(), details.name);
+    let callable = &*callable;
+    let action = details.action.as_str();
+    let probability = details.probability;
+    let delay = details.delay.as_secs_f64();
+    log::log!(
+        target: "stamina",
+        level,
+        callable = callable,
+        action = action,
+        probability = probability,
+        delay = delay;
+        "stamina.call_throttled callable={callable} action={action} probability={probability} delay={delay}",
     );
 }

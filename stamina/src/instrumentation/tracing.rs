@@ -116,6 +116,11 @@ impl RetryHook for TracingOnRetryHook {
     }
 
     fn on_throttled(&self, details: &ThrottleDetails<'_>) {
+        #[cfg(feature = "log")]
+        if !tracing::event_enabled!(target: "stamina", tracing::Level::WARN) {
+            super::log::emit_throttled(details);
+            return;
+        }
         let redactor = redact::current();
         let callable = redact::callable(redactor.as_deref(), details.name);
         if details.action == super::ThrottleAction::Rejected {
