@@ -38,6 +38,14 @@
 //! `Send` whenever the body's is. Without the attribute, [`RetryingCaller`] retries closures
 //! (`call`, `call_async`) and [`RetryContext`] is the explicit loop.
 //!
+//! # Outages and overload
+//!
+//! Opt-in, each shared by the calls to one dependency: a [`RetryBudget`] caps the extra load
+//! that retries add ([`budget`]); a [`Throttle`] stops sending first attempts and retries alike
+//! while the dependency refuses most of them ([`throttle`]); `nested = Once` stops a retrying
+//! call inside another's attempt from multiplying them; and [`hedge`] cuts the tail latency of
+//! slow calls within the same budget.
+//!
 //! # Testing
 //!
 //! [`set_active(false)`](set_active) makes every retrying call run once; [`set_testing`] keeps

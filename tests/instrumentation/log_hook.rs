@@ -59,6 +59,9 @@ impl log::Log for Keeper {
 
 static LOGGER: Keeper = Keeper(Mutex::new(Vec::new()));
 
+/// A throttle that rejects at its cap, once told of 1,000 failures.
+static REFUSING: stamina::Throttle = stamina::Throttle::adaptive();
+
 /// An error that carries a throttle's rejection.
 #[derive(Debug)]
 struct Throttleable(
@@ -120,7 +123,6 @@ fn retries_are_logged_through_log_when_no_subscriber_takes_them() {
     assert!(record.fields[2].1.starts_with("failure #"));
 
     // A call that its throttle rejects: one WARN record too.
-    static REFUSING: stamina::Throttle = stamina::Throttle::adaptive();
     for _ in 0..1000 {
         REFUSING.record(stamina::throttle::Reply::Failed);
     }

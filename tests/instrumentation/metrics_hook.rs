@@ -263,7 +263,7 @@ fn metrics_counts_go_to_each_recorder_even_one_made_where_a_dropped_one_was() {
 #[derive(Debug)]
 enum Throttleable {
     Failed,
-    Throttled(stamina::Throttled),
+    Throttled(#[allow(dead_code, reason = "carried, as a user's error would")] stamina::Throttled),
 }
 
 impl From<stamina::Throttled> for Throttleable {

@@ -137,7 +137,7 @@ fn each_attempt_is_a_request_and_each_success_an_accept() {
     assert_eq!(counted(&Flaky::new(2)), Ok(3));
     assert_eq!(COUNTED.counts(), Some((4, 2)));
     // Below `min_requests` (20), nothing is rejected whatever the counts.
-    assert_eq!(COUNTED.rejection_probability(), 0.0);
+    assert!(COUNTED.rejection_probability() <= 0.0);
 }
 
 static QUIET: Throttle = Throttle::adaptive();
@@ -216,7 +216,7 @@ fn a_partition_keeps_one_throttle_per_key() {
     assert_eq!(BY_HOST.get("down.example").counts(), Some((10, 0)));
     assert_eq!(BY_HOST.get("up.example").counts(), Some((1, 1)));
     assert!(BY_HOST.get("down.example").rejection_probability() > 0.8);
-    assert_eq!(BY_HOST.get("up.example").rejection_probability(), 0.0);
+    assert!(BY_HOST.get("up.example").rejection_probability() <= 0.0);
 }
 
 static LIMITED: Throttle = Throttle::rate_limiter();
@@ -262,7 +262,7 @@ fn the_rate_limiter_delays_on_virtual_time_and_gives_up_before_the_timeout() {
         }
         let rejected = rejected.expect("a wait past the 100 ms timeout gives up");
         assert!(matches!(rejected.reason(), ThrottledReason::Delay { .. }));
-        assert!(clock.elapsed() - before < Duration::from_secs(1));
+        assert!(clock.elapsed().saturating_sub(before) < Duration::from_secs(1));
     });
     let calls = hook_calls("throttle::limited");
     assert!(
@@ -281,7 +281,7 @@ fn the_caller_asks_the_throttle_and_counts_the_replies() {
         .attempts(3)
         .name("throttle::caller")
         .throttle(&VIA_CALLER);
-    assert!(std::ptr::eq(caller.get_throttle(), &VIA_CALLER));
+    assert!(std::ptr::eq(caller.get_throttle(), &raw const VIA_CALLER));
     let flaky = Flaky::new(1);
     let reply: Result<u32, Error> = caller.call(backend, || Ok(flaky.attempt()?));
     assert_eq!(reply, Ok(2));
@@ -368,4 +368,23 @@ async fn a_hedged_fn_asks_its_throttle_once_per_call() {
         })
         .await;
     assert!(rejected > 30, "rejected {rejected} of 50");
+}
+
+#[retry(on = backend, attempts = 2, wait_initial = 0, wait_jitter = 0, throttle = adaptive(min_requests = 5, rejections = Throttling), name = "throttle::throttling_only")]
+fn throttling_only(flaky: &Flaky) -> Result<u32, Error> {
+    Ok(flaky.attempt()?)
+}
+
+#[test]
+fn rejections_throttling_counts_other_failures_as_answers() {
+    // Every call fails twice with a retried error that is not a throttling one: with
+    // `rejections = Throttling` the dependency answered each, and nothing is ever rejected.
+    let clock = TestClock::new().seeded(12);
+    clock.run(|| {
+        for _ in 0..100 {
+            let flaky = Flaky::always();
+            assert!(matches!(throttling_only(&flaky), Err(Error::Backend(_))));
+            assert_eq!(flaky.calls(), 2);
+        }
+    });
 }

@@ -288,6 +288,7 @@ const THROTTLE_SETTINGS: &[(&str, Kind, Option<&str>)] = &[
         Some("throttle_max_rejection"),
     ),
     ("min_requests", Kind::Count { none: "" }, None),
+    ("rejections", Kind::Variant { ty: "Rejections" }, None),
 ];
 
 /// What `on` names: the errors to retry.
@@ -528,56 +529,79 @@ fn parse_throttle(expr: Expr) -> syn::Result<Value> {
     }
     let mut settings: Vec<Setting> = Vec::new();
     for arg in &call.args {
-        let (key, value) = match arg {
-            Expr::Assign(assign) => match &*assign.left {
-                Expr::Path(p) if p.path.get_ident().is_some() => (
-                    p.path.get_ident().cloned().expect("checked"),
-                    &*assign.right,
-                ),
-                _ => {
-                    return Err(Error::new_spanned(
-                        &assign.left,
-                        "expected a setting's name, like `k`",
-                    ));
-                }
+        let setting = throttle_setting(arg)?;
+        if settings.iter().any(|s| s.key == setting.key) {
+            return Err(Error::new_spanned(
+                &setting.key,
+                format!("duplicate setting `{}`; give each once", setting.key),
+            ));
+        }
+        settings.push(setting);
+    }
+    Ok(Value::Throttle(InlineThrottle { kind, settings }))
+}
+
+/// One `key = value` of `throttle = adaptive(..)`, read as its setting takes it.
+fn throttle_setting(arg: &Expr) -> syn::Result<Setting> {
+    let (key, value) = match arg {
+        Expr::Assign(assign) => match &*assign.left {
+            Expr::Path(p) => match p.path.get_ident() {
+                Some(key) => (key.clone(), &*assign.right),
+                None => return Err(Error::new_spanned(p, "expected a setting's name, like `k`")),
             },
             _ => {
                 return Err(Error::new_spanned(
-                    arg,
-                    "expected `key = value`, like `k = 1.1`: `adaptive` takes `k`, `window`, `max_rejection` and `min_requests`",
+                    &assign.left,
+                    "expected a setting's name, like `k`",
                 ));
             }
-        };
-        let Some((name, kind, _)) = THROTTLE_SETTINGS.iter().find(|(name, ..)| key == name) else {
+        },
+        _ => {
             return Err(Error::new_spanned(
-                &key,
-                format!(
-                    "unknown setting `{key}` of `adaptive`: it takes `k`, `window`, `max_rejection` and `min_requests`"
-                ),
-            ));
-        };
-        if settings.iter().any(|s| s.key == key) {
-            return Err(Error::new_spanned(
-                &key,
-                format!("duplicate setting `{key}`; give each once"),
+                arg,
+                "expected `key = value`, like `k = 1.1`: `adaptive` takes `k`, `window`, `max_rejection`, `min_requests` and `rejections`",
             ));
         }
-        let span = syn::spanned::Spanned::span(value);
-        let read = match Literal::of(value) {
-            Some(lit) => match kind {
-                Kind::Number => lit.number(name).map(Value::Number)?,
-                Kind::Duration { .. } => lit.duration(name).map(Value::Duration)?,
-                _ => lit.count(name).map(Value::Count)?,
-            },
-            None => Value::Const(value.clone()),
+    };
+    let Some((name, kind, _)) = THROTTLE_SETTINGS.iter().find(|(name, ..)| key == name) else {
+        return Err(Error::new_spanned(
+            &key,
+            format!(
+                "unknown setting `{key}` of `adaptive`: it takes `k`, `window`, `max_rejection`, `min_requests` and `rejections`"
+            ),
+        ));
+    };
+    let span = syn::spanned::Spanned::span(value);
+    if let Kind::Variant { .. } = kind {
+        let variant = match value {
+            Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+            _ => None,
         };
-        settings.push(Setting {
+        let Some(variant) = variant.filter(|v| *v == "Retried" || *v == "Throttling") else {
+            return Err(Error::new_spanned(
+                value,
+                "`rejections` takes `Retried` (every failure that `on` retries, the default) or `Throttling` (only throttling decisions: 429, `RESOURCE_EXHAUSTED`)",
+            ));
+        };
+        return Ok(Setting {
             key,
-            value: read,
+            value: Value::Ident(variant),
             span,
         });
     }
-    Ok(Value::Throttle(InlineThrottle { kind, settings }))
+    let read = match Literal::of(value) {
+        Some(lit) => match kind {
+            Kind::Number => lit.number(name).map(Value::Number)?,
+            Kind::Duration { .. } => lit.duration(name).map(Value::Duration)?,
+            _ => lit.count(name).map(Value::Count)?,
+        },
+        None => Value::Const(value.clone()),
+    };
+    Ok(Setting {
+        key,
+        value: read,
+        span,
+    })
 }
 
 /// The `__private` check of a setting of `throttle = adaptive(..)`, if it has one.

@@ -141,6 +141,7 @@ fn inline_throttle(krate: &Path, inline: &InlineThrottle) -> TokenStream {
                 located_at(Literal::f64_suffixed(*x).into_token_stream(), setting.span)
             }
             Value::Const(expr) => expr.to_token_stream(),
+            Value::Ident(variant) => quote!(#krate::throttle::Rejections::#variant),
             _ => quote!(::core::compile_error!("a setting takes a value")),
         };
         if let Some(check) = throttle_check(key) {

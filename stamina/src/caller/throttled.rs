@@ -191,6 +191,51 @@ impl<S, O, V> ThrottledCaller<S, O, V> {
     }
 }
 
+impl<S: Sleeper, O, V> ThrottledCaller<S, O, V> {
+    /// [`RetryingCaller::call_async_mut`], after the throttle's word.
+    pub async fn call_async_mut<T, E, D, F, M>(
+        &self,
+        on: impl FnMut(&E) -> D,
+        op: F,
+    ) -> Result<T, E>
+    where
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
+        F: AsyncFnMut() -> Result<T, E>,
+        E: fmt::Debug + From<Throttled>,
+        D: Into<Decision>,
+    {
+        let delay = self.admit(type_name::<F>())?;
+        if !delay.is_zero() {
+            self.caller.sleeper.sleep(delay).await;
+        }
+        self.caller.call_async_mut(on, op).await
+    }
+
+    /// [`RetryingCaller::call_hedged`], after the throttle's word: the throttle is asked once
+    /// per attempt, not per hedge (the budget bounds the hedges).
+    pub async fn call_hedged<T, E, D, F, Fut, M>(
+        &self,
+        hedging: crate::hedge::Hedging,
+        on: impl FnMut(&E) -> D,
+        op: F,
+    ) -> Result<T, E>
+    where
+        O: OnOk<T>,
+        V: ErrorView<E, M>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: fmt::Debug + From<Throttled>,
+        D: Into<Decision>,
+    {
+        let delay = self.admit(type_name::<F>())?;
+        if !delay.is_zero() {
+            self.caller.sleeper.sleep(delay).await;
+        }
+        self.caller.call_hedged(hedging, on, op).await
+    }
+}
+
 /// Sleeps the thread for the throttle's delay, if any.
 fn sleep_thread(delay: Duration) {
     if !delay.is_zero() {

@@ -16,6 +16,11 @@ fn duplicate_setting() -> io::Result<()> {
     Ok(())
 }
 
+#[stamina::retry(on = io::Error, throttle = adaptive(rejections = Sometimes))]
+fn unknown_rejections() -> io::Result<()> {
+    Ok(())
+}
+
 // The AWS SDKs' constants: nothing to set.
 #[stamina::retry(on = io::Error, throttle = rate_limiter(k = 2))]
 fn rate_limiter_settings() -> io::Result<()> {
