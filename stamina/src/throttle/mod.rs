@@ -83,7 +83,8 @@
 //! the throttle's state.
 //!
 //! Testing mode and `set_active(false)` turn throttling off, as they turn off the timeout and
-//! the budgets: every attempt is sent at once. Replies are still counted.
+//! the budgets: every attempt is sent at once. Replies are still counted in testing mode; when
+//! inactive, `on` is not asked, so only the successes are.
 //!
 //! # Where it decides
 //!
