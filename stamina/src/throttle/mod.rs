@@ -248,6 +248,9 @@ pub(crate) enum Admission {
     No(Throttled),
 }
 
+/// What the `try_*` setters of adaptive throttling say to a rate limiter.
+const ONLY_ADAPTIVE: &str = "a setting of adaptive throttling (`k`, `window`, `max_rejection`): the rate limiter has the AWS SDKs' constants and none of these";
+
 impl Throttle {
     /// The SRE book's adaptive throttling with its defaults: `k = 2` over 2 minutes, at most
     /// 90% rejected, from 20 requests on.
@@ -269,8 +272,8 @@ impl Throttle {
     }
 
     /// The load allowed per request the dependency accepts (adaptive throttling; default 2).
-    /// Below 1 would reject requests the dependency accepts, so it is 1; NaN is 2.
-    /// [`try_k`](Self::try_k) reports such values instead.
+    /// Below 1 would reject requests the dependency accepts, so it is 1; NaN is 2. A rate
+    /// limiter has no `k` and is left as it is. [`try_k`](Self::try_k) reports both instead.
     #[must_use]
     pub const fn k(mut self, k: f64) -> Self {
         if let Kind::Adaptive(a) = &mut self.kind {
@@ -279,8 +282,11 @@ impl Throttle {
         self
     }
 
-    /// Like [`k`](Self::k), but below 1, infinite or NaN is an error.
+    /// Like [`k`](Self::k), but below 1, infinite or NaN is an error, and so is a rate limiter.
     pub const fn try_k(self, k: f64) -> Result<Self, ConfigError> {
+        if let Kind::RateLimiter(_) = &self.kind {
+            return Err(ConfigError::InvalidThrottle(ONLY_ADAPTIVE));
+        }
         match check_k(k) {
             Ok(()) => Ok(self.k(k)),
             Err(e) => Err(e),
@@ -304,8 +310,12 @@ impl Throttle {
         self
     }
 
-    /// Like [`window`](Self::window), but outside 1 s to 1 hour is an error.
+    /// Like [`window`](Self::window), but outside 1 s to 1 hour is an error, and so is a rate
+    /// limiter.
     pub const fn try_window(self, window: Duration) -> Result<Self, ConfigError> {
+        if let Kind::RateLimiter(_) = &self.kind {
+            return Err(ConfigError::InvalidThrottle(ONLY_ADAPTIVE));
+        }
         match check_window(window) {
             Ok(()) => Ok(self.window(window)),
             Err(e) => Err(e),
@@ -328,8 +338,12 @@ impl Throttle {
         self
     }
 
-    /// Like [`max_rejection`](Self::max_rejection), but outside `[0, 1)` or NaN is an error.
+    /// Like [`max_rejection`](Self::max_rejection), but outside `[0, 1)` or NaN is an error, and
+    /// so is a rate limiter.
     pub const fn try_max_rejection(self, max: f64) -> Result<Self, ConfigError> {
+        if let Kind::RateLimiter(_) = &self.kind {
+            return Err(ConfigError::InvalidThrottle(ONLY_ADAPTIVE));
+        }
         match check_max_rejection(max) {
             Ok(()) => Ok(self.max_rejection(max)),
             Err(e) => Err(e),

@@ -393,6 +393,15 @@ fn bad_settings_are_errors_and_plain_setters_say_what_they_make_of_them() {
     );
     let text = Throttle::adaptive().try_k(0.0).err().unwrap().to_string();
     assert!(text.contains("at least 1"), "{text}");
+    // A setting of adaptive throttling does nothing on a rate limiter: an error, not a no-op.
+    for result in [
+        Throttle::rate_limiter().try_k(2.0),
+        Throttle::rate_limiter().try_window(Duration::from_secs(60)),
+        Throttle::rate_limiter().try_max_rejection(0.5),
+    ] {
+        let text = result.err().expect("an error").to_string();
+        assert!(text.contains("the rate limiter"), "{text}");
+    }
 }
 
 #[test]
