@@ -29,9 +29,10 @@ impl Partition for RetryBudget {
     }
 }
 
-/// A budget (or a [`Throttle`](crate::Throttle)) per key: per host, as reqwest scopes its budget, or per region, as smithy-rs's
-/// `RetryPartition` does. Each key gets a fresh budget of the template's configuration the first
-/// time it is asked for, kept for the life of the process: keys should be a bounded set.
+/// A budget (or a [`Throttle`](crate::Throttle)) per key: per host, as reqwest scopes its
+/// budget, or per region, as smithy-rs's `RetryPartition` does. Each key gets a fresh budget of
+/// the template's configuration the first time it is asked for, kept for the life of the
+/// process: keys should be a bounded set.
 ///
 /// ```
 /// use stamina::RetryBudget;

@@ -180,8 +180,8 @@ pub struct RetryLayer<C = HttpClassify, Sl = DefaultSleeper, Mb = Unmapped> {
     throttle: Option<Throttle>,
 }
 
-/// A clone has the same configuration; the budgets and throttles it makes start afresh, as each service a
-/// layer makes has budgets of its own.
+/// A clone has the same configuration; the budgets and throttles it makes start afresh, as
+/// each service a layer makes has budgets and throttles of its own.
 impl<C: Clone, Sl: Clone, Mb: Clone> Clone for RetryLayer<C, Sl, Mb> {
     fn clone(&self) -> Self {
         RetryLayer {
