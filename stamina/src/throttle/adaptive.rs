@@ -25,8 +25,9 @@
 //! - while that horizon shows the dependency refusing some of what is sent, the probability is
 //!   the larger of the two: the throttle engages within the horizon, and the window keeps
 //!   the memory of a sustained overload;
-//! - once every request sent in the horizon was accepted (the dependency has recovered), it is
-//!   the horizon's alone, with `k` at least [`RAMP`]: the requests rejected during the outage
+//! - once the horizon's requests sent were accepted well above that overload's rate (`1 / k`:
+//!   half-way from it to all of them, so that the usual few failures do not hide a recovery),
+//!   it is the horizon's alone, with `k` at least [`RAMP`]: the requests rejected during the outage
 //!   stop counting as they age out of the horizon, the load let through at least doubles per
 //!   horizon (TCP's slow start), and it is back to full within seconds, not windows.
 
@@ -288,9 +289,14 @@ impl Adaptive {
 
     /// The probability for a window and its horizon: see the module docs.
     pub(super) fn probability_in(&self, window: Span, horizon: Span) -> f64 {
-        // Every request sent in the horizon accepted: the dependency has recovered, and the
-        // load let through at least doubles per horizon, whatever `k`.
-        if horizon.sent > 0 && horizon.accepts == horizon.sent {
+        // The horizon's requests sent were accepted well above the rate of an overload that
+        // the throttle holds (`1 / k`): half-way from it to all of them. The dependency has
+        // recovered (a few failures as usual aside), and the load let through at least
+        // doubles per horizon, whatever `k`.
+        #[allow(clippy::cast_precision_loss, reason = "counts of at most 2^27")]
+        let recovered = horizon.sent > 0
+            && horizon.accepts as f64 * 2.0 * self.k >= horizon.sent as f64 * (self.k + 1.0);
+        if recovered {
             return self.formula(horizon.counts(), self.k.max(RAMP));
         }
         let recent = self.probability_of(horizon.counts());

@@ -15,7 +15,7 @@
 //!   what is sent is about `k` times what is accepted. Beyond the book, the formula is also
 //!   taken over a short horizon (the last two of the window's 16 slots: 15 s of the default 2
 //!   minutes), so that the throttle engages within seconds of an outage shorter than the
-//!   window, and, once everything it sent was accepted, lets the load back at least doubling
+//!   window, and, once what it sends is accepted again, lets the load back at least doubling
 //!   per horizon: a recovery is back to full within seconds, where the window alone takes more
 //!   than a window (1.4 windows for `k = 2`, 12 for `k = 1.1`) and google-cloud-gax's counters,
 //!   which never decay, take as long as the outage was long (and a day of success hides an

@@ -303,11 +303,16 @@ fn the_short_horizon_engages_within_seconds_and_ramps_up_after_a_recovery() {
                 window_alone < 0.5,
                 "k {k}: the window alone says {window_alone}"
             );
-            // Recovered: back at 0 within a fraction of the window.
+            // Recovered, one reply in a hundred still failing as usual: back at 0 within a
+            // fraction of the window.
             let mut back = None;
             for i in 0..12_000 {
                 if throttle.check(1, None).is_ok() {
-                    throttle.record(Reply::Accepted);
+                    throttle.record(if i % 100 == 0 {
+                        Reply::Failed
+                    } else {
+                        Reply::Accepted
+                    });
                 }
                 if back.is_none() && throttle.rejection_probability() == 0.0 {
                     back = Some(i);
@@ -399,7 +404,7 @@ fn bad_settings_are_errors_and_plain_setters_say_what_they_make_of_them() {
         Throttle::rate_limiter().try_window(Duration::from_secs(60)),
         Throttle::rate_limiter().try_max_rejection(0.5),
     ] {
-        let text = result.err().expect("an error").to_string();
+        let text = result.expect_err("an error").to_string();
         assert!(text.contains("the rate limiter"), "{text}");
     }
 }
