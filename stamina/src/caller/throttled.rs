@@ -161,10 +161,7 @@ impl<S, O, V> ThrottledCaller<S, O, V> {
         E: fmt::Debug + From<Throttled>,
         D: Into<Decision>,
     {
-        let delay = self.admit(type_name::<F>())?;
-        if !delay.is_zero() {
-            self.caller.sleeper.sleep(delay).await;
-        }
+        self.admitted(type_name::<F>()).await?;
         self.caller.call_async(on, op).await
     }
 
@@ -183,15 +180,22 @@ impl<S, O, V> ThrottledCaller<S, O, V> {
         E: fmt::Debug + From<Throttled>,
         D: Into<Decision>,
     {
-        let delay = self.admit(type_name::<F>())?;
-        if !delay.is_zero() {
-            self.caller.sleeper.sleep(delay).await;
-        }
+        self.admitted(type_name::<F>()).await?;
         self.caller.call_async_with_attempt(on, op).await
     }
 }
 
 impl<S: Sleeper, O, V> ThrottledCaller<S, O, V> {
+    /// The throttle's word on an `async` call's first attempt, its delay slept on the
+    /// caller's sleeper.
+    async fn admitted(&self, op_type: &'static str) -> Result<(), Throttled> {
+        let delay = self.admit(op_type)?;
+        if !delay.is_zero() {
+            self.caller.sleeper.sleep(delay).await;
+        }
+        Ok(())
+    }
+
     /// [`RetryingCaller::call_async_mut`], after the throttle's word.
     pub async fn call_async_mut<T, E, D, F, M>(
         &self,
@@ -205,10 +209,7 @@ impl<S: Sleeper, O, V> ThrottledCaller<S, O, V> {
         E: fmt::Debug + From<Throttled>,
         D: Into<Decision>,
     {
-        let delay = self.admit(type_name::<F>())?;
-        if !delay.is_zero() {
-            self.caller.sleeper.sleep(delay).await;
-        }
+        self.admitted(type_name::<F>()).await?;
         self.caller.call_async_mut(on, op).await
     }
 
@@ -228,10 +229,7 @@ impl<S: Sleeper, O, V> ThrottledCaller<S, O, V> {
         E: fmt::Debug + From<Throttled>,
         D: Into<Decision>,
     {
-        let delay = self.admit(type_name::<F>())?;
-        if !delay.is_zero() {
-            self.caller.sleeper.sleep(delay).await;
-        }
+        self.admitted(type_name::<F>()).await?;
         self.caller.call_hedged(hedging, on, op).await
     }
 }
