@@ -405,7 +405,7 @@ pub fn succeeded<'p, D: crate::clock::PerCallDeadline, P: PolicySource<'p>>(
     policy: &RetryPolicy,
     state: &RetryState<'p, D, P>,
 ) {
-    if !policy.get_budget_may_have() && policy.get_throttle().is_none() {
+    if !policy.get_budget_may_have() {
         return;
     }
     if state.attempt_num() == 1 {

@@ -49,6 +49,22 @@ pub enum TimeoutMode {
     Deadline,
 }
 
+/// Whether a policy may name a budget or a throttle (or, with the `process-budget` feature,
+/// use the process's budget): derived from those two fields by their setters, so that a
+/// success under a policy with neither reads one word and goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Guarded(pub(crate) bool);
+
+impl Guarded {
+    /// A policy's default: the process's budget, if the feature is on; no throttle.
+    pub(crate) const DEFAULT: Guarded = Guarded::of(BudgetChoice::Process, ThrottleChoice::Off);
+
+    /// What a policy with these choices may have.
+    const fn of(budget: BudgetChoice, throttle: ThrottleChoice) -> Guarded {
+        Guarded(budget.may_have() || throttle.get().is_some())
+    }
+}
+
 /// Calls `$m!` with `[extra tokens]`, then the policy's fields, one row each: its name, its type,
 /// stamina's default, and the `serde` attributes of its form in a configuration file
 /// (`policy/file.rs`, which writes each type in the file's form). The struct, its `DEFAULT` and
@@ -72,6 +88,10 @@ macro_rules! policy_fields {
             /// `Throttled`: only the attribute and `RetryingCaller::throttle` set it.
             #[serde(skip)]
             throttle: ThrottleChoice = ThrottleChoice::Off;
+            /// Whether a call may have a budget or a throttle, kept by their setters: the one
+            /// load that a success reads for both.
+            #[serde(skip)]
+            guarded: Guarded = Guarded::DEFAULT;
             /// `None`: the switches' policy.
             #[serde(skip_serializing_if = "Option::is_none")]
             nested: Option<Nesting> = None;
@@ -315,6 +335,7 @@ impl RetryPolicy {
     #[must_use]
     pub const fn budget(mut self, budget: &'static RetryBudget) -> Self {
         self.budget = BudgetChoice::Use(budget);
+        self.guarded = Guarded::of(self.budget, self.throttle);
         self
     }
 
@@ -322,6 +343,7 @@ impl RetryPolicy {
     #[must_use]
     pub const fn no_budget(mut self) -> Self {
         self.budget = BudgetChoice::Off;
+        self.guarded = Guarded::of(self.budget, self.throttle);
         self
     }
 
@@ -331,6 +353,7 @@ impl RetryPolicy {
     #[must_use]
     pub(crate) const fn with_throttle(mut self, throttle: &'static Throttle) -> Self {
         self.throttle = ThrottleChoice::Use(throttle);
+        self.guarded = Guarded::of(self.budget, self.throttle);
         self
     }
 
@@ -435,13 +458,13 @@ impl RetryPolicy {
         }
     }
 
-    /// Whether a call under this policy may have a budget: known at compile time for a
-    /// constant policy.
+    /// Whether a call under this policy may have a budget or a throttle: known at compile
+    /// time for a constant policy.
     #[doc(hidden)]
     #[inline]
     #[must_use]
     pub const fn get_budget_may_have(&self) -> bool {
-        self.budget.may_have()
+        self.guarded.0
     }
 
     /// The nesting policy the policy names, if any (`None`: the switches').

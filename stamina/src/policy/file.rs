@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::{self, Serializer};
 use serde::{Deserialize, Serialize};
 
-use super::{RetryPolicy, TimeoutMode, policy_fields};
+use super::{Guarded, RetryPolicy, TimeoutMode, policy_fields};
 use crate::budget::BudgetChoice;
 use crate::duration::{self, Human};
 use crate::error::Spelling;
@@ -154,6 +154,17 @@ impl InFile for BudgetChoice {
     }
     fn from_form(Skipped: Skipped) -> Self {
         BudgetChoice::Process
+    }
+}
+
+impl InFile for Guarded {
+    type Form = Skipped;
+    fn to_form(&self) -> Skipped {
+        Skipped
+    }
+    fn from_form(Skipped: Skipped) -> Self {
+        // The file names no budget and no throttle: the defaults'.
+        Guarded::DEFAULT
     }
 }
 

@@ -524,10 +524,11 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
             first_try_success(self.policy());
             return;
         }
-        throttle_succeeded(self.policy());
-        if self.policy().budget.may_have() {
-            self.succeeded_after_retry();
+        if !self.policy().guarded.0 {
+            return;
         }
+        throttle_succeeded(self.policy());
+        self.succeeded_after_retry();
     }
 
     /// A retrying stream healed: what came before succeeded, and the call starts afresh at
@@ -608,16 +609,17 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
     }
 }
 
-/// A call under `policy` succeeded at its first attempt: its budget counts it. The one cost
-/// of budgets on the happy path, nothing for a policy that names none (without the
-/// `process-budget` feature).
+/// A call under `policy` succeeded at its first attempt: its budget and its throttle count
+/// it. The one cost of budgets and throttles on the happy path: one load for a policy that
+/// names neither (nothing for a constant one, without the `process-budget` feature).
 #[inline]
 pub(crate) fn first_try_success(policy: &RetryPolicy) {
+    if !policy.guarded.0 {
+        return;
+    }
     throttle_succeeded(policy);
-    if policy.budget.may_have() {
-        if let Some(budget) = policy.budget.get() {
-            budget.first_try_success();
-        }
+    if let Some(budget) = policy.budget.get() {
+        budget.first_try_success();
     }
 }
 
