@@ -35,7 +35,9 @@
 //! [`RetryPolicy::budget`](crate::RetryPolicy::budget). With the `process-budget` feature,
 //! `set_process_budget` sets one for every retrying call of the process that names none;
 //! `budget = None` keeps a fn out of it. [`Partitioned`] gives each key (a host, a region) a
-//! budget of its own. Budgets are off by default, as in stamina.
+//! budget of its own (and, as `Partitioned<Throttle>`, a [throttle](crate::throttle)). Budgets
+//! are off by default, as in stamina. A budget caps the retries; to hold back first attempts
+//! too while a dependency refuses most of them, add a [`Throttle`](crate::Throttle).
 //!
 //! ```
 //! use std::io;

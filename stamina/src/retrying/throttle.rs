@@ -8,7 +8,7 @@ use crate::clock::PerCallDeadline;
 use crate::decision::Decision;
 use crate::instrumentation::{DenyReason, ThrottleAction, ThrottleDetails, run_throttled};
 use crate::policy::{PolicySource, RetryPolicy};
-use crate::throttle::{Admission, Throttled, ThrottledReason};
+use crate::throttle::{Throttled, ThrottledReason};
 
 /// Asks the policy's throttle, if any, whether a call's first attempt may be sent, with
 /// `time_left` (the call's timeout or deadline): `Ok(delay)` to wait first (zero: now), or the
@@ -25,9 +25,9 @@ pub(crate) fn admit_first<'n>(
     let Some(throttle) = policy.throttle.get() else {
         return Ok(Duration::ZERO);
     };
-    let admission = throttle.admit(1, time_left());
-    if admission == Admission::Now {
-        return Ok(Duration::ZERO);
+    let admission = throttle.check(1, time_left());
+    if admission == Ok(Duration::ZERO) {
+        return admission;
     }
     let delay = reported(admission, name())?;
     // In a test clock's scope, the delay passes in virtual time, as a retry's wait does.
@@ -43,21 +43,15 @@ pub(crate) fn admit_first<'n>(
 /// The hooks hear of a first attempt rejected or delayed.
 #[cold]
 #[inline(never)]
-fn reported(admission: Admission, name: &str) -> Result<Duration, Throttled> {
-    let (action, probability, delay, result) = match admission {
-        Admission::Now => return Ok(Duration::ZERO),
-        Admission::After(delay) => (ThrottleAction::Delayed, 0.0, delay, Ok(delay)),
-        Admission::No(throttled) => {
+fn reported(admission: Result<Duration, Throttled>, name: &str) -> Result<Duration, Throttled> {
+    let (action, probability, delay) = match admission {
+        Ok(delay) => (ThrottleAction::Delayed, 0.0, delay),
+        Err(throttled) => {
             let probability = match throttled.reason() {
                 ThrottledReason::Rejected { probability } => probability,
                 ThrottledReason::Delay { .. } => 0.0,
             };
-            (
-                ThrottleAction::Rejected,
-                probability,
-                Duration::ZERO,
-                Err(throttled),
-            )
+            (ThrottleAction::Rejected, probability, Duration::ZERO)
         }
     };
     run_throttled(&ThrottleDetails {
@@ -66,7 +60,7 @@ fn reported(admission: Admission, name: &str) -> Result<Duration, Throttled> {
         probability,
         delay,
     });
-    result
+    admission
 }
 
 impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
@@ -82,10 +76,9 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
         let Some(throttle) = self.policy().throttle.get() else {
             return Ok(wait);
         };
-        match throttle.admit(self.attempt + 1, room) {
-            Admission::Now => Ok(wait),
-            Admission::After(delay) => Ok(wait.saturating_add(delay)),
-            Admission::No(_) => Err(Stop::Denied(DenyReason::Throttle)),
+        match throttle.check(self.attempt + 1, room) {
+            Ok(delay) => Ok(wait.saturating_add(delay)),
+            Err(_) => Err(Stop::Denied(DenyReason::Throttle)),
         }
     }
 

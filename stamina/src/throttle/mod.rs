@@ -122,7 +122,6 @@ mod tests;
 
 use self::adaptive::Adaptive;
 use self::rate_limiter::{FIRST_COST, RETRY_COST, RateLimiter};
-pub(crate) use self::replies::Admission;
 pub use self::replies::{Rejections, Reply, Throttled, ThrottledReason};
 pub use crate::budget::Partitioned;
 
@@ -380,10 +379,35 @@ impl Throttle {
         attempt_num: u32,
         time_left: Option<Duration>,
     ) -> Result<Duration, Throttled> {
-        match self.admit(attempt_num, time_left) {
-            Admission::Now => Ok(Duration::ZERO),
-            Admission::After(delay) => Ok(delay),
-            Admission::No(throttled) => Err(throttled),
+        match &self.kind {
+            Kind::Adaptive(a) => {
+                let p = a.probability();
+                if p == 0.0 {
+                    return Ok(Duration::ZERO);
+                }
+                Self::reject_maybe(a, p)
+            }
+            // Off until a throttling reply: one load, before the switches are read.
+            Kind::RateLimiter(r) if !r.is_on() => Ok(Duration::ZERO),
+            Kind::RateLimiter(r) => {
+                if !plain() {
+                    return Ok(Duration::ZERO);
+                }
+                let cost = if attempt_num <= 1 {
+                    FIRST_COST
+                } else {
+                    RETRY_COST
+                };
+                match r.acquire(seconds, cost, time_left) {
+                    Ok(()) => Ok(Duration::ZERO),
+                    Err(Some(delay)) => Ok(delay),
+                    Err(None) => Err(Throttled {
+                        reason: ThrottledReason::Delay {
+                            remaining: time_left.unwrap_or(Duration::ZERO),
+                        },
+                    }),
+                }
+            }
         }
     }
 
@@ -407,52 +431,19 @@ impl Throttle {
         self.record(Reply::of(decision));
     }
 
-    /// See [`check`](Self::check).
-    #[inline]
-    pub(crate) fn admit(&self, attempt_num: u32, time_left: Option<Duration>) -> Admission {
-        match &self.kind {
-            Kind::Adaptive(a) => {
-                let p = a.probability();
-                if p == 0.0 {
-                    return Admission::Now;
-                }
-                Self::reject_maybe(a, p)
-            }
-            Kind::RateLimiter(r) => {
-                let cost = if attempt_num <= 1 {
-                    FIRST_COST
-                } else {
-                    RETRY_COST
-                };
-                if !plain() {
-                    return Admission::Now;
-                }
-                match r.acquire(seconds, cost, time_left) {
-                    Ok(()) => Admission::Now,
-                    Err(Some(delay)) => Admission::After(delay),
-                    Err(None) => Admission::No(Throttled {
-                        reason: ThrottledReason::Delay {
-                            remaining: time_left.unwrap_or(Duration::ZERO),
-                        },
-                    }),
-                }
-            }
-        }
-    }
-
     #[cold]
     #[inline(never)]
-    fn reject_maybe(a: &Adaptive, p: f64) -> Admission {
+    fn reject_maybe(a: &Adaptive, p: f64) -> Result<Duration, Throttled> {
         if !plain() {
-            return Admission::Now;
+            return Ok(Duration::ZERO);
         }
         let seeded = crate::scope::clock().and_then(|clock| clock.next_u64());
         let draw = crate::rng::unit_from(seeded.unwrap_or_else(crate::rng::next_u64));
         if draw >= p {
-            return Admission::Now;
+            return Ok(Duration::ZERO);
         }
         a.reject(crate::clock::quick_nanos());
-        Admission::No(Throttled {
+        Err(Throttled {
             reason: ThrottledReason::Rejected { probability: p },
         })
     }

@@ -193,6 +193,12 @@ impl RateLimiter {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether the bucket is on: from the first throttling reply.
+    #[inline]
+    pub(super) fn is_on(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
     /// See [`State::acquire`]: no lock while the bucket is off.
     #[inline]
     pub(super) fn acquire(
@@ -201,7 +207,7 @@ impl RateLimiter {
         cost: f64,
         limit: Option<Duration>,
     ) -> Result<(), Option<Duration>> {
-        if !self.enabled.load(Ordering::Relaxed) {
+        if !self.is_on() {
             return Ok(());
         }
         self.lock().acquire(now(), cost, limit)

@@ -1,6 +1,6 @@
 //! What a [`Throttle`](super::Throttle) hears and says: the replies it counts ([`Reply`], and
-//! which of them are refusals, [`Rejections`]), and its word on an attempt ([`Admission`]),
-//! whose "no" a call returns as a [`Throttled`].
+//! which of them are refusals, [`Rejections`]), and the [`Throttled`] that a call it does not
+//! send returns.
 
 use std::error::Error;
 use std::fmt;
@@ -99,14 +99,3 @@ impl fmt::Display for Throttled {
 }
 
 impl Error for Throttled {}
-
-/// What the throttle decided for one attempt.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Admission {
-    /// Send it now.
-    Now,
-    /// Send it after this delay (the rate limiter's).
-    After(Duration),
-    /// Do not send it.
-    No(Throttled),
-}
