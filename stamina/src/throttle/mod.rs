@@ -374,6 +374,7 @@ impl Throttle {
     /// loop of your own (the attribute and the callers ask for you); then tell the throttle
     /// each attempt's reply with [`record`](Self::record). Testing mode and inactivity always
     /// answer `Ok(Duration::ZERO)`.
+    #[inline]
     pub fn check(
         &self,
         attempt_num: u32,
