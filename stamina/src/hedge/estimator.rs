@@ -5,10 +5,18 @@
 //! halves of the window that take turns: the percentile reads both, so it covers between one
 //! half and the whole window, and a latency older than the window is forgotten.
 //!
-//! One call in [`SAMPLE_EVERY`] of each thread is recorded (a thread-local count picks it, so
-//! the sample does not depend on the latency and the percentile is unbiased): the calls not
-//! picked read no clock. A record is one relaxed `fetch_add` on its bucket; every 8th record of
-//! a thread recomputes the delay, which the hot path reads with one load. No lock anywhere.
+//! One call in [`sample_every`](HedgeEstimator::sample_every) of each thread is recorded (a
+//! thread-local count picks it, so the sample does not depend on the latency and the percentile
+//! is unbiased): the calls not picked read no clock. The stride starts at 1 (every call) and
+//! follows the rate of calls, a power of two up to [`MAX_SAMPLE_EVERY`], so that a window holds
+//! between about 500 and 2,000 latencies per half: a dependency called a few times a second is
+//! measured on every call, one called a million times a second on one call in 128. A record is
+//! one relaxed `fetch_add` on its bucket. The delay, which the
+//! hot path reads with one load, is recomputed by the first record after a refresh interval (a
+//! 1024th of the half-window: 15 ms by default), and by every record while there is none (so
+//! that the warm-up ends at the record that completes it): at a high rate one record in many
+//! thousands scans the buckets, which keeps the scan off the other threads' cache lines. No
+//! lock anywhere.
 
 use std::cell::Cell;
 use std::fmt;
@@ -27,10 +35,16 @@ const LEVELS: usize = 27 - SUB_BITS as usize;
 const BUCKETS: usize = SUB + LEVELS * SUB;
 /// No delay: hedging is off (warming up, or the percentile is out of range).
 const NONE: u64 = u64::MAX;
-/// Records per thread between two recomputations of the delay (every 32nd call).
-const REFRESH_EVERY: u32 = 8;
-/// One call in this many is recorded, per thread.
-pub const SAMPLE_EVERY: u32 = 4;
+/// The refresh interval is the half-window shifted right by this (15 ms of the default 30 s).
+const REFRESH_SHIFT: u32 = 10;
+/// The most calls per sample: at a million calls a second, a record costs a sampled call's
+/// clock reads and bucket once in this many calls.
+pub const MAX_SAMPLE_EVERY: u32 = 128;
+/// Samples per half-window that the stride keeps between, projected from the samples since the
+/// last refresh: outside, it is set at once to the power of two that gives about `SAMPLES_AIM`.
+const SAMPLES_LOW: u64 = 512;
+const SAMPLES_HIGH: u64 = 2048;
+const SAMPLES_AIM: u64 = 1024;
 
 /// The bucket of a latency of `units`.
 #[inline]
@@ -93,6 +107,16 @@ pub struct HedgeEstimator {
     halves: [Half; 2],
     /// The delay in nanoseconds, or [`NONE`].
     delay: AtomicU64,
+    /// When the delay is next recomputed, on the crate's clock in nanoseconds.
+    next_refresh: AtomicU64,
+    /// One call in this many is sampled (a power of two); changed only by a refresh, so that
+    /// the samples between two refreshes were taken at one stride.
+    stride: AtomicU32,
+    /// What the last refresh saw: the samples in the window, when, and in which half-window
+    /// (written by the refreshing record alone, which the interval's claim elects).
+    last_total: AtomicU64,
+    last_ns: AtomicU64,
+    last_epoch: AtomicU64,
 }
 
 struct Half {
@@ -120,14 +144,13 @@ impl Default for HedgeEstimator {
 }
 
 thread_local! {
-    /// Calls of this thread since its last sample, and samples since it last recomputed a
-    /// delay (no destructor).
-    static COUNTS: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+    /// The calls of this thread until its next sample, that one included (no destructor).
+    static CALLS: Cell<u32> = const { Cell::new(0) };
 }
 
 impl HedgeEstimator {
     /// Finagle's defaults, with bhope/hedge's warm-up: at most 5% extra load (the p95 of
-    /// latency), a 30 s window, 20 sampled latencies (about 80 calls) before the first hedge, a
+    /// latency), a 30 s window, 20 latencies (20 calls, sampled at first) before the first hedge, a
     /// 1 ms floor and a 2 s ceiling.
     #[must_use]
     pub const fn new() -> Self {
@@ -140,6 +163,11 @@ impl HedgeEstimator {
             epoch: AtomicU64::new(0),
             halves: [Half::new(), Half::new()],
             delay: AtomicU64::new(NONE),
+            next_refresh: AtomicU64::new(0),
+            stride: AtomicU32::new(1),
+            last_total: AtomicU64::new(0),
+            last_ns: AtomicU64::new(0),
+            last_epoch: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -210,7 +238,7 @@ impl HedgeEstimator {
     }
 
     /// The latencies in the window before the first hedge (default 20; 0 is 1): sampled ones,
-    /// one call in [`SAMPLE_EVERY`] of each thread.
+    /// which at first are every call's (see [`sample_every`](Self::sample_every)).
     #[must_use]
     pub const fn warmup(mut self, calls: u32) -> Self {
         self.warmup = if calls == 0 { 1 } else { calls };
@@ -261,7 +289,7 @@ impl HedgeEstimator {
     }
 
     /// The latencies counted in the window now (the sampled ones: one call in
-    /// [`SAMPLE_EVERY`]).
+    /// [`sample_every`](Self::sample_every)).
     #[must_use]
     pub fn samples(&self) -> u64 {
         self.halves
@@ -271,28 +299,37 @@ impl HedgeEstimator {
             .sum()
     }
 
+    /// One call in this many is sampled now: 1 at first, then a power of two that follows the
+    /// rate of calls, up to [`MAX_SAMPLE_EVERY`]. For dashboards and tests.
+    #[must_use]
+    pub fn sample_every(&self) -> u32 {
+        self.stride.load(Ordering::Relaxed)
+    }
+
     /// Counts one call of this thread, and says whether its latency is one to record: one call
-    /// in [`SAMPLE_EVERY`].
+    /// in [`sample_every`](Self::sample_every).
     #[inline]
-    pub(crate) fn sample() -> bool {
-        COUNTS.with(|c| {
-            let (calls, samples) = c.get();
-            if calls + 1 >= SAMPLE_EVERY {
-                c.set((0, samples));
-                true
-            } else {
-                c.set((calls + 1, samples));
+    pub(crate) fn sample(&self) -> bool {
+        // A countdown: the stride is read only by the call it picks.
+        CALLS.with(|c| {
+            let left = c.get();
+            if left > 1 {
+                c.set(left - 1);
                 false
+            } else {
+                c.set(self.stride.load(Ordering::Relaxed));
+                true
             }
         })
     }
 
     /// Counts the latency of one call that ended now, for latencies measured elsewhere (a tower
     /// layer of one's own, a client's metrics), as a hedged call counts its primary's: one call
-    /// in [`SAMPLE_EVERY`] of each thread is recorded, and only those read the clock.
+    /// in [`sample_every`](Self::sample_every) of each thread is recorded, and only those read
+    /// the clock.
     #[inline]
     pub fn record(&self, latency: Duration) {
-        if Self::sample() {
+        if self.sample() {
             let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
             self.record_at(ns, crate::clock::quick_nanos());
         }
@@ -309,17 +346,60 @@ impl HedgeEstimator {
         #[allow(clippy::cast_possible_truncation, reason = "the parity")]
         let half = &self.halves[(epoch & 1) as usize];
         half.buckets[bucket(latency_ns >> UNIT_BITS)].fetch_add(1, Ordering::Relaxed);
-        let since = COUNTS.with(|c| {
-            let (calls, samples) = c.get();
-            let samples = samples + 1;
-            c.set((calls, if samples >= REFRESH_EVERY { 0 } else { samples }));
-            samples
-        });
-        // Every 8th record of a thread; while there is no delay (warming up, or past the
-        // ceiling), at every record, so that the first hedge need not wait for 8 more.
-        if since >= REFRESH_EVERY || self.delay.load(Ordering::Relaxed) == NONE {
-            self.refresh();
+        let due = self.next_refresh.load(Ordering::Relaxed);
+        if now_ns >= due || self.delay.load(Ordering::Relaxed) == NONE {
+            self.refresh_due(due, now_ns);
         }
+    }
+
+    /// The refresh interval has passed, or there is no delay (warming up, or past the
+    /// ceiling: every record refreshes, so that the first hedge need not wait): the record that
+    /// claims the interval recomputes the delay and sets the next one.
+    #[cold]
+    #[inline(never)]
+    fn refresh_due(&self, due: u64, now_ns: u64) {
+        let next = now_ns.saturating_add(self.half_ns >> REFRESH_SHIFT);
+        if self
+            .next_refresh
+            .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+            || self.delay.load(Ordering::Relaxed) == NONE
+        {
+            let total = self.refresh();
+            self.pace(total, now_ns);
+        }
+    }
+
+    /// Sets the stride from the samples since the last refresh, all taken at the stride now
+    /// (only a refresh changes it): when they project to more than [`SAMPLES_HIGH`] or fewer
+    /// than [`SAMPLES_LOW`] a half-window, to the power of two that gives about
+    /// [`SAMPLES_AIM`]. A half-window that began in between, or a refresh too soon after the
+    /// last to project from, leaves it.
+    fn pace(&self, total: u64, now_ns: u64) {
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        let last_total = self.last_total.load(Ordering::Relaxed);
+        let elapsed = now_ns.saturating_sub(self.last_ns.load(Ordering::Relaxed));
+        let comparable = epoch == self.last_epoch.load(Ordering::Relaxed) && total >= last_total;
+        if comparable && elapsed < self.half_ns >> REFRESH_SHIFT {
+            return; // too soon: the next refresh projects from the same mark
+        }
+        self.last_total.store(total, Ordering::Relaxed);
+        self.last_ns.store(now_ns, Ordering::Relaxed);
+        self.last_epoch.store(epoch, Ordering::Relaxed);
+        if !comparable {
+            return;
+        }
+        let projected =
+            u128::from(total - last_total) * u128::from(self.half_ns) / u128::from(elapsed);
+        if (u128::from(SAMPLES_LOW)..=u128::from(SAMPLES_HIGH)).contains(&projected) {
+            return;
+        }
+        // The calls a half-window, over the samples it should hold: the stride at once.
+        let stride = u128::from(self.stride.load(Ordering::Relaxed));
+        let wanted = (projected * stride / u128::from(SAMPLES_AIM)).max(1);
+        let stride = u32::try_from(wanted.next_power_of_two())
+            .map_or(MAX_SAMPLE_EVERY, |s| s.min(MAX_SAMPLE_EVERY));
+        self.stride.store(stride, Ordering::Relaxed);
     }
 
     /// A new half-window began: the thread that moves the epoch clears the half it reuses (both,
@@ -343,10 +423,10 @@ impl HedgeEstimator {
         self.refresh();
     }
 
-    /// Recomputes the delay from both halves.
+    /// Recomputes the delay from both halves; returns the samples in the window.
     #[cold]
     #[inline(never)]
-    fn refresh(&self) {
+    fn refresh(&self) -> u64 {
         let count = |b: usize| {
             u64::from(self.halves[0].buckets[b].load(Ordering::Relaxed))
                 + u64::from(self.halves[1].buckets[b].load(Ordering::Relaxed))
@@ -354,7 +434,7 @@ impl HedgeEstimator {
         let total: u64 = (0..BUCKETS).map(count).sum();
         if total < u64::from(self.warmup) {
             self.delay.store(NONE, Ordering::Relaxed);
-            return;
+            return total;
         }
         // The rank of the percentile among `total` latencies, in millionths.
         let rank = u128::from(total) * u128::from(self.quantile_ppm);
@@ -381,6 +461,7 @@ impl HedgeEstimator {
             delay.max(self.floor_ns)
         };
         self.delay.store(delay, Ordering::Relaxed);
+        total
     }
 }
 
@@ -503,6 +584,44 @@ mod tests {
         e.record_at(1_000_000, 60_000_000_000);
         assert_eq!(e.samples(), 1);
         assert_eq!(e.delay(), None, "warming up again");
+    }
+
+    #[test]
+    fn the_stride_follows_the_rate_of_calls() {
+        let e = HedgeEstimator::new().warmup(1).floor(Duration::ZERO);
+        assert_eq!(e.sample_every(), 1, "every call at first");
+        // 100,000 sampled calls a second: far above 2,048 a half-window at any stride up to
+        // the cap, so it goes to the cap at the first refresh that can project.
+        let mut now = 0;
+        for _ in 0..100_000 {
+            now += 10_000;
+            e.record_at(1_000_000, now);
+        }
+        assert_eq!(
+            e.sample_every(),
+            MAX_SAMPLE_EVERY,
+            "after 1 s at 100,000 a second"
+        );
+        // Then 10 a second: 150 a half-window, below 512: back to 1.
+        for _ in 0..200 {
+            now += 100_000_000;
+            e.record_at(1_000_000, now);
+        }
+        assert_eq!(e.sample_every(), 1, "after 20 s at 10 a second");
+        // 100 a second, sampled one in one: 1,500 a half-window, between the marks.
+        for _ in 0..3_000 {
+            now += 10_000_000;
+            e.record_at(1_000_000, now);
+        }
+        assert_eq!(e.sample_every(), 1, "steady at 100 a second");
+    }
+
+    #[test]
+    fn a_thread_samples_one_call_in_the_stride() {
+        let e = HedgeEstimator::new();
+        e.stride.store(8, Ordering::Relaxed);
+        let sampled = (0..800).filter(|_| e.sample()).count();
+        assert_eq!(sampled, 100);
     }
 
     #[test]

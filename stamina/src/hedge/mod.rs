@@ -83,9 +83,10 @@
 //! # Cost
 //!
 //! A call whose primary answers at once reads no clock for a fixed delay and allocates
-//! nothing (1.9× a plain `call_async` of an op that is ready at once, a few nanoseconds); with
-//! an adaptive delay, one call in [`SAMPLE_EVERY`] reads the clock twice (the TSC where it can)
-//! and records the primary's latency. A primary that has to wait also sets the hedge timer (for
+//! nothing (1.5–1.7× a plain `call_async` of an op that is ready at once, a few nanoseconds); with
+//! an adaptive delay, one call in [`HedgeEstimator::sample_every`] (1 at first, up to
+//! [`MAX_SAMPLE_EVERY`] as the rate of calls grows) reads the clock twice (the TSC where it
+//! can) and records the primary's latency. A primary that has to wait also sets the hedge timer (for
 //! the default sleeper in a tokio runtime, tokio's own `Sleep`, not watched from another
 //! thread), which it drops unfired when it answers in time. Each hedge sent allocates its
 //! future (the primary's lives in the call's own future). Figures: `BENCHMARKS.md`.
@@ -96,7 +97,7 @@ use crate::error::ConfigError;
 
 mod estimator;
 
-pub use self::estimator::{HedgeEstimator, SAMPLE_EVERY};
+pub use self::estimator::{HedgeEstimator, MAX_SAMPLE_EVERY};
 
 /// The most hedges a call sends per attempt beyond its primary: gRPC A6 caps `maxAttempts` at
 /// 5, the primary included.
