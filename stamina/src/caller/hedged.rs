@@ -203,11 +203,10 @@ impl<S, O, V> RetryingCaller<S, O, V> {
     {
         async move {
             let start = self.start(false);
-            let name = || self.label(type_name::<F>());
             // The first attempt's primary is polled once before anything of the race is set up:
             // one that answers at once costs what `call_async` costs, and an adaptive delay's
             // sample.
-            let mut estimator = hedging.get_estimator().filter(|_| HedgeEstimator::sample());
+            let mut estimator = hedging.get_estimator().filter(|e| e.sample());
             let mut sent_at = estimator.map(|_| quick_nanos());
             let mut primary = pin!(Some(op()));
             let first = poll_fn(|cx| {
@@ -217,20 +216,25 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                 })
             })
             .await;
-            let mut early = None;
-            if let Poll::Ready(outcome) = first {
-                primary.set(None);
-                match classify(&self.on_ok, outcome) {
-                    Ok(value) => {
-                        record(estimator, sent_at);
-                        if scope.counts() {
-                            first_try_success(&self.policy);
+            let early = match first {
+                Poll::Ready(outcome) => {
+                    primary.set(None);
+                    match classify(&self.on_ok, outcome) {
+                        Ok(value) => {
+                            record(estimator, sent_at);
+                            if scope.counts() {
+                                first_try_success(&self.policy);
+                            }
+                            return Ok(value);
                         }
-                        return Ok(value);
+                        Err(failure) => Some(failure),
                     }
-                    Err(failure) => early = Some(failure),
                 }
-            }
+                Poll::Pending => None,
+            };
+            // What only a race needs, made once the primary has not answered at once.
+            let mut early = early;
+            let name = || self.label(type_name::<F>());
             let mut judge = |seen| {
                 let failure = match seen {
                     Seen::Outcome(outcome) => match classify(&self.on_ok, outcome) {
@@ -294,7 +298,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                     Err(done) => return done,
                 }
                 // The next attempt's primary.
-                estimator = hedging.get_estimator().filter(|_| HedgeEstimator::sample());
+                estimator = hedging.get_estimator().filter(|e| e.sample());
                 sent_at = estimator.map(|_| quick_nanos());
                 primary.set(Some(op()));
             }
@@ -574,7 +578,15 @@ fn next_delay(w: &Waiting, hedging: &Hedging) -> Option<Duration> {
 #[inline]
 fn record(estimator: Option<&'static HedgeEstimator>, sent_at: Option<u64>) {
     if let (Some(estimator), Some(at)) = (estimator, sent_at) {
-        let now = quick_nanos();
-        estimator.record_at(now.saturating_sub(at), now);
+        record_sampled(estimator, at);
     }
+}
+
+/// [`record`] for a sampled call: out of line, so that the calls not sampled (and every call
+/// of a fixed delay) pay one check; a call of its own cost them 15 instructions.
+#[cold]
+#[inline(never)]
+fn record_sampled(estimator: &'static HedgeEstimator, sent_at: u64) {
+    let now = quick_nanos();
+    estimator.record_at(now.saturating_sub(sent_at), now);
 }
