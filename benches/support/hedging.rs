@@ -46,32 +46,45 @@ pub fn hedged_fixed_yielding_async(x: u64) -> impl Future<Output = Result<u64, O
     NO_TIMEOUT.call_hedged(FIXED, retry_all, move || op_yielding(x))
 }
 
-/// Nanoseconds per [`HedgeEstimator::record`] (one call's: one in
-/// [`stamina::hedge::SAMPLE_EVERY`] is recorded), on `threads` threads recording into one
-/// estimator, `n` calls each (latencies spread over a few buckets, as real ones are).
+/// Nanoseconds per [`HedgeEstimator::record`] on `threads` threads recording into one
+/// estimator, `n` calls each (latencies spread over a few buckets, as real ones are), and the
+/// estimator's [`sample_every`](HedgeEstimator::sample_every) at the end.
+///
+/// `steady`: the estimator has first taken calls for 200 ms, so that its stride follows their
+/// rate (one call in `sample_every` records: what a hedged call pays). Else it is fresh and
+/// every call records (the cost of one sampled latency: a fresh estimator samples every call
+/// until it has measured the rate, 15 ms on; `n` is kept small enough to end before).
 ///
 /// # Panics
 ///
 /// If a thread panics.
 #[must_use]
-pub fn estimator_record_ns(threads: usize, n: u64) -> f64 {
+pub fn estimator_record_ns(threads: usize, n: u64, steady: bool) -> (f64, u32) {
     let estimator: &'static HedgeEstimator = Box::leak(Box::new(HedgeEstimator::new()));
+    let record = |t: usize, n: u64| {
+        for i in 0..n {
+            let us = 3_000 + (i * 7919 + t as u64 * 104_729) % 8_000;
+            estimator.record(Duration::from_micros(us));
+        }
+    };
+    if steady {
+        let warm = Instant::now();
+        while warm.elapsed() < Duration::from_millis(200) {
+            record(0, 10_000);
+        }
+    }
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
-            s.spawn(move || {
-                for i in 0..n {
-                    let us = 3_000 + (i * 7919 + t as u64 * 104_729) % 8_000;
-                    estimator.record(Duration::from_micros(us));
-                }
-            });
+            s.spawn(move || record(t, n));
         }
     });
     // CPU time per record: the wall time on the cores the threads had, over every record
     // (8 threads on 2 cores take turns; the contention between cores is what remains).
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let busy = threads.min(cores) as f64;
-    start.elapsed().as_secs_f64() * 1e9 * busy / (threads as f64 * n as f64)
+    let ns = start.elapsed().as_secs_f64() * 1e9 * busy / (threads as f64 * n as f64);
+    (ns, estimator.sample_every())
 }
 
 /// The simulated dependency: lognormal latencies (mean 5 ms, sigma 0.4), 5% of them 10 times
