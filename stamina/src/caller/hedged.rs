@@ -216,7 +216,7 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                 })
             })
             .await;
-            let early = match first {
+            let mut early = match first {
                 Poll::Ready(outcome) => {
                     primary.set(None);
                     match classify(&self.on_ok, outcome) {
@@ -233,7 +233,6 @@ impl<S, O, V> RetryingCaller<S, O, V> {
                 Poll::Pending => None,
             };
             // What only a race needs, made once the primary has not answered at once.
-            let mut early = early;
             let name = || self.label(type_name::<F>());
             let mut judge = |seen| {
                 let failure = match seen {
