@@ -521,3 +521,55 @@ fn the_attribute_takes_a_static_estimator() {
     assert_eq!(clock.block_on(adaptive(&script)), Ok(0));
     assert_eq!(ESTIMATOR.delay(), None);
 }
+
+// An estimator per key: each shard's latencies make its own delay.
+
+static BY_SHARD: stamina::hedge::Partitioned<HedgeEstimator> = stamina::hedge::Partitioned::new(
+    HedgeEstimator::new()
+        .max_extra_load(0.1)
+        .warmup(20)
+        .floor(Duration::ZERO),
+);
+
+#[stamina::retry(on = on, hedge = BY_SHARD.get(shard), name = "hedge::by-shard")]
+async fn sharded(shard: &str, script: &Arc<Script>) -> Outcome {
+    script.next_try().await
+}
+
+#[test]
+fn a_partitioned_estimator_learns_a_delay_per_key() {
+    let clock = TestClock::new();
+    // The fast shard answers in 1 to 10 ms, the slow one in 10 to 100 ms: p90 9 ms and 90 ms.
+    // A hedge sent past a delay takes a second, so the primary always wins.
+    for i in 0..200u64 {
+        let fast = Script::new(&clock, [(i % 10 + 1, Ok(0)), (1_000, Ok(1))]);
+        assert_eq!(clock.block_on(sharded("fast", &fast)), Ok(0));
+        let slow = Script::new(&clock, [((i % 10 + 1) * 10, Ok(0)), (1_000, Ok(1))]);
+        assert_eq!(clock.block_on(sharded("slow", &slow)), Ok(0));
+    }
+    let delay = |shard| BY_SHARD.get(shard).delay().expect("warm").as_secs_f64() * 1e3;
+    assert!(
+        (delay("fast") - 9.0).abs() < 1.0,
+        "fast: {} ms",
+        delay("fast")
+    );
+    assert!(
+        (delay("slow") - 90.0).abs() < 9.0,
+        "slow: {} ms",
+        delay("slow")
+    );
+    assert_eq!(
+        BY_SHARD.get("unseen").delay(),
+        None,
+        "a new key warms up on its own"
+    );
+    // The caller's door takes the same estimator.
+    let (caller, _) = caller("hedge::by-shard-caller");
+    let script = Script::new(&clock, [(50, Ok(0)), (1, Ok(1))]);
+    let hedging = Hedging::adaptive(BY_SHARD.get("fast"));
+    assert_eq!(
+        clock.block_on(caller.call_hedged(hedging, on, script.op())),
+        Ok(1),
+        "50 ms is past the fast shard's delay: its hedge wins"
+    );
+}

@@ -1,4 +1,4 @@
-//! [`Partitioned`]: a budget (or a throttle) per key.
+//! [`Partitioned`]: a budget (or a throttle, or a hedge estimator) per key.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -6,15 +6,16 @@ use std::sync::{PoisonError, RwLock};
 
 use super::RetryBudget;
 
-/// What [`Partitioned`] holds one of per key: a [`RetryBudget`] or a
-/// [`Throttle`](crate::Throttle).
+/// What [`Partitioned`] holds one of per key: a [`RetryBudget`], a
+/// [`Throttle`](crate::Throttle) or a [`HedgeEstimator`](crate::hedge::HedgeEstimator).
 pub trait Partition: Sync + 'static + Sealed {
     /// The same configuration with nothing counted.
     #[must_use]
     fn fresh(&self) -> Self;
 }
 
-/// Only stamina's types partition (the throttle implements it in its own module).
+/// Only stamina's types partition (the throttle and the estimator implement it in their own
+/// modules).
 pub(crate) mod sealed {
     pub trait Sealed {}
 }
@@ -58,6 +59,17 @@ impl Partition for RetryBudget {
 ///
 /// static BY_REGION: Partitioned<Throttle> = Partitioned::new(Throttle::adaptive());
 /// assert!(std::ptr::eq(BY_REGION.get("eu-west-1"), BY_REGION.get("eu-west-1")));
+/// ```
+///
+/// And a hedge estimator per key, `Partitioned<HedgeEstimator>`: each key's latencies make
+/// its own delay (`Hedging::adaptive(BY_SHARD.get(shard))`, or `hedge = BY_SHARD.get(shard)` on
+/// the attribute).
+///
+/// ```
+/// use stamina::hedge::{HedgeEstimator, Partitioned};
+///
+/// static BY_SHARD: Partitioned<HedgeEstimator> = Partitioned::new(HedgeEstimator::new());
+/// assert!(!std::ptr::eq(BY_SHARD.get("shard-1"), BY_SHARD.get("shard-2")));
 /// ```
 ///
 /// A lookup takes a read lock and hashes the key: a call under a partitioned budget pays that

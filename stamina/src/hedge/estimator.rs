@@ -465,6 +465,22 @@ impl HedgeEstimator {
     }
 }
 
+impl crate::budget::sealed::Sealed for HedgeEstimator {}
+
+/// An estimator per key: `Partitioned<HedgeEstimator>` (see [`Partitioned`](super::Partitioned)).
+impl crate::budget::Partition for HedgeEstimator {
+    fn fresh(&self) -> Self {
+        HedgeEstimator {
+            quantile_ppm: self.quantile_ppm,
+            half_ns: self.half_ns,
+            warmup: self.warmup,
+            floor_ns: self.floor_ns,
+            ceiling_ns: self.ceiling_ns,
+            ..HedgeEstimator::new()
+        }
+    }
+}
+
 const fn saturating_nanos(d: Duration) -> u64 {
     let ns = d.as_nanos();
     if ns > u64::MAX as u128 - 1 {
@@ -622,6 +638,40 @@ mod tests {
         e.stride.store(8, Ordering::Relaxed);
         let sampled = (0..800).filter(|_| e.sample()).count();
         assert_eq!(sampled, 100);
+    }
+
+    #[test]
+    fn a_partition_is_fresh_with_the_template_s_settings() {
+        use crate::budget::Partition;
+        let template = HedgeEstimator::new()
+            .max_extra_load(0.1)
+            .window(Duration::from_secs(4))
+            .warmup(3)
+            .floor(Duration::from_millis(2))
+            .ceiling(Duration::from_secs(1));
+        for _ in 0..10 {
+            template.record_at(5_000_000, 1);
+        }
+        let fresh = template.fresh();
+        assert_eq!(fresh.samples(), 0);
+        assert_eq!(fresh.delay(), None);
+        assert_eq!(fresh.sample_every(), 1);
+        assert_eq!(
+            (
+                fresh.quantile_ppm,
+                fresh.half_ns,
+                fresh.warmup,
+                fresh.floor_ns,
+                fresh.ceiling_ns
+            ),
+            (
+                template.quantile_ppm,
+                template.half_ns,
+                template.warmup,
+                template.floor_ns,
+                template.ceiling_ns
+            )
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! them. A delay is [fixed](Hedging::fixed) (`hedgingDelay` in gRPC, Polly's `Delay`) or
 //! [adaptive](Hedging::adaptive): the latency percentile `1 - max_extra_load` of recent calls,
 //! from a [`HedgeEstimator`], so that about `max_extra_load` of calls send a hedge whatever
-//! the dependency's latency does, as Finagle's backup requests do.
+//! the dependency's latency does, as Finagle's backup requests do. An estimator is shared by
+//! the calls that name it; [`Partitioned<HedgeEstimator>`](Partitioned) gives each key (a host,
+//! a shard) its own.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -98,6 +100,7 @@ use crate::error::ConfigError;
 mod estimator;
 
 pub use self::estimator::{HedgeEstimator, MAX_SAMPLE_EVERY};
+pub use crate::budget::Partitioned;
 
 /// The most hedges a call sends per attempt beyond its primary: gRPC A6 caps `maxAttempts` at
 /// 5, the primary included.
