@@ -135,6 +135,12 @@ impl Classifier {
         }
     }
 
+    /// Whether any classifier may retry `status`: only 4xx and 5xx are ever retried.
+    #[inline]
+    pub(crate) const fn may_retry(status: StatusCode) -> bool {
+        Statuses::slot(status).is_some()
+    }
+
     /// This classifier for a request whose method is idempotent or not, as told.
     pub(crate) const fn idempotent_for(mut self, idempotent: bool) -> Self {
         self.idempotent = idempotent;

@@ -170,13 +170,11 @@ impl<'p, D: PerCallDeadline, P: PolicySource<'p>> RetryState<'p, D, P> {
     /// says, without reading the clock for the first attempt of a call without a per-call
     /// deadline: all of its timeout (none in testing mode or when inactive).
     #[cfg(feature = "tower")]
+    #[inline]
     pub(crate) fn time_left(&self) -> Option<Duration> {
         if self.attempt == 1 && self.deadline.get().is_none() {
-            return if plain(Switches::current()) {
-                self.policy().timeout
-            } else {
-                None
-            };
+            let timeout = self.policy().timeout;
+            return timeout.filter(|_| plain(Switches::current()));
         }
         self.attempt().remaining()
     }

@@ -113,6 +113,7 @@ pub(super) enum Replay<B> {
 impl<B: Body> Replay<B> {
     /// The replay of `body`, buffered up to `cap` bytes: sent once if its length is known to be
     /// more, or if the call makes one attempt only; nothing to buffer if it is known to be empty.
+    #[inline]
     pub(super) fn new(body: B, cap: usize, retries: bool) -> Self {
         let hint = body.size_hint();
         if hint.exact() == Some(0) || body.is_end_stream() {
@@ -134,6 +135,7 @@ impl<B: Body> Replay<B> {
 
     /// The body of the next attempt, from the start. The attempts before it can no longer read
     /// the original: one that is still being sent ends with [`Superseded`].
+    #[inline]
     pub(super) fn attempt(&mut self) -> ReplayBody<B> {
         let kind = match self {
             Replay::Shared(shared) => {
@@ -157,6 +159,7 @@ impl<B: Body> Replay<B> {
     }
 
     /// Whether another attempt can send the body again.
+    #[inline]
     pub(super) fn replayable(&self) -> bool {
         match self {
             Replay::Shared(shared) => !lock(shared).spent,

@@ -108,9 +108,15 @@ impl HttpClassify {
 }
 
 impl<B, E> Classify<B, E> for HttpClassify {
+    #[inline]
     fn classify_response(&self, request: &Parts, response: &Response<B>) -> Decision {
+        let status = response.status();
+        // A success (any status outside 4xx and 5xx) is decided without the classifier.
+        if !Classifier::may_retry(status) {
+            return Decision::NoRetry;
+        }
         self.for_request(request)
-            .classify(response.status(), response.headers())
+            .classify(status, response.headers())
     }
 
     fn classify_error(&self, request: &Parts, _: &E) -> Decision {

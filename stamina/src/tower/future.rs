@@ -226,7 +226,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            // The attempt's outcome, when one has ended.
+            // The attempt's outcome, when one has ended and is not a success: a response to
+            // retry (and its decision), or an error.
             let outcome = match this.step.as_mut().project() {
                 StepProj::Ready => match this.service.poll_ready(cx) {
                     Poll::Pending => return Poll::Pending,
@@ -242,7 +243,18 @@ where
                 StepProj::Calling { future, timer } => {
                     // From the second attempt on, published for the nested-retry guard.
                     match this.retry.run(|| future.poll(cx)) {
-                        Poll::Ready(Ok(response)) => Ok(response),
+                        Poll::Ready(Ok(response)) => {
+                            let decision = this
+                                .shared
+                                .classify
+                                .classify_response(this.parts, &response);
+                            if !decision.is_retry() {
+                                this.retry.succeeded();
+                                this.step.set(Step::Done);
+                                return Poll::Ready(Ok(response));
+                            }
+                            Ok((response, decision))
+                        }
                         Poll::Ready(Err(e)) => Err(Error::Inner(e)),
                         Poll::Pending => match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
                             Some(Poll::Ready(())) => Err(Error::TimedOut),
@@ -275,13 +287,7 @@ where
             let refused = (!this.replay.replayable()).then_some(DenyReason::Body);
             let parts = &*this.parts;
             let (wait, drain) = match outcome {
-                Ok(response) => {
-                    let decision = shared.classify.classify_response(parts, &response);
-                    if !decision.is_retry() {
-                        this.retry.succeeded();
-                        this.step.set(Step::Done);
-                        return Poll::Ready(Ok(response));
-                    }
+                Ok((response, decision)) => {
                     let label = shared.classify.response_label(&response);
                     let retried = this.retry.value_failed_unless(
                         &response,

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Buf;
+use http::request::Parts;
 use http::{HeaderName, Request, Response};
 use http_body::Body;
 use tower_layer::Layer;
@@ -118,11 +119,30 @@ pub(super) struct Shared<C, Sl, Mb> {
 }
 
 impl<C, Sl, Mb> Shared<C, Sl, Mb> {
-    /// The policy of a request to `authority`.
-    pub(super) fn policy_for(&self, authority: Option<&str>) -> &'static RetryPolicy {
+    /// The policy of a request with this head: the layer's, or its authority's when the layer
+    /// keeps a budget or a throttle per authority.
+    #[inline]
+    pub(super) fn policy_for(&self, head: &Parts) -> &'static RetryPolicy {
         if self.per_authority.is_empty() {
             return self.policy;
         }
+        self.policy_of_authority(head)
+    }
+
+    /// The policy of the request's authority (its URI's, or its `Host` header's), made and
+    /// interned the first time the authority is seen.
+    #[cold]
+    #[inline(never)]
+    fn policy_of_authority(&self, head: &Parts) -> &'static RetryPolicy {
+        let authority = head
+            .uri
+            .authority()
+            .map(http::uri::Authority::as_str)
+            .or_else(|| {
+                head.headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+            });
         let key = authority.unwrap_or("");
         let known = self
             .by_authority
@@ -462,17 +482,7 @@ where
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         let (parts, body) = request.into_parts();
-        let authority = parts
-            .uri
-            .authority()
-            .map(http::uri::Authority::as_str)
-            .or_else(|| {
-                parts
-                    .headers
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-            });
-        let policy = self.shared.policy_for(authority);
+        let policy = self.shared.policy_for(&parts);
         let retries = policy.get_attempts() != Some(1) && policy.get_attempts() != Some(0);
         let replay = Replay::new(body, self.shared.body_cap, retries);
         ResponseFuture::new(ready, Arc::clone(&self.shared), policy, parts, replay)
