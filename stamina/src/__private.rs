@@ -415,6 +415,15 @@ pub fn succeeded<'p, D: crate::clock::PerCallDeadline, P: PolicySource<'p>>(
     }
 }
 
+/// The state of an `async fn`'s call, just before its first attempt: see
+/// [`RetryState::begun`].
+#[inline]
+pub fn async_state<'p, P: PolicySource<'p>>(
+    policy: P,
+) -> RetryState<'p, crate::clock::NoDeadline, P> {
+    RetryState::begun(policy, crate::clock::NoDeadline, false)
+}
+
 /// One attempt of an `async fn`: gives the `async` block its output type, `R`, the fn's own,
 /// so that `?` and `return` in the body convert into it.
 #[inline]

@@ -96,17 +96,21 @@ pub(super) fn retry_loop(
         }
     };
     // `attempt = name`: the clock always runs, and each attempt sees its `Attempt` by that name.
-    let (new, bind) = match &plan.attempt {
-        Some(name) => (
-            quote!(measured),
+    let (new, bind) = match (&plan.attempt, kind) {
+        (Some(name), _) => (
+            quote!(#krate::__private::RetryState::measured),
             quote!(let #name: #krate::Attempt = #state.attempt();),
         ),
-        None => (quote!(new), TokenStream::new()),
+        (None, Mode::Sync) => (
+            quote!(#krate::__private::RetryState::new),
+            TokenStream::new(),
+        ),
+        (None, Mode::Async) => (quote!(#krate::__private::async_state), TokenStream::new()),
     };
     let admit = admit(plan, names, policy, ret, &name, kind);
     quote! {
         #admit
-        let mut #state = #krate::__private::RetryState::#new(#state_policy);
+        let mut #state = #new(#state_policy);
         loop {
             #bind
             let #outcome_var = #outcome;
