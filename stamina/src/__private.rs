@@ -415,8 +415,8 @@ pub fn succeeded<'p, D: crate::clock::PerCallDeadline, P: PolicySource<'p>>(
     }
 }
 
-/// The state of an `async fn`'s call, just before its first attempt: see
-/// [`RetryState::begun`].
+/// The state of an `async fn`'s call, just before its first attempt: the start stamp read
+/// first, then the state built in place in the future (`RetryState::begun`).
 #[inline]
 pub fn async_state<'p, P: PolicySource<'p>>(
     policy: P,
