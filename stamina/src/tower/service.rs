@@ -130,8 +130,8 @@ impl<C, Sl, Mb> Shared<C, Sl, Mb> {
     }
 
     /// The policy of the request's authority (its URI's, or its `Host` header's), made and
-    /// interned the first time the authority is seen.
-    #[cold]
+    /// interned the first time the authority is seen. Out of line, not cold: a layer with
+    /// budgets or throttles per authority takes it on every request.
     #[inline(never)]
     fn policy_of_authority(&self, head: &Parts) -> &'static RetryPolicy {
         let authority = head
